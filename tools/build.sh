@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# Builds the test bed's tools from Go modules into a cache outside the repository.
+#
+#   tools/build.sh            build every missing tool (a warm cache takes seconds)
+#   tools/build.sh NAME...    build only these (pulumi kubernetes command atlas control-plane etcd kwok)
+#   tools/build.sh --bin-dir  print the folder to put on PATH
+#
+# Each tool lands in $TOOLS_CACHE/<name>-<key>/bin, where <key> is derived from the pinned
+# versions in tools/versions.env, so changing one version rebuilds only that tool.
+# A tool you already have at the pinned version can be used instead: set
+# <NAME>_BIN_DIR (e.g. PULUMI_BIN_DIR=/usr/local/pulumi) and the script links it.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=versions.env
+source "$here/versions.env"
+
+export TOOLS_CACHE=${TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/developers-italia-deploy/tools}
+export GOTOOLCHAIN=local GOFLAGS=-mod=mod GOPROXY=${GOPROXY_OVERRIDE:-https://proxy.golang.org}
+export CGO_ENABLED=0
+BIN_DIR=$TOOLS_CACHE/bin
+LDFLAGS_BASE="-s -w"
+
+log() { printf '[tools %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# scratch NAME: a fresh scratch module folder for NAME, echoed.
+scratch() {
+  local dir=$TOOLS_CACHE/scratch/$1
+  rm -rf "$dir" && mkdir -p "$dir"
+  (cd "$dir" && go mod init "local/$1" >/dev/null 2>&1)
+  echo "$dir"
+}
+
+# --- one function per tool: build into $1 (a bin folder) -------------------------------
+
+build_pulumi() {
+  local dir v=$PULUMI_VERSION; dir=$(scratch pulumi)
+  cd "$dir"
+  # pkg/v3 points sdk/v3 at ../sdk and swaps a clipboard fork in; mirror both here.
+  go mod edit -require "github.com/pulumi/pulumi/pkg/v3@v$v" -require "github.com/pulumi/pulumi/sdk/v3@v$v" \
+    -replace github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e
+  go mod download "github.com/pulumi/pulumi/pkg/v3@v$v"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"\n' >tools.go
+  go mod tidy
+  go build -trimpath -tags osusergo,grpcnotrace \
+    -ldflags "$LDFLAGS_BASE -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$v" \
+    -o "$1/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+}
+
+build_pulumi_language_nodejs() {
+  # The language host has been its own, never-tagged module since v3.69; the proxy here
+  # serves none of its pseudo-versions. v3.68.0 is the newest sdk/v3 release that still
+  # contains it. It only launches `node @pulumi/pulumi/cmd/run`, so it drives today's SDK.
+  local dir v=$PULUMI_LANGUAGE_NODEJS_VERSION; dir=$(scratch pulumi-language-nodejs)
+  cd "$dir"
+  go mod edit -require "github.com/pulumi/pulumi/sdk/v3@v$v" -replace golang.org/x/text=golang.org/x/text@v0.3.6
+  printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs"\n' >tools.go
+  go mod tidy
+  go build -trimpath -ldflags "$LDFLAGS_BASE -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$v" \
+    -o "$1/pulumi-language-nodejs" github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
+}
+
+build_kubernetes_provider() {
+  local dir v=$PULUMI_KUBERNETES_VERSION; dir=$(scratch kubernetes-provider)
+  cd "$dir"
+  local mod=github.com/pulumi/pulumi-kubernetes/provider/v4
+  go mod edit -require "$mod@$PULUMI_KUBERNETES_PROVIDER_PSEUDO" \
+    -require "github.com/pulumi/pulumi-kubernetes/sdk/v4@v$PULUMI_KUBERNETES_SDK_GO"
+  local src; src=$(go mod download -json "$mod@$PULUMI_KUBERNETES_PROVIDER_PSEUDO" | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
+  # The upstream main embeds files its Makefile generates; generate them the same way
+  # (generate.go stamps the version into the schema) and build that main from here.
+  mkdir -p cmd && cp "$src"/cmd/pulumi-resource-kubernetes/*.go "$src"/cmd/pulumi-resource-kubernetes/*.json cmd/
+  chmod -R u+w cmd
+  go mod tidy
+  (cd cmd && VERSION=$v go run generate.go)
+  rm cmd/generate.go
+  go mod tidy
+  go build -trimpath -ldflags "$LDFLAGS_BASE -X $mod/pkg/version.Version=$v" -o "$1/pulumi-resource-kubernetes" ./cmd
+}
+
+build_atlas() {
+  local dir; dir=$(scratch atlas)
+  cd "$dir"
+  go mod edit -require "ariga.io/atlas/cmd/atlas@v$ATLAS_VERSION" -require "ariga.io/atlas@$ATLAS_LIB_VERSION"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "ariga.io/atlas/cmd/atlas"\n' >tools.go
+  go mod tidy
+  go build -trimpath -ldflags "$LDFLAGS_BASE -X ariga.io/atlas/cmd/atlas/internal/cmdapi.version=v$ATLAS_VERSION -X ariga.io/atlas/cmd/atlas/internal/cmdapi.flavor=community" \
+    -o "$1/atlas" ariga.io/atlas/cmd/atlas
+}
+
+build_etcd() {
+  local dir; dir=$(scratch etcd)
+  cd "$dir"
+  go get "go.etcd.io/etcd/server/v3@v$ETCD_VERSION"
+  go build -trimpath -ldflags "$LDFLAGS_BASE" -o "$1/etcd" go.etcd.io/etcd/server/v3
+}
+
+build_kwok() {
+  GOBIN=$1 go install -trimpath -ldflags "$LDFLAGS_BASE" "sigs.k8s.io/kwok/cmd/kwok@v$KWOK_VERSION"
+}
+
+build_control_plane() {
+  local dir v=$KUBERNETES_VERSION; dir=$(scratch control-plane)
+  cd "$dir"
+  local mod; mod=$(go mod download -json "k8s.io/kubernetes@v$v" | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')
+  # k8s.io/kubernetes requires its staging modules at v0.0.0 through relative replaces,
+  # which a dependent module ignores: pin each one to the matching published release.
+  {
+    grep '^godebug' "$mod" || true
+    echo "require k8s.io/kubernetes v$v"
+    sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$mod" |
+      while read -r m; do echo "replace $m => $m v0.${v#1.}"; done
+  } >>go.mod
+  local date; date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  local x=""
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    x+=" -X $pkg.gitVersion=v$v -X $pkg.gitMajor=${v%%.*} -X $pkg.gitMinor=$(echo "$v" | cut -d. -f2)"
+    x+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$date"
+  done
+  cat >tools.go <<'EOF'
+//go:build tools
+
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+)
+EOF
+  go mod tidy
+  for c in kube-apiserver kube-controller-manager kube-scheduler; do
+    log "control-plane: building $c"
+    go build -trimpath -ldflags "$LDFLAGS_BASE $x" -o "$1/$c" "k8s.io/kubernetes/cmd/$c"
+  done
+}
+
+# --- driver ----------------------------------------------------------------------------
+
+ALL_TOOLS=(pulumi pulumi-language-nodejs kubernetes-provider atlas etcd kwok control-plane)
+
+key_of() {
+  case $1 in
+    pulumi) echo "$PULUMI_VERSION" ;;
+    pulumi-language-nodejs) echo "$PULUMI_LANGUAGE_NODEJS_VERSION" ;;
+    kubernetes-provider) echo "$PULUMI_KUBERNETES_VERSION-${PULUMI_KUBERNETES_PROVIDER_PSEUDO##*-}" ;;
+    atlas) echo "$ATLAS_VERSION" ;;
+    etcd) echo "$ETCD_VERSION" ;;
+    kwok) echo "$KWOK_VERSION" ;;
+    control-plane) echo "$KUBERNETES_VERSION" ;;
+    *) echo "unknown tool '$1' (known: ${ALL_TOOLS[*]})" >&2; return 2 ;;
+  esac
+}
+
+ensure() {
+  local name=$1 key dest override
+  key=$(key_of "$name")
+  dest=$TOOLS_CACHE/$name-$key
+  override=$(echo "${name}_BIN_DIR" | tr 'a-z-' 'A-Z_')
+  if [ -n "${!override:-}" ]; then
+    log "$name: using ${!override} (from \$$override)"
+    link_into_bin "${!override}"
+    return 0
+  fi
+  if [ -f "$dest/.done" ]; then
+    link_into_bin "$dest/bin"
+    return 0
+  fi
+  log "$name $key: building into $dest"
+  local start=$SECONDS
+  rm -rf "$dest" && mkdir -p "$dest/bin"
+  if ! (set -e; "build_${name//-/_}" "$dest/bin") >"$dest/build.log" 2>&1; then
+    log "$name $key: FAILED after $((SECONDS - start)) s; last lines of $dest/build.log:"
+    tail -n 25 "$dest/build.log" >&2
+    return 1
+  fi
+  echo "$((SECONDS - start))" >"$dest/.done"
+  log "$name $key: built in $((SECONDS - start)) s"
+  link_into_bin "$dest/bin"
+}
+
+link_into_bin() {
+  mkdir -p "$BIN_DIR"
+  local f
+  for f in "$1"/*; do ln -sfn "$f" "$BIN_DIR/$(basename "$f")"; done
+}
+
+main() {
+  if [ "${1:-}" = "--bin-dir" ]; then echo "$BIN_DIR"; return 0; fi
+  local tools=("$@")
+  [ ${#tools[@]} -gt 0 ] || tools=("${ALL_TOOLS[@]}")
+  mkdir -p "$TOOLS_CACHE"
+  local t failed=()
+  for t in "${tools[@]}"; do key_of "$t" >/dev/null; done
+  for t in "${tools[@]}"; do ensure "$t" || failed+=("$t"); done
+  if [ ${#failed[@]} -gt 0 ]; then
+    log "failed: ${failed[*]}"
+    return 1
+  fi
+}
+
+main "$@"
