@@ -1,0 +1,143 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { MigrationDir, SUM_FILE } from "../lib/migrationDir";
+import { formatHashFile } from "../lib/atlasSum";
+import {
+  CONFIGMAP_LIMIT_BYTES,
+  configMapData,
+  configMapItems,
+  migrationKey,
+  migrationPodSpec,
+  MigrationRunInput,
+  SECRET_KEY,
+} from "../lib/migrationRun";
+import type { MigrationSource } from "../lib/settings";
+
+export interface AtlasMigrationArgs {
+  /** Namespace of every object; an Output of the Namespace resource makes the Job wait for it. */
+  readonly namespace: pulumi.Input<string>;
+  /** The verified migration directory (see loadMigrationDir). */
+  readonly dir: MigrationDir;
+  /** Database URL for Atlas (or DATABASE_DSN for the image source); must be a secret. */
+  readonly databaseUrl: pulumi.Output<string>;
+  /**
+   * Where the migrations come from: the repository's directory mounted into Atlas's image,
+   * or the API image's own `migrate` subcommand.
+   * @default "configmap"
+   */
+  readonly source?: MigrationSource;
+  /** Atlas's image, pinned (configmap source). */
+  readonly atlasImage: string;
+  /** The API image with a digest (image source). */
+  readonly apiImage: string;
+  /** Baseline version for a database GORM AutoMigrate created. @default none */
+  readonly baseline?: string;
+  /** Seconds before Kubernetes kills the run. @default 300 */
+  readonly deadlineSeconds?: number;
+  /** How long Atlas waits for the migration lock held by another run. @default "10s" */
+  readonly lockTimeout?: string;
+  /** Schema of atlas_schema_revisions. @default Atlas's own default */
+  readonly revisionsSchema?: string;
+  /** Labels for every object. @default {} */
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+/** How much longer Pulumi waits than Kubernetes, so the Job's own DeadlineExceeded always wins. */
+export const AWAIT_MARGIN_SECONDS = 120;
+
+/**
+ * One Atlas `migrate apply` run as a Kubernetes Job, with everything it uses as children
+ * (ServiceAccount, Secret, ConfigMap), so a first install works. The Job is re-created
+ * only when `key` changes; a failed Job is replaced by the next `up`.
+ */
+export class AtlasMigration extends pulumi.ComponentResource {
+  public readonly job: k8s.batch.v1.Job;
+  /** Content key: the migrations, the image and the flags. */
+  public readonly key: string;
+  public readonly jobName: pulumi.Output<string>;
+
+  constructor(name: string, args: AtlasMigrationArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("developers-italia:migrations:AtlasMigration", name, {}, opts);
+    const source = args.source ?? "configmap";
+    const deadlineSeconds = args.deadlineSeconds ?? 300;
+    const input: MigrationRunInput = {
+      source,
+      atlasImage: args.atlasImage,
+      apiImage: args.apiImage,
+      baseline: args.baseline,
+      lockTimeout: args.lockTimeout ?? "10s",
+      revisionsSchema: args.revisionsSchema,
+      sumTotal: args.dir.hashFile.total,
+    };
+    if (source === "image" && !args.apiImage.includes("@sha256:")) {
+      throw new pulumi.ResourceError(
+        `${name}: the image source needs a digest-pinned API image, got ${args.apiImage}: set imageDigest`,
+        this,
+      );
+    }
+    this.key = migrationKey(input);
+    const labels = { ...args.labels, "app.kubernetes.io/component": "migration" };
+    const metadata = { namespace: args.namespace, labels };
+
+    const serviceAccount = new k8s.core.v1.ServiceAccount(
+      `${name}-sa`,
+      { metadata, automountServiceAccountToken: false },
+      { parent: this },
+    );
+    const secret = new k8s.core.v1.Secret(
+      `${name}-db`,
+      { metadata, type: "Opaque", stringData: { [SECRET_KEY]: pulumi.secret(args.databaseUrl) } },
+      { parent: this },
+    );
+
+    let configMap: k8s.core.v1.ConfigMap | undefined;
+    let items: Array<{ key: string; path: string }> = [];
+    if (source === "configmap") {
+      const data = configMapData(args.dir, formatHashFile(args.dir.hashFile));
+      const size = Object.entries(data).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+      if (size > CONFIGMAP_LIMIT_BYTES) {
+        throw new pulumi.ResourceError(
+          `${name}: the migrations (${size} bytes) do not fit in a ConfigMap (1 MiB); ` +
+            `use migrationSource: image, or squash old migrations into a new baseline (${args.dir.path}/${SUM_FILE})`,
+          this,
+        );
+      }
+      items = configMapItems(data);
+      // Immutable: new content means a new ConfigMap (and a new Job), never an edit under a running one.
+      configMap = new k8s.core.v1.ConfigMap(`${name}-files`, { metadata, immutable: true, data }, { parent: this });
+    }
+
+    this.job = new k8s.batch.v1.Job(
+      `${name}-job`,
+      {
+        metadata: {
+          ...metadata,
+          annotations: {
+            // A failed run is replaced by the next `up` instead of being awaited again.
+            "pulumi.com/replaceUnready": "true",
+          },
+        },
+        spec: {
+          backoffLimit: 0,
+          activeDeadlineSeconds: deadlineSeconds,
+          template: migrationPodSpec(
+            input,
+            { serviceAccount: serviceAccount.metadata.name, secret: secret.metadata.name, configMap: configMap?.metadata.name },
+            items,
+            this.key,
+          ),
+        },
+      },
+      {
+        parent: this,
+        dependsOn: [serviceAccount, secret, ...(configMap ? [configMap] : [])],
+        customTimeouts: {
+          create: `${deadlineSeconds + AWAIT_MARGIN_SECONDS}s`,
+          update: `${deadlineSeconds + AWAIT_MARGIN_SECONDS}s`,
+        },
+      },
+    );
+    this.jobName = this.job.metadata.name;
+    this.registerOutputs({ key: this.key, jobName: this.jobName });
+  }
+}

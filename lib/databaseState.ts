@@ -1,0 +1,122 @@
+import { Client } from "pg";
+import { describeUrl } from "./dsn";
+import { DatabaseState, Revision } from "./migrationPlan";
+
+/** Atlas's revisions table name, and its schema when the URL is not bound to one schema. */
+export const REVISIONS_TABLE = "atlas_schema_revisions";
+export const DEFAULT_REVISIONS_SCHEMA = "atlas_schema_revisions";
+
+export interface ReadOptions {
+  /** `--revisions-schema`, when the deploy sets one. */
+  readonly revisionsSchema?: string;
+  /** Give up connecting after this long. @default 5000 */
+  readonly connectTimeoutMs?: number;
+}
+
+export class DatabaseUnreachableError extends Error {}
+
+/** The schema a URL binds Atlas to (`search_path`), or undefined for the whole database. */
+export function boundSchema(url: string): string | undefined {
+  try {
+    return new URL(url).searchParams.get("search_path") ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reads what Atlas would read before `migrate apply`: the revisions and whether the
+ * database is clean. Read-only: one read-only transaction with a short statement timeout,
+ * so it can never write a revision (unlike `atlas migrate apply --dry-run`).
+ */
+export async function readDatabaseState(url: string, options: ReadOptions = {}): Promise<DatabaseState> {
+  const schema = boundSchema(url);
+  const revisionsSchema = options.revisionsSchema ?? schema ?? DEFAULT_REVISIONS_SCHEMA;
+  const client = new Client({
+    connectionString: url,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+    application_name: "developers-italia-deploy-preflight",
+  });
+  try {
+    await client.connect();
+  } catch (err) {
+    throw new DatabaseUnreachableError(
+      `cannot connect to the database at ${describeUrl(url)}: ${reason(err)}; ` +
+        "check databaseDsn, or set migrationPreflight to offline when the database is only reachable from the cluster",
+    );
+  }
+  try {
+    await client.query("BEGIN TRANSACTION READ ONLY");
+    await client.query("SET LOCAL statement_timeout = '10s'");
+    const revisions = await readRevisions(client, revisionsSchema);
+    const notCleanReason = await notCleanReasonOf(client, schema, revisionsSchema);
+    await client.query("ROLLBACK");
+    return { revisions, notCleanReason };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function reason(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  return e.message || e.code || String(err);
+}
+
+async function readRevisions(client: Client, schema: string): Promise<Revision[]> {
+  const table = `${quoteIdent(schema)}.${quoteIdent(REVISIONS_TABLE)}`;
+  const exists = await client.query<{ t: string | null }>("SELECT to_regclass($1) AS t", [table]);
+  if (!exists.rows[0].t) return [];
+  const rows = await client.query<{
+    version: string;
+    description: string;
+    type: number;
+    applied: number;
+    total: number;
+    error: string | null;
+    error_stmt: string | null;
+  }>(`SELECT version, description, type, applied, total, error, error_stmt FROM ${table} ORDER BY version`);
+  return rows.rows.map((r) => ({
+    version: r.version,
+    description: r.description,
+    type: Number(r.type),
+    applied: Number(r.applied),
+    total: Number(r.total),
+    error: r.error,
+    errorStmt: r.error_stmt,
+  }));
+}
+
+/** Atlas 0.13's postgres Driver.CheckClean, as SQL. */
+async function notCleanReasonOf(
+  client: Client,
+  schema: string | undefined,
+  revisionsSchema: string,
+): Promise<string | undefined> {
+  const tables = await client.query<{ schema: string; tables: string[] }>(
+    `SELECT n.nspname AS schema,
+            coalesce(array_agg(c.relname ORDER BY c.relname) FILTER (WHERE c.oid IS NOT NULL), '{}') AS tables
+       FROM pg_namespace n
+       LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+      WHERE n.nspname NOT IN ('information_schema', 'pg_catalog', 'pg_toast')
+        AND n.nspname NOT LIKE 'pg\\_%temp\\_%'
+        AND ($1::text IS NULL OR n.nspname = $1)
+      GROUP BY n.nspname ORDER BY n.nspname`,
+    [schema ?? null],
+  );
+  for (const { schema: name, tables: list } of tables.rows) {
+    if (schema !== undefined) {
+      const own = list.filter((t) => !(name === revisionsSchema && t === REVISIONS_TABLE));
+      if (own.length > 0) return `found table "${own[0]}" in schema "${name}"`;
+      continue;
+    }
+    if (list.length === 0 && name === "public") continue;
+    if (list.length === 0 || name !== revisionsSchema) return `found schema "${name}"`;
+    if (list.length > 1) return `found ${list.length} tables in schema "${name}"`;
+    if (list[0] !== REVISIONS_TABLE) return `found table "${list[0]}" in schema "${name}"`;
+  }
+  return undefined;
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}

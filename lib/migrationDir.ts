@@ -1,0 +1,139 @@
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import {
+  compareNames,
+  computeHashFile,
+  firstSumDrift,
+  formatHashFile,
+  HashFile,
+  isSumIgnored,
+  parseHashFile,
+  SumFileError,
+} from "./atlasSum";
+
+/** One versioned migration file, read the way Atlas reads a `file://` directory. */
+export interface MigrationFile {
+  readonly name: string;
+  /** The name's prefix before the first `_`: 14 digits, a UTC timestamp. */
+  readonly version: string;
+  readonly description: string;
+  readonly text: string;
+  readonly bytes: Buffer;
+}
+
+export interface MigrationDir {
+  readonly path: string;
+  /** Sorted by name, which for our versions is also version order. */
+  readonly files: readonly MigrationFile[];
+  readonly hashFile: HashFile;
+}
+
+export const SUM_FILE = "atlas.sum";
+const namePattern = /^(\d{14})_([A-Za-z0-9][A-Za-z0-9_.-]*)\.sql$/;
+
+export class MigrationDirError extends Error {}
+
+/** Version and description of a migration file name, or an error that says what a good name is. */
+export function parseMigrationName(name: string): { version: string; description: string } {
+  const match = namePattern.exec(name);
+  if (!match) {
+    throw new MigrationDirError(
+      `migration file name ${JSON.stringify(name)} does not parse: expected ` +
+        "<14-digit UTC version>_<description>.sql, e.g. 20260101120000_add_index.sql; " +
+        "create files with `npm run migrations:new <description>`",
+    );
+  }
+  return { version: match[1], description: match[2] };
+}
+
+/** Reads the `*.sql` files in the directory root (as Atlas does) and checks their names. */
+export function readMigrationFiles(dir: string): MigrationFile[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir).filter((n) => n.endsWith(".sql") && fs.statSync(path.join(dir, n)).isFile());
+  } catch (err) {
+    throw new MigrationDirError(`cannot read the migration directory ${dir}: ${(err as Error).message}`);
+  }
+  const files = names.sort(compareNames).map((name) => {
+    const bytes = fs.readFileSync(path.join(dir, name));
+    return { name, ...parseMigrationName(name), bytes, text: bytes.toString("utf8") };
+  });
+  for (let i = 1; i < files.length; i++) {
+    if (files[i].version === files[i - 1].version) {
+      throw new MigrationDirError(
+        `${path.join(dir, files[i].name)}: version ${files[i].version} is also used by ${files[i - 1].name}; ` +
+          "every migration needs its own version: rename one (`npm run migrations:new` picks a fresh one) and run `npm run migrations:hash`",
+      );
+    }
+  }
+  return files;
+}
+
+/**
+ * Reads a migration directory and verifies its atlas.sum exactly as `atlas migrate validate`
+ * would; a mismatch names the first offending file, its line in atlas.sum, and the fix.
+ */
+export function loadMigrationDir(dir: string): MigrationDir {
+  const files = readMigrationFiles(dir);
+  const hashFile = computeHashFile(files);
+  const sumPath = path.join(dir, SUM_FILE);
+  if (!fs.existsSync(sumPath)) {
+    if (files.length === 0) return { path: dir, files, hashFile };
+    throw new MigrationDirError(
+      `${sumPath}: checksum file not found; run \`npm run migrations:hash\` (or \`atlas migrate hash\`) and commit it`,
+    );
+  }
+  let recorded: HashFile;
+  try {
+    recorded = parseHashFile(fs.readFileSync(sumPath, "utf8"), sumPath);
+  } catch (err) {
+    if (err instanceof SumFileError) throw new MigrationDirError(err.message);
+    throw err;
+  }
+  const drift = firstSumDrift(recorded, hashFile);
+  if (drift || recorded.total !== hashFile.total) {
+    const where = drift ? `${sumPath}:${drift.line}` : `${sumPath}:1`;
+    const what = drift
+      ? {
+          added: `${drift.file} was added but is not in ${SUM_FILE}`,
+          removed: `${drift.file} is in ${SUM_FILE} but was removed from the directory`,
+          edited: `${drift.file} was edited after ${SUM_FILE} was written`,
+        }[drift.reason]
+      : "the directory does not match the recorded total";
+    throw new MigrationDirError(
+      `checksum mismatch at ${where}: ${what}. ` +
+        "Applied migrations must never change: if this file was already deployed, revert it and add a new migration; " +
+        "otherwise run `npm run migrations:hash` and commit atlas.sum",
+    );
+  }
+  return { path: dir, files, hashFile };
+}
+
+/** Writes atlas.sum for the directory; returns the text written. */
+export function writeSumFile(dir: string): string {
+  const text = formatHashFile(computeHashFile(readMigrationFiles(dir)));
+  fs.writeFileSync(path.join(dir, SUM_FILE), text);
+  return text;
+}
+
+export function newestVersion(dir: MigrationDir): string | undefined {
+  return dir.files[dir.files.length - 1]?.version;
+}
+
+/** Files that atlas.sum covers (ignored files still run, but carry no integrity hash). */
+export function hashedFiles(dir: MigrationDir): MigrationFile[] {
+  return dir.files.filter((f) => !isSumIgnored(f.bytes));
+}
+
+/** A short, stable digest of arbitrary parts, for content keys. */
+export function shortDigest(parts: readonly string[], length = 16): string {
+  const h = createHash("sha256");
+  for (const part of parts) h.update(part).update("\0");
+  return h.digest("hex").slice(0, length);
+}
+
+/** A new migration's version from a clock reading: UTC, yyyymmddhhmmss. */
+export function versionAt(date: Date): string {
+  return date.toISOString().replace(/[-:T]/g, "").slice(0, 14);
+}

@@ -1,0 +1,153 @@
+import { MigrationFile } from "./migrationDir";
+
+/**
+ * Which migrations `atlas migrate apply` will run, decided the way Atlas 0.13 decides it
+ * (sql/migrate Executor.Pending), plus the problems that must stop a deploy before a Job
+ * exists. Unlike `atlas migrate status`, it applies the baseline rule; unlike
+ * `apply --dry-run`, it needs nothing but a read of the database.
+ */
+
+/** Bit flags of atlas_schema_revisions.type. */
+export const REVISION_TYPE = { baseline: 1, execute: 2, resolved: 4 } as const;
+
+export interface Revision {
+  readonly version: string;
+  readonly description: string;
+  readonly type: number;
+  readonly applied: number;
+  readonly total: number;
+  readonly error?: string | null;
+  readonly errorStmt?: string | null;
+}
+
+export interface DatabaseState {
+  /** Rows of the revisions table, sorted by version; empty when it does not exist. */
+  readonly revisions: readonly Revision[];
+  /** Why Atlas would call the database not clean; undefined when it is clean. */
+  readonly notCleanReason?: string;
+}
+
+export type ProblemCode =
+  | "baseline-on-clean-database"
+  | "baseline-not-in-directory"
+  | "missing-baseline"
+  | "database-ahead"
+  | "failed-revision"
+  | "out-of-order";
+
+export interface Problem {
+  readonly code: ProblemCode;
+  readonly message: string;
+}
+
+export interface MigrationPlan {
+  /** The newest version recorded in the database (applied or baseline), if any. */
+  readonly appliedVersion?: string;
+  /** Files that will run, in order. */
+  readonly pending: readonly MigrationFile[];
+  /** The baseline revision the run will write, when it will write one. */
+  readonly baselineToWrite?: string;
+  readonly clean: boolean;
+  readonly problems: readonly Problem[];
+}
+
+/** Versions closest to `wanted`, for "did you mean" messages. */
+export function nearestVersions(files: readonly MigrationFile[], wanted: string, count = 3): string[] {
+  const distance = (v: string) => Math.abs(Number(v) - Number(wanted));
+  return [...files]
+    .map((f) => f.version)
+    .sort((a, b) => distance(a) - distance(b) || a.localeCompare(b))
+    .slice(0, count)
+    .sort();
+}
+
+export function baselineNotFound(files: readonly MigrationFile[], baseline: string): Problem {
+  const near = nearestVersions(files, baseline);
+  return {
+    code: "baseline-not-in-directory",
+    message:
+      `migrationBaseline ${baseline} is not a version in the migration directory` +
+      (near.length ? `; nearest versions: ${near.join(", ")}` : "; the directory has no migrations"),
+  };
+}
+
+export function planMigrations(
+  files: readonly MigrationFile[],
+  state: DatabaseState,
+  baseline: string | undefined,
+): MigrationPlan {
+  const problems: Problem[] = [];
+  const clean = state.notCleanReason === undefined;
+  const revisions = state.revisions;
+  const known = new Set(files.map((f) => f.version));
+
+  if (revisions.length === 0) {
+    if (baseline) {
+      const index = files.findIndex((f) => f.version === baseline);
+      if (index < 0) {
+        problems.push(baselineNotFound(files, baseline));
+        return { pending: [], clean, problems };
+      }
+      if (clean) {
+        problems.push({
+          code: "baseline-on-clean-database",
+          message:
+            `migrationBaseline ${baseline} would mark ${index + 1} migration(s) as applied on a database that has no schema, ` +
+            "so the API would start without its tables. A baseline is only for a database GORM AutoMigrate already created: " +
+            "unset migrationBaseline for a new database",
+        });
+      }
+      return { pending: files.slice(index + 1), baselineToWrite: baseline, clean, problems };
+    }
+    if (!clean) {
+      problems.push({
+        code: "missing-baseline",
+        message:
+          `the database is not clean (${state.notCleanReason}) and has no migration revisions: ` +
+          "if GORM AutoMigrate created this schema, set migrationBaseline to the version that matches the API release " +
+          "that last ran on it (see migrations/README.md); otherwise point databaseDsn at an empty database",
+      });
+    }
+    return { pending: files, clean, problems };
+  }
+
+  for (const r of revisions) {
+    if (!known.has(r.version)) {
+      problems.push({
+        code: "database-ahead",
+        message:
+          `the database has migration ${r.version} (${r.description}) that this directory does not have: ` +
+          "a newer release migrated it; deploy that release or newer, Atlas never migrates down",
+      });
+    }
+    if (r.error || r.applied < r.total) {
+      problems.push({
+        code: "failed-revision",
+        message:
+          `migration ${r.version} (${r.description}) failed in an earlier run after ${r.applied} of ${r.total} statement(s)` +
+          (r.error ? `: ${r.error}` : "") +
+          "; fix the cause, then deploy again (with --tx-mode file PostgreSQL rolled the file back)",
+      });
+    }
+  }
+  const last = revisions[revisions.length - 1];
+  const partially = last.applied !== last.total;
+  const applied = new Set(revisions.map((r) => r.version));
+  const pending = files.filter((f) => (partially ? f.version >= last.version : f.version > last.version));
+  for (const f of files) {
+    if (f.version < last.version && !applied.has(f.version) && !isBelowBaseline(revisions, f.version)) {
+      problems.push({
+        code: "out-of-order",
+        message:
+          `${f.name} is older than the database's last migration ${last.version} but was never applied: ` +
+          "Atlas runs migrations in version order only; give it a version newer than " +
+          `${last.version} (npm run migrations:new) and re-hash`,
+      });
+    }
+  }
+  return { appliedVersion: last.version, pending, clean, problems };
+}
+
+function isBelowBaseline(revisions: readonly Revision[], version: string): boolean {
+  return revisions.some((r) => (r.type & REVISION_TYPE.baseline) !== 0 && version <= r.version);
+}

@@ -1,0 +1,203 @@
+import type * as k8s from "@pulumi/kubernetes";
+import { MigrationDir, SUM_FILE, shortDigest } from "./migrationDir";
+import type { MigrationSource } from "./settings";
+
+/**
+ * Everything the migration Job runs, as plain data: the content key, Atlas's command
+ * line and config, and the pod spec. The component only wires these to resources, and the
+ * integration tests run exactly this command against a real PostgreSQL.
+ */
+
+export interface MigrationRunInput {
+  readonly source: MigrationSource;
+  /** Atlas's image (configmap source). */
+  readonly atlasImage: string;
+  /** The API image, digest-pinned (image source). */
+  readonly apiImage: string;
+  readonly baseline?: string;
+  readonly lockTimeout: string;
+  readonly revisionsSchema?: string;
+  /** atlas.sum total of the directory shipped to the Job. */
+  readonly sumTotal: string;
+}
+
+/** Each migration file runs in its own transaction, rolled back if any statement fails. */
+export const TX_MODE = "file";
+/**
+ * Atlas 0.13 has no --exec-order flag: it always runs files in version order after the
+ * last revision (what newer releases call `linear`). Part of the key so that moving to an
+ * Atlas with another order is a visible Job change.
+ */
+export const EXEC_ORDER = "linear";
+export const ATLAS_ENV = "deploy";
+export const CONFIG_MOUNT = "/etc/atlas";
+export const MIGRATIONS_PATH = `${CONFIG_MOUNT}/migrations`;
+export const DATABASE_URL_ENV = "DATABASE_URL";
+/** Key of the database URL in the migration Secret. */
+export const SECRET_KEY = "databaseUrl";
+export const KEY_ANNOTATION = "deploy.developers.italia.it/migration-key";
+export const JOB_ANNOTATION = "deploy.developers.italia.it/migration-job";
+
+/** The image the Job runs, which is part of what the migrations mean. */
+export function runImage(input: MigrationRunInput): string {
+  return input.source === "configmap" ? input.atlasImage : input.apiImage;
+}
+
+/**
+ * The content key: changes exactly when what the Job would do changes (the migrations,
+ * the program that applies them, and its flags), so an unchanged key never re-runs a Job.
+ */
+export function migrationKey(input: MigrationRunInput): string {
+  return shortDigest([
+    "v1",
+    input.source,
+    runImage(input),
+    input.sumTotal,
+    `baseline=${input.baseline ?? ""}`,
+    `tx-mode=${TX_MODE}`,
+    `exec-order=${EXEC_ORDER}`,
+    `lock-timeout=${input.lockTimeout}`,
+    `revisions-schema=${input.revisionsSchema ?? ""}`,
+  ]);
+}
+
+/** atlas.hcl: the URL comes from the environment, never from argv. */
+export function atlasConfig(): string {
+  return [
+    `env "${ATLAS_ENV}" {`,
+    `  url = getenv("${DATABASE_URL_ENV}")`,
+    `  migration {`,
+    `    dir = "file://${MIGRATIONS_PATH}"`,
+    `  }`,
+    `}`,
+    ``,
+  ].join("\n");
+}
+
+/** `atlas` arguments; the flags are explicit so the plan shows them. */
+export function atlasArgs(input: MigrationRunInput, configPath = `${CONFIG_MOUNT}/atlas.hcl`): string[] {
+  return [
+    "migrate",
+    "apply",
+    "--config",
+    `file://${configPath}`,
+    "--env",
+    ATLAS_ENV,
+    "--tx-mode",
+    TX_MODE,
+    "--lock-timeout",
+    input.lockTimeout,
+    ...(input.revisionsSchema ? ["--revisions-schema", input.revisionsSchema] : []),
+    ...(input.baseline ? ["--baseline", input.baseline] : []),
+  ];
+}
+
+/** ConfigMap content: every migration file, atlas.sum and atlas.hcl. */
+export function configMapData(dir: MigrationDir, sumText: string): Record<string, string> {
+  const data: Record<string, string> = { "atlas.hcl": atlasConfig(), [SUM_FILE]: sumText };
+  for (const f of dir.files) data[f.name] = f.text;
+  return data;
+}
+
+/** How the ConfigMap's keys land under CONFIG_MOUNT (keys cannot hold "/"). */
+export function configMapItems(data: Readonly<Record<string, string>>): Array<{ key: string; path: string }> {
+  return Object.keys(data)
+    .sort()
+    .map((key) => ({ key, path: key === "atlas.hcl" ? key : `migrations/${key}` }));
+}
+
+/** ConfigMaps hold at most 1 MiB; say so before the API server does. */
+export const CONFIGMAP_LIMIT_BYTES = 1024 * 1024 - 16 * 1024;
+
+export interface PodNames {
+  readonly serviceAccount: k8s.types.input.core.v1.PodSpec["serviceAccountName"];
+  readonly secret: k8s.types.input.core.v1.SecretKeySelector["name"];
+  readonly configMap?: k8s.types.input.core.v1.ConfigMapVolumeSource["name"];
+}
+
+export const NON_ROOT_UID = 65532;
+
+export const podSecurityContext = {
+  runAsNonRoot: true,
+  runAsUser: NON_ROOT_UID,
+  runAsGroup: NON_ROOT_UID,
+  fsGroup: NON_ROOT_UID,
+  seccompProfile: { type: "RuntimeDefault" },
+};
+
+export const containerSecurityContext = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  privileged: false,
+  capabilities: { drop: ["ALL"] },
+};
+
+/** The migration pod: one container, no retries, its error kept as the termination message. */
+export function migrationPodSpec(
+  input: MigrationRunInput,
+  names: PodNames,
+  items: Array<{ key: string; path: string }>,
+  key: string,
+): k8s.types.input.core.v1.PodTemplateSpec {
+  const secretEnv = (name: string) => ({
+    name,
+    valueFrom: { secretKeyRef: { name: names.secret, key: SECRET_KEY } },
+  });
+  const container: k8s.types.input.core.v1.Container =
+    input.source === "configmap"
+      ? {
+          name: "atlas",
+          image: input.atlasImage,
+          command: ["/atlas"],
+          args: atlasArgs(input),
+          env: [
+            secretEnv(DATABASE_URL_ENV),
+            { name: "ATLAS_NO_UPDATE_NOTIFIER", value: "1" },
+            { name: "ATLAS_NO_UPGRADE_SUGGESTIONS", value: "1" },
+            { name: "HOME", value: "/tmp" },
+          ],
+          volumeMounts: [
+            { name: "atlas", mountPath: CONFIG_MOUNT, readOnly: true },
+            { name: "tmp", mountPath: "/tmp" },
+          ],
+        }
+      : {
+          // The upstream contract (italia/developers-italia-api#312): the API image's own
+          // `migrate` subcommand reads DATABASE_DSN and MIGRATION_BASELINE.
+          name: "migrate",
+          image: input.apiImage,
+          args: ["migrate"],
+          env: [
+            secretEnv("DATABASE_DSN"),
+            ...(input.baseline ? [{ name: "MIGRATION_BASELINE", value: input.baseline }] : []),
+            { name: "ATLAS_NO_UPDATE_NOTIFIER", value: "1" },
+            { name: "HOME", value: "/tmp" },
+          ],
+          volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+        };
+  return {
+    metadata: {
+      labels: { "app.kubernetes.io/name": "developers-italia-api", "app.kubernetes.io/component": "migration" },
+      annotations: { [KEY_ANNOTATION]: key },
+    },
+    spec: {
+      restartPolicy: "Never",
+      serviceAccountName: names.serviceAccount,
+      automountServiceAccountToken: false,
+      securityContext: podSecurityContext,
+      containers: [
+        {
+          ...container,
+          imagePullPolicy: "IfNotPresent",
+          terminationMessagePolicy: "FallbackToLogsOnError",
+          securityContext: containerSecurityContext,
+          resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+        },
+      ],
+      volumes: [
+        ...(input.source === "configmap" ? [{ name: "atlas", configMap: { name: names.configMap, items } }] : []),
+        { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
+      ],
+    },
+  };
+}

@@ -1,0 +1,236 @@
+import * as pulumi from "@pulumi/pulumi";
+import { computeHashFile, formatHashFile } from "../../lib/atlasSum";
+import { MigrationDir } from "../../lib/migrationDir";
+import { JOB_ANNOTATION, KEY_ANNOTATION, migrationKey } from "../../lib/migrationRun";
+import { recordResources, Registered, valueOf } from "../support/pulumiMocks";
+
+const registered: Registered[] = recordResources();
+// Components must be imported after the mocks are installed.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { DevelopersItaliaApi } = require("../../components/developersItaliaApi") as typeof import("../../components/developersItaliaApi");
+
+// Pulumi's wire marker for a secret value (sdk/nodejs/runtime/rpc.ts specialSigKey / specialSecretSig).
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_MARK = "1b47061264138c4ac30d75fd1eb44270";
+const DIGEST = `sha256:${"b".repeat(64)}`;
+const URL = "postgres://app:s3cret@db:5432/api?sslmode=disable";
+const file = (version: string, text: string) => ({
+  name: `${version}_m.sql`,
+  version,
+  description: "m",
+  text,
+  bytes: Buffer.from(text),
+});
+const files = [file("20250909000000", "CREATE TABLE a (id text);"), file("20260410000000", "ALTER TABLE a ADD COLUMN b text;")];
+const dir: MigrationDir = { path: "/repo/migrations", files, hashFile: computeHashFile(files) };
+
+type Api = InstanceType<typeof DevelopersItaliaApi>;
+function build(overrides: Partial<ConstructorParameters<typeof DevelopersItaliaApi>[1]> = {}, name = "dia"): Api {
+  registered.length = 0;
+  return new DevelopersItaliaApi(name, {
+    namespace: "developers-italia",
+    image: `ghcr.io/italia/developers-italia-api@${DIGEST}`,
+    databaseUrl: pulumi.secret(URL),
+    pasetoKey: pulumi.secret(Buffer.alloc(32, 7).toString("base64")),
+    migrations: dir,
+    atlasImage: "arigaio/atlas:0.13.1",
+    env: { ENVIRONMENT: "production", MAX_REQUESTS: "10" },
+    ...overrides,
+  });
+}
+
+/** Waits until every registration the component started has reached the mocks. */
+async function settled(api: Api) {
+  await valueOf(pulumi.all([api.deployment.urn, api.service.urn, api.migration.job.urn, api.deployment.metadata.name]));
+  await new Promise((r) => setImmediate(r));
+}
+const byType = (type: string) => registered.filter((r) => r.type === type);
+const one = (type: string) => {
+  const found = byType(type);
+  expect(found).toHaveLength(1);
+  return found[0];
+};
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const inputs = (type: string) => one(type).inputs as any;
+
+describe("DevelopersItaliaApi", () => {
+  it("creates exactly these resources, named after the component and parented to it", async () => {
+    const api = build();
+    await settled(api);
+    expect(registered.map((r) => [r.type, r.name, r.parent ?? null]).sort()).toEqual(
+      [
+        ["developers-italia:app:DevelopersItaliaApi", "dia", null],
+        ["developers-italia:migrations:AtlasMigration", "dia-migrate", "dia"],
+        ["kubernetes:apps/v1:Deployment", "dia-api", "dia"],
+        ["kubernetes:batch/v1:Job", "dia-migrate-job", "dia-migrate"],
+        ["kubernetes:core/v1:ConfigMap", "dia-migrate-files", "dia-migrate"],
+        ["kubernetes:core/v1:Namespace", "dia-ns", "dia"],
+        ["kubernetes:core/v1:Secret", "dia-env", "dia"],
+        ["kubernetes:core/v1:Secret", "dia-migrate-db", "dia-migrate"],
+        ["kubernetes:core/v1:Service", "dia-svc", "dia"],
+        ["kubernetes:core/v1:ServiceAccount", "dia-migrate-sa", "dia-migrate"],
+      ].sort(),
+    );
+  });
+
+  it("makes the Job depend on everything it uses, so a first install works", async () => {
+    await settled(build());
+    const job = registered.find((r) => r.name === "dia-migrate-job")!;
+    expect(job.dependsOn).toEqual(expect.arrayContaining(["dia-migrate-sa", "dia-migrate-db", "dia-migrate-files", "dia-ns"]));
+  });
+
+  it("makes the Deployment depend on the Job, and records the run on its pod template", async () => {
+    const api = build();
+    await settled(api);
+    const deployment = registered.find((r) => r.name === "dia-api")!;
+    expect(deployment.dependsOn).toContain("dia-migrate-job");
+    const annotations = inputs("kubernetes:apps/v1:Deployment").spec.template.metadata.annotations;
+    expect(annotations[JOB_ANNOTATION]).toBe("dia-migrate-job-x1y2z3");
+    expect(annotations[KEY_ANNOTATION]).toBe(api.migration.key);
+  });
+
+  it("configures the Job as a gate: no retries, a deadline below Pulumi's timeout, replaced when it failed", async () => {
+    await settled(build({ migrationDeadlineSeconds: 240 }));
+    const job = inputs("kubernetes:batch/v1:Job");
+    expect(job.metadata.name).toBeUndefined(); // autonamed: create-before-delete, no immutable-name clash
+    expect(job.metadata.annotations).toEqual({ "pulumi.com/replaceUnready": "true" });
+    expect(job.spec.backoffLimit).toBe(0);
+    expect(job.spec.activeDeadlineSeconds).toBe(240);
+    expect(job.spec.ttlSecondsAfterFinished).toBeUndefined();
+    const pod = job.spec.template.spec;
+    expect(pod.restartPolicy).toBe("Never");
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.serviceAccountName).toBe("dia-migrate-sa-x1y2z3");
+    const [container] = pod.containers;
+    expect(container.terminationMessagePolicy).toBe("FallbackToLogsOnError");
+    expect(container.image).toBe("arigaio/atlas:0.13.1");
+    expect(container.command).toEqual(["/atlas"]);
+    expect(container.args).toEqual(["migrate", "apply", "--config", "file:///etc/atlas/atlas.hcl", "--env", "deploy", "--tx-mode", "file", "--lock-timeout", "10s"]);
+  });
+
+  it("hardens the migration and API pods", async () => {
+    await settled(build());
+    for (const pod of [inputs("kubernetes:batch/v1:Job").spec.template.spec, inputs("kubernetes:apps/v1:Deployment").spec.template.spec]) {
+      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: "RuntimeDefault" } });
+      expect(pod.containers[0].securityContext).toEqual({
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        privileged: false,
+        capabilities: { drop: ["ALL"] },
+      });
+    }
+    expect(inputs("kubernetes:core/v1:ServiceAccount").automountServiceAccountToken).toBe(false);
+  });
+
+  it("passes --baseline only when configured", async () => {
+    await settled(build({ migrationBaseline: "20250909000000" }));
+    expect(inputs("kubernetes:batch/v1:Job").spec.template.spec.containers[0].args.slice(-2)).toEqual(["--baseline", "20250909000000"]);
+    await settled(build());
+    expect(inputs("kubernetes:batch/v1:Job").spec.template.spec.containers[0].args).not.toContain("--baseline");
+  });
+
+  it("keeps the database URL secret: in a Secret, referenced by name, never in args or env values", async () => {
+    await settled(build());
+    const job = JSON.stringify(inputs("kubernetes:batch/v1:Job"));
+    const deployment = JSON.stringify(inputs("kubernetes:apps/v1:Deployment"));
+    for (const spec of [job, deployment]) {
+      expect(spec).not.toContain("s3cret");
+      expect(spec).not.toContain("postgres://");
+    }
+    const env = inputs("kubernetes:batch/v1:Job").spec.template.spec.containers[0].env;
+    expect(env[0]).toEqual({ name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "dia-migrate-db-x1y2z3", key: "databaseUrl" } } });
+    const secrets = byType("kubernetes:core/v1:Secret");
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const stringData = secrets.map((s) => (s.inputs as any).stringData);
+    // The mock monitor receives secrets in Pulumi's wire form: {<secret signature>, value}.
+    for (const data of stringData) expect(data[SECRET_SIG]).toBe(SECRET_MARK);
+    expect(stringData.map((d) => Object.keys(d.value)).sort()).toEqual([["DATABASE_DSN", "PASETO_KEY"], ["databaseUrl"]]);
+    expect(stringData.map((d) => d.value.DATABASE_DSN ?? d.value.databaseUrl)).toEqual([URL, URL]);
+  });
+
+  it("ships the migrations, atlas.sum and atlas.hcl in an immutable ConfigMap mapped under /etc/atlas", async () => {
+    await settled(build());
+    const cm = inputs("kubernetes:core/v1:ConfigMap");
+    expect(cm.immutable).toBe(true);
+    expect(Object.keys(cm.data).sort()).toEqual(["20250909000000_m.sql", "20260410000000_m.sql", "atlas.hcl", "atlas.sum"]);
+    expect(cm.data["atlas.sum"]).toBe(formatHashFile(dir.hashFile));
+    expect(cm.data["atlas.hcl"]).toContain('url = getenv("DATABASE_URL")');
+    const volume = inputs("kubernetes:batch/v1:Job").spec.template.spec.volumes[0];
+    expect(volume.configMap.items).toEqual([
+      { key: "20250909000000_m.sql", path: "migrations/20250909000000_m.sql" },
+      { key: "20260410000000_m.sql", path: "migrations/20260410000000_m.sql" },
+      { key: "atlas.hcl", path: "atlas.hcl" },
+      { key: "atlas.sum", path: "migrations/atlas.sum" },
+    ]);
+  });
+
+  it("runs the API image's migrate subcommand in image mode, with DATABASE_DSN and MIGRATION_BASELINE", async () => {
+    await settled(build({ migrationSource: "image", migrationBaseline: "20250909000000" }));
+    expect(byType("kubernetes:core/v1:ConfigMap")).toHaveLength(0);
+    const container = inputs("kubernetes:batch/v1:Job").spec.template.spec.containers[0];
+    expect(container.image).toBe(`ghcr.io/italia/developers-italia-api@${DIGEST}`);
+    expect(container.args).toEqual(["migrate"]);
+    expect(container.env.slice(0, 2)).toEqual([
+      { name: "DATABASE_DSN", valueFrom: { secretKeyRef: { name: "dia-migrate-db-x1y2z3", key: "databaseUrl" } } },
+      { name: "MIGRATION_BASELINE", value: "20250909000000" },
+    ]);
+  });
+
+  it("refuses the image source with a tag-only image", () => {
+    expect(() => build({ migrationSource: "image", image: "ghcr.io/italia/developers-italia-api:main" })).toThrow(
+      "dia-migrate: the image source needs a digest-pinned API image, got ghcr.io/italia/developers-italia-api:main: set imageDigest",
+    );
+  });
+
+  it("rolls the API without downtime, probing what app.md documents", async () => {
+    await settled(build({ replicas: 3 }));
+    const spec = inputs("kubernetes:apps/v1:Deployment").spec;
+    expect(spec.replicas).toBe(3);
+    expect(spec.strategy.rollingUpdate).toEqual({ maxUnavailable: 0, maxSurge: 1 });
+    const c = spec.template.spec.containers[0];
+    expect(c.ports).toEqual([{ name: "http", containerPort: 3000, protocol: "TCP" }]);
+    expect(c.livenessProbe.httpGet).toEqual({ path: "/livez", port: "http" });
+    expect(c.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "http" });
+    expect(c.env.map((e: { name: string }) => e.name)).toEqual(["ENVIRONMENT", "MAX_REQUESTS", "DATABASE_DSN", "PASETO_KEY"]);
+    expect(inputs("kubernetes:core/v1:Service").spec.ports).toEqual([{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }]);
+  });
+
+  it("skips the Namespace when it is managed elsewhere", async () => {
+    await settled(build({ createNamespace: false }));
+    expect(byType("kubernetes:core/v1:Namespace")).toHaveLength(0);
+    expect(inputs("kubernetes:batch/v1:Job").metadata.namespace).toBe("developers-italia");
+  });
+});
+
+describe("migrationKey", () => {
+  const base = {
+    source: "configmap" as const,
+    atlasImage: "arigaio/atlas:0.13.1",
+    apiImage: `ghcr.io/italia/developers-italia-api@${DIGEST}`,
+    lockTimeout: "10s",
+    sumTotal: dir.hashFile.total,
+  };
+  const key = migrationKey(base);
+
+  it.each([
+    ["the migrations", { sumTotal: "other" }],
+    ["the Atlas image", { atlasImage: "arigaio/atlas:0.14.0" }],
+    ["the baseline", { baseline: "20250909000000" }],
+    ["the lock timeout", { lockTimeout: "30s" }],
+    ["the revisions schema", { revisionsSchema: "atlas" }],
+    ["the source", { source: "image" as const }],
+  ])("changes with %s", (_, change) => {
+    expect(migrationKey({ ...base, ...change })).not.toBe(key);
+  });
+
+  it("does not change with anything else", () => {
+    expect(migrationKey({ ...base })).toBe(key);
+    // The API image is not what runs the migrations in configmap mode.
+    expect(migrationKey({ ...base, apiImage: `ghcr.io/italia/developers-italia-api@sha256:${"c".repeat(64)}` })).toBe(key);
+  });
+
+  it("follows the API image digest in image mode", () => {
+    const image = { ...base, source: "image" as const };
+    expect(migrationKey({ ...image, apiImage: `x@sha256:${"c".repeat(64)}` })).not.toBe(migrationKey(image));
+  });
+});
