@@ -41,7 +41,7 @@ export = async () => {
       migrationLockTimeout: migration.lockTimeout,
       migrationRevisionsSchema: migration.revisionsSchema,
     });
-    pulumi.log.info(describePlan(plan, api.migration.key));
+    void pulumi.log.info(describePlan(plan, api.migration.key));
 
     const newest = newestVersion(migrations);
     return {

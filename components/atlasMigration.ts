@@ -122,7 +122,11 @@ export class AtlasMigration extends pulumi.ComponentResource {
           activeDeadlineSeconds: deadlineSeconds,
           template: migrationPodSpec(
             input,
-            { serviceAccount: serviceAccount.metadata.name, secret: secret.metadata.name, configMap: configMap?.metadata.name },
+            {
+              serviceAccount: serviceAccount.metadata.name,
+              secret: secret.metadata.name,
+              configMap: configMap?.metadata.name,
+            },
             items,
             this.key,
           ),

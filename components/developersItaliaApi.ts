@@ -52,13 +52,17 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
 
   constructor(name: string, args: DevelopersItaliaApiArgs, opts?: pulumi.ComponentResourceOptions) {
     super("developers-italia:app:DevelopersItaliaApi", name, {}, opts);
-    const labels = { "app.kubernetes.io/name": APP, "app.kubernetes.io/instance": name, "app.kubernetes.io/managed-by": "pulumi" };
+    const labels = {
+      "app.kubernetes.io/name": APP,
+      "app.kubernetes.io/instance": name,
+      "app.kubernetes.io/managed-by": "pulumi",
+    };
 
     const namespace =
       args.createNamespace === false
         ? pulumi.output(args.namespace)
-        : new k8s.core.v1.Namespace(`${name}-ns`, { metadata: { name: args.namespace, labels } }, { parent: this }).metadata
-            .name;
+        : new k8s.core.v1.Namespace(`${name}-ns`, { metadata: { name: args.namespace, labels } }, { parent: this })
+            .metadata.name;
 
     this.migration = new AtlasMigration(
       `${name}-migrate`,

@@ -80,7 +80,8 @@ export function readSettings(config: ConfigSource): Settings {
   const bool = (key: string, fallback: boolean) => {
     const raw = text(key);
     if (raw === undefined) return fallback;
-    if (raw !== "true" && raw !== "false") throw new ConfigError(key, `expected true or false, got ${JSON.stringify(raw)}`);
+    if (raw !== "true" && raw !== "false")
+      throw new ConfigError(key, `expected true or false, got ${JSON.stringify(raw)}`);
     return raw === "true";
   };
   const oneOf = <T extends string>(key: string, allowed: readonly T[], fallback: T): T => {
@@ -136,7 +137,9 @@ export function readSettings(config: ConfigSource): Settings {
     );
   }
 
-  const env: Record<string, string> = { ENVIRONMENT: oneOf("environment", ["production", "development", "test"], "production") };
+  const env: Record<string, string> = {
+    ENVIRONMENT: oneOf("environment", ["production", "development", "test"], "production"),
+  };
   const maxRequests = int("maxRequests", undefined, 0, 1_000_000);
   if (maxRequests !== undefined) env.MAX_REQUESTS = String(maxRequests);
   const debounce = int("webhookDebounceMs", undefined, 0, 3_600_000);
@@ -161,7 +164,10 @@ export function readSettings(config: ConfigSource): Settings {
   }
   const lockTimeout = text("migrationLockTimeout", "10s")!;
   if (!durationPattern.test(lockTimeout)) {
-    throw new ConfigError("migrationLockTimeout", `expected a Go duration such as 10s or 1m30s, got ${JSON.stringify(lockTimeout)}`);
+    throw new ConfigError(
+      "migrationLockTimeout",
+      `expected a Go duration such as 10s or 1m30s, got ${JSON.stringify(lockTimeout)}`,
+    );
   }
   const revisionsSchema = text("migrationRevisionsSchema");
   if (revisionsSchema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(revisionsSchema)) {
@@ -186,7 +192,10 @@ export function readSettings(config: ConfigSource): Settings {
       parsed = undefined;
     }
     if (!Array.isArray(parsed) || !parsed.every((v) => typeof v === "string" && versionPattern.test(v))) {
-      throw new ConfigError("allowDestructiveMigrations", 'expected a list of 14-digit versions, e.g. ["20260101000000"]');
+      throw new ConfigError(
+        "allowDestructiveMigrations",
+        'expected a list of 14-digit versions, e.g. ["20260101000000"]',
+      );
     }
     allowDestructive = parsed as string[];
   }
@@ -221,7 +230,10 @@ function readResources(raw: string | undefined): Resources {
   try {
     parsed = JSON.parse(raw);
   } catch {
-    throw new ConfigError("resources", "expected an object like {requests: {cpu: 100m, memory: 128Mi}, limits: {memory: 256Mi}}");
+    throw new ConfigError(
+      "resources",
+      "expected an object like {requests: {cpu: 100m, memory: 128Mi}, limits: {memory: 256Mi}}",
+    );
   }
   const out: Record<string, Record<string, string>> = {};
   for (const [group, values] of Object.entries(parsed as Record<string, unknown>)) {
@@ -230,8 +242,15 @@ function readResources(raw: string | undefined): Resources {
     }
     out[group] = {};
     for (const [name, value] of Object.entries((values ?? {}) as Record<string, unknown>)) {
-      if (!["cpu", "memory", "ephemeral-storage"].includes(name) || typeof value !== "string" || !quantityPattern.test(value)) {
-        throw new ConfigError("resources", `${group}.${name}: expected a quantity such as 100m or 128Mi, got ${JSON.stringify(value)}`);
+      if (
+        !["cpu", "memory", "ephemeral-storage"].includes(name) ||
+        typeof value !== "string" ||
+        !quantityPattern.test(value)
+      ) {
+        throw new ConfigError(
+          "resources",
+          `${group}.${name}: expected a quantity such as 100m or 128Mi, got ${JSON.stringify(value)}`,
+        );
       }
       out[group][name] = value;
     }

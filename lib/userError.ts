@@ -6,7 +6,14 @@ import { MigrationSqlError } from "./destructiveGuard";
 import { PreflightError } from "./preflight";
 import { DatabaseUnreachableError } from "./databaseState";
 
-const expected = [ConfigError, DsnError, MigrationDirError, MigrationSqlError, PreflightError, DatabaseUnreachableError];
+const expected = [
+  ConfigError,
+  DsnError,
+  MigrationDirError,
+  MigrationSqlError,
+  PreflightError,
+  DatabaseUnreachableError,
+];
 
 /** Errors a user can fix become RunErrors: Pulumi prints their message without a stack trace. */
 export function userError(err: unknown): unknown {

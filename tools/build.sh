@@ -135,9 +135,34 @@ EOF
   done
 }
 
+build_kubectl() {
+  # Not needed by the tests; it is how a person looks at the local cluster.
+  local dir v=$KUBERNETES_VERSION; dir=$(scratch kubectl)
+  cd "$dir"
+  go mod edit -require "k8s.io/kubectl@v0.${v#1.}" -require "k8s.io/component-base@v0.${v#1.}"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "k8s.io/kubectl/pkg/cmd"\n' >tools.go
+  mkdir -p cmd && cat >cmd/main.go <<'EOF2'
+// kubectl's own main (k8s.io/kubernetes/cmd/kubectl) is two lines around this call.
+package main
+
+import (
+	"k8s.io/component-base/cli"
+	"k8s.io/kubectl/pkg/cmd"
+)
+
+func main() { cli.RunNoErrOutput(cmd.NewDefaultKubectlCommand()) }
+EOF2
+  go mod tidy
+  local x="" pkg
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    x+=" -X $pkg.gitVersion=v$v -X $pkg.gitMajor=${v%%.*} -X $pkg.gitMinor=$(echo "$v" | cut -d. -f2) -X $pkg.gitTreeState=clean"
+  done
+  go build -trimpath -ldflags "$LDFLAGS_BASE $x" -o "$1/kubectl" ./cmd
+}
+
 # --- driver ----------------------------------------------------------------------------
 
-ALL_TOOLS=(pulumi pulumi-language-nodejs kubernetes-provider atlas etcd kwok control-plane)
+ALL_TOOLS=(pulumi pulumi-language-nodejs kubernetes-provider atlas etcd kwok control-plane kubectl)
 
 key_of() {
   case $1 in
@@ -147,7 +172,7 @@ key_of() {
     atlas) echo "$ATLAS_VERSION" ;;
     etcd) echo "$ETCD_VERSION" ;;
     kwok) echo "$KWOK_VERSION" ;;
-    control-plane) echo "$KUBERNETES_VERSION" ;;
+    control-plane | kubectl) echo "$KUBERNETES_VERSION" ;;
     *) echo "unknown tool '$1' (known: ${ALL_TOOLS[*]})" >&2; return 2 ;;
   esac
 }
@@ -183,6 +208,13 @@ link_into_bin() {
   mkdir -p "$BIN_DIR"
   local f
   for f in "$1"/*; do ln -sfn "$f" "$BIN_DIR/$(basename "$f")"; done
+  # The CLI wants its language host next to its own (resolved) binary, not on PATH (it
+  # works from PATH, but warns in every preview).
+  local host=$BIN_DIR/pulumi-language-nodejs
+  if [ -e "$BIN_DIR/pulumi" ] && [ -e "$host" ]; then
+    ln -sfn "$(readlink -f "$host")" "$(dirname "$(readlink -f "$BIN_DIR/pulumi")")/pulumi-language-nodejs"
+    rm -f "$host"
+  fi
 }
 
 main() {

@@ -18,7 +18,7 @@ const nameOfUrn = (urn: string) => urn.split("::").pop() ?? urn;
 export function recordResources(): Registered[] {
   const registered: Registered[] = [];
   const pending = new Map<string, { parent?: string; dependsOn: string[] }>();
-  pulumi.runtime.setMocks(
+  void pulumi.runtime.setMocks(
     {
       newResource(args) {
         const wiring = pending.get(args.name) ?? { dependsOn: [] };
@@ -28,7 +28,9 @@ export function recordResources(): Registered[] {
           args.type === "kubernetes:batch/v1:Job" ? { ...args.inputs, status: { succeeded: 1 } } : { ...args.inputs };
         return {
           id: `${args.name}-id`,
-          state: args.custom ? { ...state, metadata: { ...metadata, name: metadata.name ?? `${args.name}-x1y2z3` } } : state,
+          state: args.custom
+            ? { ...state, metadata: { ...metadata, name: metadata.name ?? `${args.name}-x1y2z3` } }
+            : state,
         };
       },
       call: (args) => args.inputs,
@@ -46,7 +48,10 @@ export function recordResources(): Registered[] {
     for (const [, list] of req.getPropertydependenciesMap().entries()) {
       for (const urn of list.getUrnsList()) deps.add(nameOfUrn(urn));
     }
-    pending.set(req.getName(), { parent: req.getParent() ? nameOfUrn(req.getParent()) : undefined, dependsOn: [...deps].sort() });
+    pending.set(req.getName(), {
+      parent: req.getParent() ? nameOfUrn(req.getParent()) : undefined,
+      dependsOn: [...deps].sort(),
+    });
     return register(req, ...rest);
   };
   return registered;

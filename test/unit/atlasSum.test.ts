@@ -1,4 +1,11 @@
-import { computeHashFile, firstSumDrift, formatHashFile, isSumIgnored, parseHashFile, SumFileError } from "../../lib/atlasSum";
+import {
+  computeHashFile,
+  firstSumDrift,
+  formatHashFile,
+  isSumIgnored,
+  parseHashFile,
+  SumFileError,
+} from "../../lib/atlasSum";
 
 const file = (name: string, text: string) => ({ name, bytes: Buffer.from(text) });
 
@@ -51,7 +58,11 @@ describe("atlas.sum", () => {
   });
 
   it("gives an ignored file no line but still feeds its name", () => {
-    const with_ = computeHashFile([file("1_a.sql", "A"), file("2_i.sql", "-- atlas:sum ignore\nx"), file("3_c.sql", "C")]);
+    const with_ = computeHashFile([
+      file("1_a.sql", "A"),
+      file("2_i.sql", "-- atlas:sum ignore\nx"),
+      file("3_c.sql", "C"),
+    ]);
     const without = computeHashFile([file("1_a.sql", "A"), file("3_c.sql", "C")]);
     expect(with_.entries.map((e) => e.name)).toEqual(["1_a.sql", "3_c.sql"]);
     expect(with_.entries[1].hash).not.toBe(without.entries[1].hash);
@@ -60,10 +71,22 @@ describe("atlas.sum", () => {
   describe("firstSumDrift", () => {
     const base = computeHashFile([file("1_a.sql", "A"), file("2_b.sql", "B"), file("3_c.sql", "C")]);
     it.each([
-      ["edited", [file("1_a.sql", "A"), file("2_b.sql", "B!"), file("3_c.sql", "C")], { reason: "edited", file: "2_b.sql", line: 3 }],
-      ["added", [file("1_a.sql", "A"), file("2_b.sql", "B"), file("25_x.sql", "X"), file("3_c.sql", "C")], { reason: "added", file: "25_x.sql", line: 3 }],
+      [
+        "edited",
+        [file("1_a.sql", "A"), file("2_b.sql", "B!"), file("3_c.sql", "C")],
+        { reason: "edited", file: "2_b.sql", line: 3 },
+      ],
+      [
+        "added",
+        [file("1_a.sql", "A"), file("2_b.sql", "B"), file("25_x.sql", "X"), file("3_c.sql", "C")],
+        { reason: "added", file: "25_x.sql", line: 3 },
+      ],
       ["removed", [file("1_a.sql", "A"), file("3_c.sql", "C")], { reason: "removed", file: "2_b.sql", line: 3 }],
-      ["appended", [file("1_a.sql", "A"), file("2_b.sql", "B"), file("3_c.sql", "C"), file("4_d.sql", "D")], { reason: "added", file: "4_d.sql", line: 5 }],
+      [
+        "appended",
+        [file("1_a.sql", "A"), file("2_b.sql", "B"), file("3_c.sql", "C"), file("4_d.sql", "D")],
+        { reason: "added", file: "4_d.sql", line: 5 },
+      ],
     ])("%s", (_, files, drift) => {
       expect(firstSumDrift(base, computeHashFile(files))).toEqual(drift);
     });

@@ -7,7 +7,8 @@ import { recordResources, Registered, valueOf } from "../support/pulumiMocks";
 const registered: Registered[] = recordResources();
 // Components must be imported after the mocks are installed.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { DevelopersItaliaApi } = require("../../components/developersItaliaApi") as typeof import("../../components/developersItaliaApi");
+const { DevelopersItaliaApi } =
+  require("../../components/developersItaliaApi") as typeof import("../../components/developersItaliaApi");
 
 // Pulumi's wire marker for a secret value (sdk/nodejs/runtime/rpc.ts specialSigKey / specialSecretSig).
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -21,7 +22,10 @@ const file = (version: string, text: string) => ({
   text,
   bytes: Buffer.from(text),
 });
-const files = [file("20250909000000", "CREATE TABLE a (id text);"), file("20260410000000", "ALTER TABLE a ADD COLUMN b text;")];
+const files = [
+  file("20250909000000", "CREATE TABLE a (id text);"),
+  file("20260410000000", "ALTER TABLE a ADD COLUMN b text;"),
+];
 const dir: MigrationDir = { path: "/repo/migrations", files, hashFile: computeHashFile(files) };
 
 type Api = InstanceType<typeof DevelopersItaliaApi>;
@@ -76,7 +80,9 @@ describe("DevelopersItaliaApi", () => {
   it("makes the Job depend on everything it uses, so a first install works", async () => {
     await settled(build());
     const job = registered.find((r) => r.name === "dia-migrate-job")!;
-    expect(job.dependsOn).toEqual(expect.arrayContaining(["dia-migrate-sa", "dia-migrate-db", "dia-migrate-files", "dia-ns"]));
+    expect(job.dependsOn).toEqual(
+      expect.arrayContaining(["dia-migrate-sa", "dia-migrate-db", "dia-migrate-files", "dia-ns"]),
+    );
   });
 
   it("makes the Deployment depend on the Job, and records the run on its pod template", async () => {
@@ -105,13 +111,31 @@ describe("DevelopersItaliaApi", () => {
     expect(container.terminationMessagePolicy).toBe("FallbackToLogsOnError");
     expect(container.image).toBe("arigaio/atlas:0.13.1");
     expect(container.command).toEqual(["/atlas"]);
-    expect(container.args).toEqual(["migrate", "apply", "--config", "file:///etc/atlas/atlas.hcl", "--env", "deploy", "--tx-mode", "file", "--lock-timeout", "10s"]);
+    expect(container.args).toEqual([
+      "migrate",
+      "apply",
+      "--config",
+      "file:///etc/atlas/atlas.hcl",
+      "--env",
+      "deploy",
+      "--tx-mode",
+      "file",
+      "--lock-timeout",
+      "10s",
+    ]);
   });
 
   it("hardens the migration and API pods", async () => {
     await settled(build());
-    for (const pod of [inputs("kubernetes:batch/v1:Job").spec.template.spec, inputs("kubernetes:apps/v1:Deployment").spec.template.spec]) {
-      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: "RuntimeDefault" } });
+    for (const pod of [
+      inputs("kubernetes:batch/v1:Job").spec.template.spec,
+      inputs("kubernetes:apps/v1:Deployment").spec.template.spec,
+    ]) {
+      expect(pod.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        runAsUser: 65532,
+        seccompProfile: { type: "RuntimeDefault" },
+      });
       expect(pod.containers[0].securityContext).toEqual({
         allowPrivilegeEscalation: false,
         readOnlyRootFilesystem: true,
@@ -124,7 +148,10 @@ describe("DevelopersItaliaApi", () => {
 
   it("passes --baseline only when configured", async () => {
     await settled(build({ migrationBaseline: "20250909000000" }));
-    expect(inputs("kubernetes:batch/v1:Job").spec.template.spec.containers[0].args.slice(-2)).toEqual(["--baseline", "20250909000000"]);
+    expect(inputs("kubernetes:batch/v1:Job").spec.template.spec.containers[0].args.slice(-2)).toEqual([
+      "--baseline",
+      "20250909000000",
+    ]);
     await settled(build());
     expect(inputs("kubernetes:batch/v1:Job").spec.template.spec.containers[0].args).not.toContain("--baseline");
   });
@@ -138,13 +165,19 @@ describe("DevelopersItaliaApi", () => {
       expect(spec).not.toContain("postgres://");
     }
     const env = inputs("kubernetes:batch/v1:Job").spec.template.spec.containers[0].env;
-    expect(env[0]).toEqual({ name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "dia-migrate-db-x1y2z3", key: "databaseUrl" } } });
+    expect(env[0]).toEqual({
+      name: "DATABASE_URL",
+      valueFrom: { secretKeyRef: { name: "dia-migrate-db-x1y2z3", key: "databaseUrl" } },
+    });
     const secrets = byType("kubernetes:core/v1:Secret");
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const stringData = secrets.map((s) => (s.inputs as any).stringData);
     // The mock monitor receives secrets in Pulumi's wire form: {<secret signature>, value}.
     for (const data of stringData) expect(data[SECRET_SIG]).toBe(SECRET_MARK);
-    expect(stringData.map((d) => Object.keys(d.value)).sort()).toEqual([["DATABASE_DSN", "PASETO_KEY"], ["databaseUrl"]]);
+    expect(stringData.map((d) => Object.keys(d.value)).sort()).toEqual([
+      ["DATABASE_DSN", "PASETO_KEY"],
+      ["databaseUrl"],
+    ]);
     expect(stringData.map((d) => d.value.DATABASE_DSN ?? d.value.databaseUrl)).toEqual([URL, URL]);
   });
 
@@ -152,7 +185,12 @@ describe("DevelopersItaliaApi", () => {
     await settled(build());
     const cm = inputs("kubernetes:core/v1:ConfigMap");
     expect(cm.immutable).toBe(true);
-    expect(Object.keys(cm.data).sort()).toEqual(["20250909000000_m.sql", "20260410000000_m.sql", "atlas.hcl", "atlas.sum"]);
+    expect(Object.keys(cm.data).sort()).toEqual([
+      "20250909000000_m.sql",
+      "20260410000000_m.sql",
+      "atlas.hcl",
+      "atlas.sum",
+    ]);
     expect(cm.data["atlas.sum"]).toBe(formatHashFile(dir.hashFile));
     expect(cm.data["atlas.hcl"]).toContain('url = getenv("DATABASE_URL")');
     const volume = inputs("kubernetes:batch/v1:Job").spec.template.spec.volumes[0];
@@ -191,8 +229,15 @@ describe("DevelopersItaliaApi", () => {
     expect(c.ports).toEqual([{ name: "http", containerPort: 3000, protocol: "TCP" }]);
     expect(c.livenessProbe.httpGet).toEqual({ path: "/livez", port: "http" });
     expect(c.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "http" });
-    expect(c.env.map((e: { name: string }) => e.name)).toEqual(["ENVIRONMENT", "MAX_REQUESTS", "DATABASE_DSN", "PASETO_KEY"]);
-    expect(inputs("kubernetes:core/v1:Service").spec.ports).toEqual([{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }]);
+    expect(c.env.map((e: { name: string }) => e.name)).toEqual([
+      "ENVIRONMENT",
+      "MAX_REQUESTS",
+      "DATABASE_DSN",
+      "PASETO_KEY",
+    ]);
+    expect(inputs("kubernetes:core/v1:Service").spec.ports).toEqual([
+      { name: "http", port: 80, targetPort: "http", protocol: "TCP" },
+    ]);
   });
 
   it("skips the Namespace when it is managed elsewhere", async () => {
@@ -226,7 +271,9 @@ describe("migrationKey", () => {
   it("does not change with anything else", () => {
     expect(migrationKey({ ...base })).toBe(key);
     // The API image is not what runs the migrations in configmap mode.
-    expect(migrationKey({ ...base, apiImage: `ghcr.io/italia/developers-italia-api@sha256:${"c".repeat(64)}` })).toBe(key);
+    expect(migrationKey({ ...base, apiImage: `ghcr.io/italia/developers-italia-api@sha256:${"c".repeat(64)}` })).toBe(
+      key,
+    );
   });
 
   it("follows the API image digest in image mode", () => {

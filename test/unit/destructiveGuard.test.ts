@@ -1,4 +1,9 @@
-import { checkDestructive, findDestructiveStatements, loadSqlParser, MigrationSqlError } from "../../lib/destructiveGuard";
+import {
+  checkDestructive,
+  findDestructiveStatements,
+  loadSqlParser,
+  MigrationSqlError,
+} from "../../lib/destructiveGuard";
 import { MigrationFile } from "../../lib/migrationDir";
 
 const migration = (text: string, version = "20260701000000"): MigrationFile => ({
@@ -19,8 +24,14 @@ describe("destructive-change guard (PostgreSQL's own parser)", () => {
     ["DROP SCHEMA old CASCADE;", ["DROP SCHEMA"]],
     ["TRUNCATE events;", ["TRUNCATE"]],
     ["ALTER TABLE software DROP COLUMN vitality;", ["ALTER TABLE ... DROP COLUMN"]],
-    ["ALTER TABLE software ALTER COLUMN vitality TYPE integer USING vitality::int;", ["ALTER TABLE ... ALTER COLUMN ... TYPE"]],
-    ["ALTER TABLE software DROP COLUMN a, ALTER COLUMN b TYPE text;", ["ALTER TABLE ... DROP COLUMN", "ALTER TABLE ... ALTER COLUMN ... TYPE"]],
+    [
+      "ALTER TABLE software ALTER COLUMN vitality TYPE integer USING vitality::int;",
+      ["ALTER TABLE ... ALTER COLUMN ... TYPE"],
+    ],
+    [
+      "ALTER TABLE software DROP COLUMN a, ALTER COLUMN b TYPE text;",
+      ["ALTER TABLE ... DROP COLUMN", "ALTER TABLE ... ALTER COLUMN ... TYPE"],
+    ],
     ["ALTER TABLE logs RENAME TO log_entries;", ["ALTER TABLE ... RENAME TO"]],
     ["ALTER TABLE logs RENAME COLUMN message TO text;", ["ALTER TABLE ... RENAME COLUMN"]],
     ["DELETE FROM events;", ["DELETE without WHERE"]],
@@ -44,9 +55,17 @@ describe("destructive-change guard (PostgreSQL's own parser)", () => {
   });
 
   it("names the file, the line of the statement and the statement", () => {
-    const found = findDestructiveStatements(migration("-- tidy up\nCREATE TABLE t (a int);\n\n/* old */\n  DROP TABLE\n    logs;\n"));
+    const found = findDestructiveStatements(
+      migration("-- tidy up\nCREATE TABLE t (a int);\n\n/* old */\n  DROP TABLE\n    logs;\n"),
+    );
     expect(found).toEqual([
-      { file: "20260701000000_change.sql", version: "20260701000000", line: 5, kind: "DROP TABLE", statement: "DROP TABLE logs" },
+      {
+        file: "20260701000000_change.sql",
+        version: "20260701000000",
+        line: 5,
+        kind: "DROP TABLE",
+        statement: "DROP TABLE logs",
+      },
     ]);
   });
 
@@ -67,7 +86,9 @@ describe("destructive-change guard (PostgreSQL's own parser)", () => {
   });
 
   it("reports SQL that PostgreSQL cannot parse, with the file and line", () => {
-    expect(() => findDestructiveStatements(migration("CREATE TABLE a (x int);\nCREATE TABLE (;"))).toThrow(MigrationSqlError);
+    expect(() => findDestructiveStatements(migration("CREATE TABLE a (x int);\nCREATE TABLE (;"))).toThrow(
+      MigrationSqlError,
+    );
     expect(() => findDestructiveStatements(migration("CREATE TABLE a (x int);\nCREATE TABLE (;"))).toThrow(
       /^20260701000000_change.sql:2: PostgreSQL cannot parse this migration/,
     );

@@ -12,14 +12,20 @@ describe("dsnToUrl", () => {
     // no sslmode: made explicit, lib/pq's default, so the Job and the app agree
     ["host=db port=5432 dbname=api user=app", "postgres://app@db:5432/api?sslmode=require"],
     // quoted values with escapes, spaces around "="
-    ["host = db dbname='my db' user=app password='a b\\'c\\\\d' sslmode=disable", "postgres://app:a%20b'c%5Cd@db/my%20db?sslmode=disable"],
+    [
+      "host = db dbname='my db' user=app password='a b\\'c\\\\d' sslmode=disable",
+      "postgres://app:a%20b'c%5Cd@db/my%20db?sslmode=disable",
+    ],
     // every other keyword survives
     [
       "host=db dbname=api user=app sslmode=verify-full sslrootcert=/etc/ca.pem sslcert=/c.pem sslkey=/k.pem connect_timeout=5 options='-c search_path=api' application_name=dia target_session_attrs=read-write",
       "postgres://app@db/api?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem&sslcert=%2Fc.pem&sslkey=%2Fk.pem&connect_timeout=5&options=-c%20search_path%3Dapi&application_name=dia&target_session_attrs=read-write",
     ],
     // unix sockets are directories: they go in the query
-    ["host=/var/run/postgresql dbname=api user=app sslmode=disable", "postgres://app@/api?host=%2Fvar%2Frun%2Fpostgresql&sslmode=disable"],
+    [
+      "host=/var/run/postgresql dbname=api user=app sslmode=disable",
+      "postgres://app@/api?host=%2Fvar%2Frun%2Fpostgresql&sslmode=disable",
+    ],
     ["host=/tmp port=5433 dbname=api sslmode=disable", "postgres:///api?host=%2Ftmp&port=5433&sslmode=disable"],
     // several hosts
     ["host=a,b port=1,2 dbname=api sslmode=disable", "postgres://a:1,b:2/api?sslmode=disable"],

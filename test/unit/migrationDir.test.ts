@@ -25,12 +25,18 @@ describe("migration directory", () => {
   });
 
   it("parses names into version and description", () => {
-    expect(parseMigrationName("20260101120000_add_index.sql")).toEqual({ version: "20260101120000", description: "add_index" });
+    expect(parseMigrationName("20260101120000_add_index.sql")).toEqual({
+      version: "20260101120000",
+      description: "add_index",
+    });
   });
 
-  it.each(["2026_add.sql", "20260101120000.sql", "20260101120000_.sql", "x20260101120000_a.sql"])("refuses the name %s", (name) => {
-    expect(() => parseMigrationName(name)).toThrow(`migration file name "${name}" does not parse`);
-  });
+  it.each(["2026_add.sql", "20260101120000.sql", "20260101120000_.sql", "x20260101120000_a.sql"])(
+    "refuses the name %s",
+    (name) => {
+      expect(() => parseMigrationName(name)).toThrow(`migration file name "${name}" does not parse`);
+    },
+  );
 
   it("refuses a file edited after hashing, naming the file and the line in atlas.sum", () => {
     const d = make({ "20260101000000_a.sql": "A;", "20260102000000_b.sql": "B;" });

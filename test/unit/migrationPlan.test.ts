@@ -18,7 +18,7 @@ const rev = (version: string, extra: Partial<Revision> = {}): Revision => ({
   ...extra,
 });
 const versions = (fs: readonly MigrationFile[]) => fs.map((f) => f.version);
-const dirty = "found schema \"public\"";
+const dirty = 'found schema "public"';
 
 describe("planMigrations (Atlas 0.13's Executor.Pending, with the baseline rule)", () => {
   it("fresh database: every version pending", () => {
@@ -66,7 +66,14 @@ describe("planMigrations (Atlas 0.13's Executor.Pending, with the baseline rule)
   });
 
   it("baseline is ignored once revisions exist, as Atlas does", () => {
-    const plan = planMigrations(files, { revisions: [rev("20260410000000", { type: REVISION_TYPE.baseline, applied: 0, total: 0 })], notCleanReason: dirty }, "20260410000000");
+    const plan = planMigrations(
+      files,
+      {
+        revisions: [rev("20260410000000", { type: REVISION_TYPE.baseline, applied: 0, total: 0 })],
+        notCleanReason: dirty,
+      },
+      "20260410000000",
+    );
     expect(versions(plan.pending)).toEqual(["20260508000000", "20260525000000", "20260612000000"]);
     expect(plan.baselineToWrite).toBeUndefined();
     expect(plan.problems).toEqual([]);
@@ -75,15 +82,22 @@ describe("planMigrations (Atlas 0.13's Executor.Pending, with the baseline rule)
   it("database ahead of the directory: named", () => {
     const plan = planMigrations(files.slice(0, 3), { revisions: files.map((f) => rev(f.version)) }, undefined);
     expect(plan.problems.map((p) => p.code)).toEqual(["database-ahead", "database-ahead"]);
-    expect(plan.problems[0].message).toMatch(/^the database has migration 20260525000000 \(m\) that this directory does not have/);
+    expect(plan.problems[0].message).toMatch(
+      /^the database has migration 20260525000000 \(m\) that this directory does not have/,
+    );
     expect(plan.pending).toEqual([]);
   });
 
   it("a failed earlier run: named, and the failed file is pending again", () => {
-    const revisions = [rev("20250909000000"), rev("20260410000000", { applied: 1, total: 3, error: 'pq: relation "x" does not exist' })];
+    const revisions = [
+      rev("20250909000000"),
+      rev("20260410000000", { applied: 1, total: 3, error: 'pq: relation "x" does not exist' }),
+    ];
     const plan = planMigrations(files, { revisions }, undefined);
     expect(plan.problems.map((p) => p.code)).toEqual(["failed-revision"]);
-    expect(plan.problems[0].message).toMatch(/migration 20260410000000 \(m\) failed in an earlier run after 1 of 3 statement\(s\): pq: relation "x" does not exist/);
+    expect(plan.problems[0].message).toMatch(
+      /migration 20260410000000 \(m\) failed in an earlier run after 1 of 3 statement\(s\): pq: relation "x" does not exist/,
+    );
     expect(versions(plan.pending)[0]).toBe("20260410000000");
   });
 
@@ -91,6 +105,8 @@ describe("planMigrations (Atlas 0.13's Executor.Pending, with the baseline rule)
     const revisions = [rev("20250909000000"), rev("20260508000000")];
     const plan = planMigrations(files, { revisions }, undefined);
     expect(plan.problems.map((p) => p.code)).toEqual(["out-of-order"]);
-    expect(plan.problems[0].message).toMatch(/^20260410000000_m.sql is older than the database's last migration 20260508000000/);
+    expect(plan.problems[0].message).toMatch(
+      /^20260410000000_m.sql is older than the database's last migration 20260508000000/,
+    );
   });
 });

@@ -1,0 +1,217 @@
+import * as fs from "fs";
+import * as path from "path";
+import { KubeClient, kubeClient, KubeObject, Pod } from "../../testbed/kube";
+import { createDatabase, query, TestDatabase } from "../support/pg";
+import { TestStack } from "../support/stack";
+
+/**
+ * The gate on real parts: the real Pulumi engine and Kubernetes provider against the
+ * local kube-apiserver and Job controller, migration pods really running Atlas (through
+ * the test bed's executor) against the real PostgreSQL. The scenarios run in order, each
+ * starting from the state the previous one left and checked.
+ */
+
+jest.setTimeout(15 * 60_000);
+
+interface Deployment extends KubeObject {
+  spec: { template: { metadata: { annotations?: Record<string, string> }; spec: { containers: Array<{ image: string }> } } };
+}
+interface ReplicaSet extends KubeObject {
+  spec: { template: { spec: { containers: Array<{ image: string }> } } };
+  status?: { replicas?: number; readyReplicas?: number };
+}
+interface JobObject extends KubeObject {
+  status?: { completionTime?: string; succeeded?: number; failed?: number; conditions?: Array<{ type: string; status: string }> };
+}
+
+const NS = `e2e-${process.pid}`;
+const IMAGE_TAG = "v1.4.0";
+let kube: KubeClient;
+let db: TestDatabase;
+let stack: TestStack;
+
+const jobs = async () =>
+  (await kube.list<JobObject>(`/apis/batch/v1/namespaces/${NS}/jobs`)).items.sort((a, b) =>
+    a.metadata.creationTimestamp!.localeCompare(b.metadata.creationTimestamp!),
+  );
+const migrationPods = async () =>
+  (await kube.list<Pod>(`/api/v1/namespaces/${NS}/pods?labelSelector=app.kubernetes.io/component%3Dmigration`)).items;
+const replicaSets = async () =>
+  (await kube.list<ReplicaSet>(`/apis/apps/v1/namespaces/${NS}/replicasets`)).items.sort((a, b) =>
+    a.metadata.creationTimestamp!.localeCompare(b.metadata.creationTimestamp!),
+  );
+const deployment = async () => (await kube.list<Deployment>(`/apis/apps/v1/namespaces/${NS}/deployments`)).items[0];
+const revisions = () =>
+  query<{ version: string }>(db.url, "SELECT version FROM atlas_schema_revisions.atlas_schema_revisions ORDER BY version");
+const namespaceExists = async () => (await kube.tryGet(`/api/v1/namespaces/${NS}`)) !== undefined;
+
+beforeAll(async () => {
+  kube = kubeClient();
+  db = await createDatabase("e2e");
+  const u = new URL(db.url);
+  // The libpq form, as operators write it; the program turns it into Atlas's URL.
+  const dsn = `host=${u.hostname} port=${u.port} dbname=${db.name} user=${decodeURIComponent(u.username)} password='${decodeURIComponent(u.password)}' sslmode=disable`;
+  stack = await TestStack.create(
+    "e2e",
+    { namespace: NS, replicas: "2", imageTag: IMAGE_TAG, migrationDeadlineSeconds: "60", environment: "test" },
+    dsn,
+  );
+});
+
+afterAll(async () => {
+  await stack?.destroy();
+  await kube?.delete(`/api/v1/namespaces/${NS}`);
+  await db?.drop();
+  kube?.close();
+});
+
+describe("the migration gate, end to end", () => {
+  it("1. an edited migration without a re-hash fails preview, naming the file, before anything exists", async () => {
+    const file = path.join(stack.migrationsDir, "20260525000000_catalog_analysis.sql");
+    const original = fs.readFileSync(file);
+    fs.appendFileSync(file, "\n-- a harmless-looking edit\n");
+    const preview = await stack.preview();
+    fs.writeFileSync(file, original);
+    expect(preview.code).not.toBe(0);
+    expect(preview.output).toContain("20260525000000_catalog_analysis.sql was edited after atlas.sum was written");
+    expect(preview.output).toContain("npm run migrations:hash");
+    expect(await namespaceExists()).toBe(false);
+  });
+
+  it("first up: the Job applies every migration, then the Deployment rolls", async () => {
+    const preview = await stack.preview();
+    expect(preview.code).toBe(0);
+    expect(preview.output).not.toMatch(/unreachable/i);
+    expect(preview.output).toContain("5 migration(s) will run, in this order:");
+
+    const up = await stack.up();
+    expect(up.code).toBe(0);
+    expect((await revisions()).map((r) => r.version)).toHaveLength(5);
+    const [job] = await jobs();
+    expect(job.status?.succeeded).toBe(1);
+    const outputs = await stack.outputs();
+    expect(outputs.appliedVersion).toBe("20260612000000");
+    expect(outputs.jobName).toBe(job.metadata.name);
+    const [rs] = await replicaSets();
+    expect(Date.parse(job.status!.completionTime!)).toBeLessThanOrEqual(Date.parse(rs.metadata.creationTimestamp!));
+  });
+
+  it("2. a new migration: preview lists exactly it; up applies it before the new ReplicaSet exists", async () => {
+    stack.writeMigration("20270101000000_software_tags.sql", "ALTER TABLE software ADD COLUMN tags text;\n");
+    const preview = await stack.preview();
+    expect(preview.code).toBe(0);
+    expect(preview.output).toContain("1 migration(s) will run, in this order:\n");
+    expect(preview.output).toContain("20270101000000  20270101000000_software_tags.sql");
+    expect(preview.output).not.toContain("20260612000000  ");
+
+    const before = await replicaSets();
+    const up = await stack.up();
+    expect(up.code).toBe(0);
+    expect((await revisions()).map((r) => r.version)).toContain("20270101000000");
+    const newJob = (await jobs()).pop()!;
+    const newRs = (await replicaSets()).filter((rs) => !before.some((b) => b.metadata.uid === rs.metadata.uid));
+    expect(newRs).toHaveLength(1);
+    expect(Date.parse(newJob.status!.completionTime!)).toBeLessThanOrEqual(Date.parse(newRs[0].metadata.creationTimestamp!));
+    expect((await deployment()).spec.template.metadata.annotations?.["deploy.developers.italia.it/migration-job"]).toBe(
+      newJob.metadata.name,
+    );
+  });
+
+  let failedJobName = "";
+  it("3. a failing migration with an image change: up fails with PostgreSQL's error, the Deployment is untouched", async () => {
+    const rsBefore = await replicaSets();
+    stack.writeMigration(
+      "20270102000000_broken.sql",
+      "CREATE TABLE broken_first (id text);\nALTER TABLE no_such_table ADD COLUMN x text;\n",
+    );
+    await stack.setConfig("imageTag", "v1.4.1");
+    const up = await stack.up();
+    expect(up.code).not.toBe(0);
+    expect(up.output).toContain('relation "no_such_table" does not exist');
+    const dep = await deployment();
+    expect(dep.spec.template.spec.containers[0].image).toBe(`ghcr.io/italia/developers-italia-api:${IMAGE_TAG}`);
+    const rsAfter = await replicaSets();
+    expect(rsAfter.map((rs) => rs.metadata.uid)).toEqual(rsBefore.map((rs) => rs.metadata.uid));
+    expect(rsAfter[rsAfter.length - 1].status?.readyReplicas).toBe(2);
+    const failed = (await jobs()).find((j) => (j.status?.failed ?? 0) > 0);
+    expect(failed).toBeDefined();
+    failedJobName = failed!.metadata.name ?? "";
+    expect(await query(db.url, "SELECT to_regclass('public.broken_first') AS t")).toEqual([{ t: null }]);
+  });
+
+  it("4. fix, re-hash, up: a new Job succeeds, the Deployment updates, the failed Job is gone", async () => {
+    stack.writeMigration("20270102000000_broken.sql", "CREATE TABLE fixed_first (id text);\n");
+    const up = await stack.up();
+    expect(up.code).toBe(0);
+    const all = await jobs();
+    expect(all.map((j) => j.metadata.name)).not.toContain(failedJobName);
+    expect(all).toHaveLength(1);
+    expect(all[0].status?.succeeded).toBe(1);
+    expect((await deployment()).spec.template.spec.containers[0].image).toBe("ghcr.io/italia/developers-italia-api:v1.4.1");
+    expect((await revisions()).map((r) => r.version)).toContain("20270102000000");
+  });
+
+  it("5. an app-only change: no Job change in preview, no migration pod in up, nothing after refresh", async () => {
+    await stack.setConfig("maxRequests", "100");
+    const steps = await stack.previewSteps();
+    const jobStep = steps.find((s) => s.type === "kubernetes:batch/v1:Job");
+    expect(jobStep?.op).toBe("same");
+    expect(steps.find((s) => s.type === "kubernetes:apps/v1:Deployment")?.op).toBe("update");
+
+    const podsBefore = (await migrationPods()).map((p) => p.metadata.uid);
+    const jobsBefore = (await jobs()).map((j) => j.metadata.uid);
+    expect((await stack.up()).code).toBe(0);
+    expect((await migrationPods()).map((p) => p.metadata.uid)).toEqual(podsBefore);
+    expect((await jobs()).map((j) => j.metadata.uid)).toEqual(jobsBefore);
+
+    expect((await stack.pulumi("refresh", "--yes", "--skip-preview")).code).toBe(0);
+    const again = await stack.up("--expect-no-changes");
+    expect(again.output).not.toContain("error:");
+    expect(again.code).toBe(0);
+  });
+
+  it("6. setting and unsetting migrationBaseline is a visible Job change, and harmless once revisions exist", async () => {
+    await stack.setConfig("migrationPreflight", "online");
+    await stack.setConfig("migrationBaseline", "20260525000000");
+    const steps = await stack.previewSteps();
+    expect(steps.find((s) => s.type === "kubernetes:batch/v1:Job")?.op).toMatch(/replace/);
+    const up = await stack.up();
+    expect(up.code).toBe(0);
+    expect(up.output).toContain("no migration will run");
+    expect(await query(db.url, "SELECT count(*)::int AS n FROM atlas_schema_revisions.atlas_schema_revisions WHERE type = 1")).toEqual([
+      { n: 0 },
+    ]);
+
+    await stack.removeConfig("migrationBaseline");
+    const back = await stack.previewSteps();
+    expect(back.find((s) => s.type === "kubernetes:batch/v1:Job")?.op).toMatch(/replace/);
+    expect((await stack.up()).code).toBe(0);
+  });
+});
+
+describe("a baseline that would skip the schema", () => {
+  let fresh: TestDatabase;
+  let other: TestStack;
+  const ns = `${NS}-b`;
+
+  beforeAll(async () => {
+    fresh = await createDatabase("e2e_baseline");
+    other = await TestStack.create(
+      "baseline",
+      { namespace: ns, replicas: "1", migrationPreflight: "online", migrationBaseline: "20260525000000" },
+      fresh.url,
+    );
+  });
+  afterAll(async () => {
+    await other?.destroy();
+    await fresh?.drop();
+  });
+
+  it("fails pulumi up before any object exists, and writes nothing to the database", async () => {
+    const up = await other.up();
+    expect(up.code).not.toBe(0);
+    expect(up.output).toContain("migrationBaseline 20260525000000 would mark 4 migration(s) as applied on a database that has no schema");
+    expect(await kube.tryGet(`/api/v1/namespaces/${ns}`)).toBeUndefined();
+    expect(await query(fresh.url, "SELECT to_regclass('atlas_schema_revisions.atlas_schema_revisions') AS t")).toEqual([{ t: null }]);
+  });
+});

@@ -1,0 +1,88 @@
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { formatHashFile } from "../../lib/atlasSum";
+import { MigrationDir } from "../../lib/migrationDir";
+import {
+  CONFIG_MOUNT,
+  configMapData,
+  configMapItems,
+  migrationKey,
+  migrationPodSpec,
+  MigrationRunInput,
+} from "../../lib/migrationRun";
+import { ATLAS_IMAGE } from "../../lib/settings";
+
+/**
+ * Runs the migration Job's container on this machine exactly as the component renders it
+ * (command, args, environment, mounted files), with the real atlas binary in place of the
+ * image: what the integration suite proves is what the cluster runs.
+ */
+
+export interface JobRun {
+  readonly code: number;
+  readonly output: string;
+  readonly args: readonly string[];
+}
+
+export function runInput(dir: MigrationDir, overrides: Partial<MigrationRunInput> = {}): MigrationRunInput {
+  return {
+    source: "configmap",
+    atlasImage: ATLAS_IMAGE,
+    apiImage: "unused",
+    lockTimeout: "10s",
+    sumTotal: dir.hashFile.total,
+    ...overrides,
+  };
+}
+
+export function atlasBinary(): string {
+  const bin = path.join(process.env.TOOLS_BIN ?? "", "atlas");
+  if (!fs.existsSync(bin)) throw new Error(`no atlas at ${bin}: run tools/build.sh atlas (and source scripts/env.sh)`);
+  return bin;
+}
+
+export async function runMigrationJob(dir: MigrationDir, input: MigrationRunInput, databaseUrl: string): Promise<JobRun> {
+  const data = configMapData(dir, formatHashFile(dir.hashFile));
+  const items = configMapItems(data);
+  const pod = migrationPodSpec(input, { serviceAccount: "sa", secret: "db", configMap: "files" }, items, migrationKey(input));
+  const container = (pod.spec as unknown as { containers: Array<Record<string, unknown>> }).containers[0] as {
+    command: string[];
+    args: string[];
+    env: Array<{ name: string; value?: string; valueFrom?: unknown }>;
+  };
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "atlas-job-"));
+  try {
+    for (const { key, path: rel } of items) {
+      fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+      fs.writeFileSync(path.join(root, rel), data[key]);
+    }
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), "atlas-home-"));
+    const mount = (s: string) => s.split(CONFIG_MOUNT).join(root);
+    const env: Record<string, string> = { PATH: process.env.PATH ?? "" };
+    for (const e of container.env) {
+      // The only secretKeyRef is the database URL.
+      env[e.name] = e.valueFrom ? databaseUrl : (e.value ?? "");
+    }
+    env.HOME = home;
+    const args = container.args.map(mount);
+    expect(container.command).toEqual(["/atlas"]);
+    const result = await run(atlasBinary(), args, env);
+    fs.rmSync(home, { recursive: true, force: true });
+    return { ...result, args };
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+export function run(cmd: string, args: string[], env: Record<string, string>, cwd?: string) {
+  return new Promise<{ code: number; output: string }>((resolve, reject) => {
+    const child = spawn(cmd, args, { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (b: Buffer) => (output += b.toString()));
+    child.stderr.on("data", (b: Buffer) => (output += b.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? -1, output }));
+  });
+}

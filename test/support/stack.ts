@@ -1,0 +1,134 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { writeSumFile } from "../../lib/migrationDir";
+import { run } from "./atlasJob";
+
+/**
+ * A throw-away copy of this Pulumi project with its own file backend and stack, driven
+ * through the real `pulumi` CLI (engine, language host, Kubernetes provider) against the
+ * local cluster. Each instance has its own migrations folder to edit.
+ */
+
+const ROOT = path.join(__dirname, "../..");
+const PROJECT_FILES = ["index.ts", "Pulumi.yaml", "package.json", "tsconfig.json", "components", "lib", "migrations"];
+
+export interface CommandResult {
+  readonly code: number;
+  readonly output: string;
+}
+
+export class TestStack {
+  readonly dir: string;
+  readonly migrationsDir: string;
+  private readonly env: Record<string, string>;
+
+  private constructor(
+    readonly name: string,
+    program?: string,
+  ) {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "dia-stack-"));
+    for (const f of PROJECT_FILES) fs.cpSync(path.join(ROOT, f), path.join(this.dir, f), { recursive: true });
+    // Another program over the same project files (the benchmarks' reference stack).
+    if (program) {
+      const text = fs.readFileSync(program, "utf8").replace(/from "\.\.\/lib\//g, 'from "./lib/');
+      fs.writeFileSync(path.join(this.dir, "index.ts"), text);
+    }
+    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(this.dir, "node_modules"));
+    this.migrationsDir = path.join(this.dir, "migrations");
+    fs.mkdirSync(path.join(this.dir, ".state"));
+    const pass = (k: string) => process.env[k] ?? "";
+    this.env = {
+      PATH: pass("PATH"),
+      HOME: pass("HOME"),
+      KUBECONFIG: pass("KUBECONFIG"),
+      PULUMI_HOME: pass("PULUMI_HOME"),
+      PULUMI_BACKEND_URL: `file://${path.join(this.dir, ".state")}`,
+      PULUMI_CONFIG_PASSPHRASE: "e2e-only",
+      PULUMI_SKIP_UPDATE_CHECK: "true",
+      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+      ATLAS_NO_UPDATE_NOTIFIER: "1",
+    };
+  }
+
+  /** A new stack with the given plain config and secret databaseDsn. */
+  static async create(
+    name: string,
+    config: Record<string, string>,
+    databaseDsn: string,
+    program?: string,
+  ): Promise<TestStack> {
+    const stack = new TestStack(name, program);
+    await stack.must("stack", "init", name);
+    for (const [key, value] of Object.entries(config)) await stack.setConfig(key, value);
+    await stack.setConfig("databaseDsn", databaseDsn, true);
+    return stack;
+  }
+
+  pulumi(...args: string[]): Promise<CommandResult> {
+    return run("pulumi", [...args, "--non-interactive", "--color", "never"], this.env, this.dir);
+  }
+
+  private async must(...args: string[]): Promise<string> {
+    const result = await this.pulumi(...args);
+    if (result.code !== 0) throw new Error(`pulumi ${args.join(" ")} failed (${result.code}):\n${result.output}`);
+    return result.output;
+  }
+
+  /** Secrets go through stdin, never argv. */
+  async setConfig(key: string, value: string, secret = false): Promise<void> {
+    const { spawn } = await import("child_process");
+    await new Promise<void>((resolve, reject) => {
+      const args = ["config", "set", key, ...(secret ? ["--secret"] : []), "--non-interactive"];
+      const child = spawn("pulumi", args, { env: this.env, cwd: this.dir, stdio: ["pipe", "ignore", "pipe"] });
+      let err = "";
+      child.stderr.on("data", (b: Buffer) => (err += b.toString()));
+      child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`pulumi config set ${key}: ${err}`))));
+      child.stdin.end(value);
+    });
+  }
+
+  removeConfig(key: string): Promise<string> {
+    return this.must("config", "rm", key);
+  }
+
+  preview(...args: string[]): Promise<CommandResult> {
+    return this.pulumi("preview", "--diff", ...args);
+  }
+
+  up(...args: string[]): Promise<CommandResult> {
+    return this.pulumi("up", "--yes", "--skip-preview", ...args);
+  }
+
+  /** Steps of `pulumi preview --json`, as [op, type, name]. */
+  async previewSteps(): Promise<Array<{ op: string; type: string; name: string }>> {
+    const result = await this.pulumi("preview", "--json");
+    if (result.code !== 0) throw new Error(`pulumi preview --json failed:\n${result.output}`);
+    const json = JSON.parse(result.output.slice(result.output.indexOf("{"))) as {
+      steps?: Array<{ op: string; urn: string }>;
+    };
+    return (json.steps ?? []).map((s) => {
+      const parts = s.urn.split("::");
+      return { op: s.op, type: parts[2].split("$").pop() ?? "", name: parts[3] };
+    });
+  }
+
+  async outputs(): Promise<Record<string, unknown>> {
+    return JSON.parse(await this.must("stack", "output", "--json")) as Record<string, unknown>;
+  }
+
+  writeMigration(name: string, text: string, rehash = true): void {
+    fs.writeFileSync(path.join(this.migrationsDir, name), text);
+    if (rehash) writeSumFile(this.migrationsDir);
+  }
+
+  rehash(): void {
+    writeSumFile(this.migrationsDir);
+  }
+
+  async destroy(): Promise<void> {
+    await this.pulumi("destroy", "--yes", "--skip-preview");
+    await this.pulumi("stack", "rm", "--yes", "--force");
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
