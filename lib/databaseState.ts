@@ -94,7 +94,7 @@ async function notCleanReasonOf(
 ): Promise<string | undefined> {
   const tables = await client.query<{ schema: string; tables: string[] }>(
     `SELECT n.nspname AS schema,
-            coalesce(array_agg(c.relname ORDER BY c.relname) FILTER (WHERE c.oid IS NOT NULL), '{}') AS tables
+            coalesce(array_agg(c.relname::text ORDER BY c.relname) FILTER (WHERE c.oid IS NOT NULL), '{}'::text[]) AS tables
        FROM pg_namespace n
        LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p') AND NOT c.relispartition
       WHERE n.nspname NOT IN ('information_schema', 'pg_catalog', 'pg_toast')

@@ -63,26 +63,20 @@ export function migrationKey(input: MigrationRunInput): string {
 
 /** atlas.hcl: the URL comes from the environment, never from argv. */
 export function atlasConfig(): string {
-  return [
-    `env "${ATLAS_ENV}" {`,
-    `  url = getenv("${DATABASE_URL_ENV}")`,
-    `  migration {`,
-    `    dir = "file://${MIGRATIONS_PATH}"`,
-    `  }`,
-    `}`,
-    ``,
-  ].join("\n");
+  return [`env "${ATLAS_ENV}" {`, `  url = getenv("${DATABASE_URL_ENV}")`, `}`, ``].join("\n");
 }
 
 /** `atlas` arguments; the flags are explicit so the plan shows them. */
-export function atlasArgs(input: MigrationRunInput, configPath = `${CONFIG_MOUNT}/atlas.hcl`): string[] {
+export function atlasArgs(input: MigrationRunInput): string[] {
   return [
     "migrate",
     "apply",
     "--config",
-    `file://${configPath}`,
+    `file://${CONFIG_MOUNT}/atlas.hcl`,
     "--env",
     ATLAS_ENV,
+    "--dir",
+    `file://${MIGRATIONS_PATH}`,
     "--tx-mode",
     TX_MODE,
     "--lock-timeout",

@@ -118,6 +118,8 @@ describe("DevelopersItaliaApi", () => {
       "file:///etc/atlas/atlas.hcl",
       "--env",
       "deploy",
+      "--dir",
+      "file:///etc/atlas/migrations",
       "--tx-mode",
       "file",
       "--lock-timeout",
