@@ -81,7 +81,10 @@ build_kubernetes_provider() {
 build_atlas() {
   local dir; dir=$(scratch atlas)
   cd "$dir"
-  go mod edit -require "ariga.io/atlas/cmd/atlas@v$ATLAS_VERSION" -require "ariga.io/atlas@$ATLAS_LIB_VERSION"
+  # Atlas 0.13's golang.org/x/tools (via ent) does not compile with Go 1.26; its
+  # go/packages API is stable, so a current x/tools stands in.
+  go mod edit -require "ariga.io/atlas/cmd/atlas@v$ATLAS_VERSION" -require "ariga.io/atlas@$ATLAS_LIB_VERSION" \
+    -require "golang.org/x/tools@$ATLAS_X_TOOLS"
   printf '//go:build tools\n\npackage tools\n\nimport _ "ariga.io/atlas/cmd/atlas"\n' >tools.go
   go mod tidy
   go build -trimpath -ldflags "$LDFLAGS_BASE -X ariga.io/atlas/cmd/atlas/internal/cmdapi.version=v$ATLAS_VERSION -X ariga.io/atlas/cmd/atlas/internal/cmdapi.flavor=community" \
@@ -169,7 +172,7 @@ key_of() {
     pulumi) echo "$PULUMI_VERSION" ;;
     pulumi-language-nodejs) echo "$PULUMI_LANGUAGE_NODEJS_VERSION" ;;
     kubernetes-provider) echo "$PULUMI_KUBERNETES_VERSION-${PULUMI_KUBERNETES_PROVIDER_PSEUDO##*-}" ;;
-    atlas) echo "$ATLAS_VERSION" ;;
+    atlas) echo "$ATLAS_VERSION-tools-$ATLAS_X_TOOLS" ;;
     etcd) echo "$ETCD_VERSION" ;;
     kwok) echo "$KWOK_VERSION" ;;
     control-plane | kubectl) echo "$KUBERNETES_VERSION" ;;
