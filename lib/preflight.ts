@@ -60,8 +60,8 @@ export async function planRun(input: PreflightInput, read: StateReader = readDat
     appliedVersion: input.lastAppliedVersion,
     baselineToWrite: input.lastAppliedVersion === undefined ? baseline : undefined,
     basis: input.lastAppliedVersion
-      ? `offline: newer than ${input.lastAppliedVersion}, the version this stack last applied; the database was not read`
-      : "offline: this stack has not applied migrations yet; the database was not read",
+      ? `newer than ${input.lastAppliedVersion}, the version this stack last applied; the database was not read`
+      : "this stack has not applied migrations yet; the database was not read",
   };
 }
 
