@@ -14,10 +14,25 @@ const ns = config.require("namespace");
 const url = config.requireSecret("databaseDsn");
 // At run time this file is the stack's index.ts, next to migrations/.
 const dir = path.join(__dirname, "migrations");
-const names = fs.readdirSync(dir).filter((n) => n.endsWith(".sql")).sort();
-const files = names.map((name) => ({ name, version: name.slice(0, 14), description: "", text: fs.readFileSync(path.join(dir, name), "utf8"), bytes: Buffer.alloc(0) }));
+const names = fs
+  .readdirSync(dir)
+  .filter((n) => n.endsWith(".sql"))
+  .sort();
+const files = names.map((name) => ({
+  name,
+  version: name.slice(0, 14),
+  description: "",
+  text: fs.readFileSync(path.join(dir, name), "utf8"),
+  bytes: Buffer.alloc(0),
+}));
 const sumText = fs.readFileSync(path.join(dir, "atlas.sum"), "utf8");
-const input = { source: "configmap" as const, atlasImage: "arigaio/atlas:0.13.1", apiImage: "", lockTimeout: "10s", sumTotal: "" };
+const input = {
+  source: "configmap" as const,
+  atlasImage: "arigaio/atlas:0.13.1",
+  apiImage: "",
+  lockTimeout: "10s",
+  sumTotal: "",
+};
 
 const namespace = new k8s.core.v1.Namespace("ns", { metadata: { name: ns } });
 const meta = { namespace: namespace.metadata.name };
@@ -32,7 +47,12 @@ const job = new k8s.batch.v1.Job(
     spec: {
       backoffLimit: 0,
       activeDeadlineSeconds: 300,
-      template: migrationPodSpec(input, { serviceAccount: sa.metadata.name, secret: secret.metadata.name, configMap: cm.metadata.name }, configMapItems(data), "reference"),
+      template: migrationPodSpec(
+        input,
+        { serviceAccount: sa.metadata.name, secret: secret.metadata.name, configMap: cm.metadata.name },
+        configMapItems(data),
+        "reference",
+      ),
     },
   },
   { dependsOn: [sa, secret, cm] },
@@ -54,7 +74,9 @@ new k8s.apps.v1.Deployment(
               name: "api",
               image: `ghcr.io/italia/developers-italia-api:${config.get("imageTag") ?? "v1.4.0"}`,
               ports: [{ name: "http", containerPort: 3000 }],
-              env: [{ name: "DATABASE_DSN", valueFrom: { secretKeyRef: { name: env.metadata.name, key: "DATABASE_DSN" } } }],
+              env: [
+                { name: "DATABASE_DSN", valueFrom: { secretKeyRef: { name: env.metadata.name, key: "DATABASE_DSN" } } },
+              ],
               readinessProbe: { httpGet: { path: "/readyz", port: "http" } },
             },
           ],
@@ -64,4 +86,7 @@ new k8s.apps.v1.Deployment(
   },
   { dependsOn: [job] },
 );
-new k8s.core.v1.Service("svc", { metadata: meta, spec: { selector: labels, ports: [{ port: 80, targetPort: "http" }] } });
+new k8s.core.v1.Service("svc", {
+  metadata: meta,
+  spec: { selector: labels, ports: [{ port: 80, targetPort: "http" }] },
+});

@@ -46,8 +46,11 @@ async function benchSum(): Promise<void> {
   }
   // Same bytes, or the timing means nothing.
   const names = fs.readdirSync(dir).filter((n) => n.endsWith(".sql"));
-  const text = formatHashFile(computeHashFile(names.map((name) => ({ name, bytes: fs.readFileSync(path.join(dir, name)) }))));
-  if (text !== fs.readFileSync(path.join(dir, "atlas.sum"), "utf8")) throw new Error("our atlas.sum differs from Atlas's");
+  const text = formatHashFile(
+    computeHashFile(names.map((name) => ({ name, bytes: fs.readFileSync(path.join(dir, name)) }))),
+  );
+  if (text !== fs.readFileSync(path.join(dir, "atlas.sum"), "utf8"))
+    throw new Error("our atlas.sum differs from Atlas's");
   fs.rmSync(dir, { recursive: true, force: true });
   rows.push([
     "verify atlas.sum, 10,000 files (read + hash + compare) vs `atlas migrate hash`",
@@ -74,7 +77,11 @@ async function benchPulumi(): Promise<void> {
       if (up.code !== 0) throw new Error(`first up of ${s.name} failed:\n${up.output}`);
     }
     const migrationPods = async () =>
-      (await kube.list<KubeObject>("/api/v1/namespaces/bench-full/pods?labelSelector=app.kubernetes.io/component%3Dmigration")).items.length;
+      (
+        await kube.list<KubeObject>(
+          "/api/v1/namespaces/bench-full/pods?labelSelector=app.kubernetes.io/component%3Dmigration",
+        )
+      ).items.length;
     const podsBefore = await migrationPods();
     const upTimes = { full: [] as number[], ref: [] as number[] };
     const previewTimes = { full: [] as number[], ref: [] as number[] };
@@ -115,7 +122,9 @@ async function benchPulumi(): Promise<void> {
     const poll = (async () => {
       while (polling && (jobDone === undefined || rsNew === undefined)) {
         const now = Date.now();
-        const jobs = await kube.list<KubeObject & { status?: { succeeded?: number } }>("/apis/batch/v1/namespaces/bench-full/jobs");
+        const jobs = await kube.list<KubeObject & { status?: { succeeded?: number } }>(
+          "/apis/batch/v1/namespaces/bench-full/jobs",
+        );
         const succeeded = jobs.items.filter((j) => !seenJobs.has(j.metadata.uid) && (j.status?.succeeded ?? 0) > 0);
         if (jobDone === undefined && succeeded.length > 0) jobDone = now;
         const rss = await kube.list<KubeObject>("/apis/apps/v1/namespaces/bench-full/replicasets");

@@ -44,7 +44,14 @@ const pieces = [
   "-- atlas:sum ignore",
   "INSERT INTO t VALUES ('x');",
 ];
-const firstLines = ["", "-- atlas:sum ignore\n", "--atlas:sum ignore\n", "-- atlas:sum ignore \n", "-- atlas:txmode none\n\n", "\n-- atlas:sum ignore\n"];
+const firstLines = [
+  "",
+  "-- atlas:sum ignore\n",
+  "--atlas:sum ignore\n",
+  "-- atlas:sum ignore \n",
+  "-- atlas:txmode none\n\n",
+  "\n-- atlas:sum ignore\n",
+];
 
 function generate(seed: number): string {
   const rand = prng(seed);

@@ -99,7 +99,8 @@ describe("the migration Job's command on a real database", () => {
   it("a migration failing at its second statement: non-zero exit, its first statement rolled back, not recorded as applied", async () => {
     const db = await database("job_failing");
     const failing = dirPlus({
-      "20270101000000_broken.sql": "CREATE TABLE broken_first (id text);\nALTER TABLE no_such_table ADD COLUMN x text;\n",
+      "20270101000000_broken.sql":
+        "CREATE TABLE broken_first (id text);\nALTER TABLE no_such_table ADD COLUMN x text;\n",
     });
     const run = await runMigrationJob(failing, runInput(failing), db.url);
     expect(run.code).not.toBe(0);
@@ -127,10 +128,12 @@ describe("the read-only preflight on real states", () => {
     const db = await database("status_cleanbaseline");
     const plan = planMigrations(dir.files, await readDatabaseState(db.url), "20260525000000");
     expect(plan.problems.map((p) => p.code)).toEqual(["baseline-on-clean-database"]);
-    expect(await query(db.url, "SELECT to_regclass('atlas_schema_revisions.atlas_schema_revisions') AS t")).toEqual([{ t: null }]);
-    expect(await query(db.url, "SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = 'atlas_schema_revisions'")).toEqual([
-      { n: 0 },
+    expect(await query(db.url, "SELECT to_regclass('atlas_schema_revisions.atlas_schema_revisions') AS t")).toEqual([
+      { t: null },
     ]);
+    expect(
+      await query(db.url, "SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = 'atlas_schema_revisions'"),
+    ).toEqual([{ n: 0 }]);
   });
 
   it("database ahead of the directory: named", async () => {
@@ -155,7 +158,9 @@ describe("the read-only preflight on real states", () => {
     await expect(readDatabaseState("postgres://app:hunter2@127.0.0.1:1/api?sslmode=disable")).rejects.toThrow(
       /^cannot connect to the database at 127\.0\.0\.1:1\/api: .*ECONNREFUSED/,
     );
-    await expect(readDatabaseState("postgres://app:hunter2@127.0.0.1:1/api?sslmode=disable")).rejects.not.toThrow(/hunter2/);
+    await expect(readDatabaseState("postgres://app:hunter2@127.0.0.1:1/api?sslmode=disable")).rejects.not.toThrow(
+      /hunter2/,
+    );
   });
 });
 

@@ -43,10 +43,19 @@ export function atlasBinary(): string {
   return bin;
 }
 
-export async function runMigrationJob(dir: MigrationDir, input: MigrationRunInput, databaseUrl: string): Promise<JobRun> {
+export async function runMigrationJob(
+  dir: MigrationDir,
+  input: MigrationRunInput,
+  databaseUrl: string,
+): Promise<JobRun> {
   const data = configMapData(dir, formatHashFile(dir.hashFile));
   const items = configMapItems(data);
-  const pod = migrationPodSpec(input, { serviceAccount: "sa", secret: "db", configMap: "files" }, items, migrationKey(input));
+  const pod = migrationPodSpec(
+    input,
+    { serviceAccount: "sa", secret: "db", configMap: "files" },
+    items,
+    migrationKey(input),
+  );
   const container = (pod.spec as unknown as { containers: Array<Record<string, unknown>> }).containers[0] as {
     command: string[];
     args: string[];

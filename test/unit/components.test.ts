@@ -3,12 +3,10 @@ import { computeHashFile, formatHashFile } from "../../lib/atlasSum";
 import { MigrationDir } from "../../lib/migrationDir";
 import { JOB_ANNOTATION, KEY_ANNOTATION, migrationKey } from "../../lib/migrationRun";
 import { recordResources, Registered, valueOf } from "../support/pulumiMocks";
+// The components register nothing at import time, so importing them before the mocks is safe.
+import { DevelopersItaliaApi } from "../../components/developersItaliaApi";
 
 const registered: Registered[] = recordResources();
-// Components must be imported after the mocks are installed.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { DevelopersItaliaApi } =
-  require("../../components/developersItaliaApi") as typeof import("../../components/developersItaliaApi");
 
 // Pulumi's wire marker for a secret value (sdk/nodejs/runtime/rpc.ts specialSigKey / specialSecretSig).
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";

@@ -22,7 +22,10 @@ describe("planRun", () => {
   });
 
   it("offline: only what is newer than the version this stack last applied", async () => {
-    const plan = await planRun({ mode: "offline", dir, databaseUrl: URL, lastAppliedVersion: "20260410000000" }, unreachable);
+    const plan = await planRun(
+      { mode: "offline", dir, databaseUrl: URL, lastAppliedVersion: "20260410000000" },
+      unreachable,
+    );
     expect(plan.pending.map((f) => f.version)).toEqual(["20260525000000"]);
   });
 
@@ -54,7 +57,10 @@ describe("planRun", () => {
 
 describe("describePlan", () => {
   it("names the versions and files to apply and the baseline, and nothing secret", async () => {
-    const plan = await planRun({ mode: "offline", dir, databaseUrl: URL, lastAppliedVersion: "20250909000000" }, unreachable);
+    const plan = await planRun(
+      { mode: "offline", dir, databaseUrl: URL, lastAppliedVersion: "20250909000000" },
+      unreachable,
+    );
     const text = describePlan(plan, "abc123");
     expect(text).toBe(
       [
@@ -71,7 +77,10 @@ describe("describePlan", () => {
   });
 
   it('says "no migration will run" when nothing is pending', async () => {
-    const plan = await planRun({ mode: "offline", dir, databaseUrl: URL, lastAppliedVersion: "20260525000000" }, unreachable);
+    const plan = await planRun(
+      { mode: "offline", dir, databaseUrl: URL, lastAppliedVersion: "20260525000000" },
+      unreachable,
+    );
     expect(describePlan(plan, "k")).toContain("  no migration will run");
   });
 });

@@ -119,7 +119,10 @@ describe("readSettings", () => {
   });
 
   it("never puts a secret value in an error", () => {
-    for (const values of [{ databaseDsn: "host=db password='s3cret" }, { pasetoKey: "s3cretvalue" }] as Record<string, string>[]) {
+    for (const values of [{ databaseDsn: "host=db password='s3cret" }, { pasetoKey: "s3cretvalue" }] as Record<
+      string,
+      string
+    >[]) {
       try {
         read(values);
       } catch (err) {
