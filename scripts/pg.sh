@@ -23,25 +23,39 @@ free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0
 
 as_postgres() { runuser -u postgres -- "$@"; }
 
+# The server runs as the postgres user, which must reach its folder: .local/postgres when
+# every parent folder lets it through, otherwise a folder of its own under /var/tmp.
+data_root() {
+  mkdir -p "$PG_DIR"
+  chmod 755 "$STATE_DIR" "$PG_DIR"
+  chown postgres: "$PG_DIR"
+  if runuser -u postgres -- test -w "$PG_DIR"; then
+    echo "$PG_DIR"
+  else
+    local dir; dir=/var/tmp/developers-italia-deploy-pg-$(echo "$ROOT" | sha256sum | cut -c1-12)
+    mkdir -p "$dir" && chown postgres: "$dir" && chmod 700 "$dir"
+    echo "$dir"
+  fi
+}
+
 up() {
   install_postgres
-  local bin; bin=$(pg_bin)
-  mkdir -p "$PG_DIR"
-  if [ -f "$PG_DIR/env" ] && as_postgres "$bin/pg_ctl" -D "$PG_DIR/data" status >/dev/null 2>&1; then
+  local bin root; bin=$(pg_bin); root=$(data_root)
+  echo "$root" >"$PG_DIR/data-root"
+  if [ -f "$PG_DIR/env" ] && as_postgres "$bin/pg_ctl" -D "$root/data" status >/dev/null 2>&1; then
     echo "[pg] already running ($PG_DIR/env)" >&2
     return 0
   fi
-  chown postgres: "$PG_DIR"
-  if [ ! -f "$PG_DIR/data/PG_VERSION" ]; then
+  if [ ! -f "$root/data/PG_VERSION" ]; then
     local pw; pw=$(head -c 18 /dev/urandom | base64 | tr '+/' 'xy')
-    echo "$pw" >"$PG_DIR/pwfile" && chown postgres: "$PG_DIR/pwfile" && chmod 600 "$PG_DIR/pwfile"
-    as_postgres "$bin/initdb" -D "$PG_DIR/data" -U postgres --pwfile="$PG_DIR/pwfile" \
+    echo "$pw" >"$root/pwfile" && chown postgres: "$root/pwfile" && chmod 600 "$root/pwfile"
+    as_postgres "$bin/initdb" -D "$root/data" -U postgres --pwfile="$root/pwfile" \
       --auth-host=scram-sha-256 --auth-local=trust -E UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log"
   fi
   local port; port=$(free_port)
-  as_postgres "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 start \
-    -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$PG_DIR -c fsync=off -c max_connections=200" >/dev/null
-  local pw; pw=$(cat "$PG_DIR/pwfile")
+  as_postgres "$bin/pg_ctl" -D "$root/data" -l "$root/server.log" -w -t 60 start \
+    -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$root -c fsync=off -c max_connections=200" >/dev/null
+  local pw; pw=$(cat "$root/pwfile")
   cat >"$PG_DIR/env" <<ENV
 export PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres PGPASSWORD=$pw PGDATABASE=postgres
 export TESTBED_PG_URL=postgres://postgres:$pw@127.0.0.1:$port/postgres?sslmode=disable
@@ -50,9 +64,9 @@ ENV
 }
 
 down() {
-  local bin; bin=$(pg_bin)
-  if [ -n "$bin" ] && [ -d "$PG_DIR/data" ]; then
-    as_postgres "$bin/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+  local bin root; bin=$(pg_bin); root=$(cat "$PG_DIR/data-root" 2>/dev/null || echo "$PG_DIR")
+  if [ -n "$bin" ] && [ -d "$root/data" ]; then
+    as_postgres "$bin/pg_ctl" -D "$root/data" -m fast -w stop >/dev/null 2>&1 || true
   fi
   rm -f "$PG_DIR/env"
   echo "[pg] stopped" >&2
