@@ -9,7 +9,7 @@ bash scripts/pulumi-plugins.sh
 started=()
 cleanup() { for ((i = ${#started[@]} - 1; i >= 0; i--)); do bash "scripts/${started[i]}.sh" down || true; done; }
 trap cleanup EXIT
-[ -f "$PG_DIR/env" ] || started+=(pg)
+bash scripts/pg.sh status || started+=(pg)
 bash scripts/pg.sh up
 bash scripts/cluster.sh status >/dev/null 2>&1 || started+=(cluster)
 bash scripts/cluster.sh up

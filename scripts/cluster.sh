@@ -403,6 +403,8 @@ status() {
   fi
   local s; s=$(strays | tr '\n' ' ')
   [ -z "$s" ] || echo "processes mentioning $CLUSTER_DIR without a PID file: $s (scripts/cluster.sh down stops them)"
+  # Exit status for scripts: 0 only when every component runs.
+  for c in "${COMPONENTS[@]}"; do is_running "$c" || return 1; done
 }
 
 case ${1:-} in

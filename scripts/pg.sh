@@ -4,6 +4,7 @@
 #
 #   scripts/pg.sh up     install if missing, start (safe to run twice), print the env file
 #   scripts/pg.sh down   stop the server this script started
+#   scripts/pg.sh status exit 0 when it runs
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
@@ -72,8 +73,15 @@ down() {
   echo "[pg] stopped" >&2
 }
 
+# Exit 0 when the server this script manages is running.
+status() {
+  local bin root; bin=$(pg_bin); root=$(cat "$PG_DIR/data-root" 2>/dev/null) || return 1
+  [ -n "$bin" ] && [ -f "$PG_DIR/env" ] && as_postgres "$bin/pg_ctl" -D "$root/data" status >/dev/null 2>&1
+}
+
 case ${1:-} in
   up) up ;;
   down) down ;;
-  *) echo "usage: scripts/pg.sh up|down" >&2; exit 2 ;;
+  status) status ;;
+  *) echo "usage: scripts/pg.sh up|down|status" >&2; exit 2 ;;
 esac

@@ -22,8 +22,12 @@ tsc --noEmit -p .
 eslint .
 prettier --check .
 
+results=$STATE_DIR/test-results
+rm -rf "$results" && mkdir -p "$results"
+suite() { jest --selectProjects "$1" --runInBand --json --outputFile="$results/$1.json"; }
+
 step "unit tests"
-jest --selectProjects unit
+suite unit
 
 started=()
 cleanup() {
@@ -33,16 +37,26 @@ cleanup() {
 }
 trap cleanup EXIT
 step "test bed: PostgreSQL and the local cluster"
-if [ ! -f "$PG_DIR/env" ]; then started+=(pg); fi
+bash scripts/pg.sh status || started+=(pg)
 bash scripts/pg.sh up
-if ! bash scripts/cluster.sh status >/dev/null 2>&1; then started+=(cluster); fi
+bash scripts/cluster.sh status >/dev/null 2>&1 || started+=(cluster)
 bash scripts/cluster.sh up
 source scripts/env.sh
 
 step "integration tests (real PostgreSQL, real Atlas)"
-jest --selectProjects integration --runInBand
+suite integration
 
 step "end-to-end tests (real Pulumi engine, real control plane)"
-jest --selectProjects e2e --runInBand
+suite e2e
 
 step "done"
+# One closing line for every suite together.
+node -e '
+  const fs = require("fs"), dir = process.argv[1];
+  let passed = 0, failed = 0;
+  for (const f of fs.readdirSync(dir)) {
+    const r = JSON.parse(fs.readFileSync(`${dir}/${f}`, "utf8"));
+    passed += r.numPassedTests; failed += r.numFailedTests + r.numRuntimeErrorTestSuites;
+  }
+  console.log(`tests: ${passed} passed, ${failed} failed`);
+' "$results"
