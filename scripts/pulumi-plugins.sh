@@ -10,6 +10,6 @@ if [ "$want" != "$PULUMI_KUBERNETES_VERSION" ]; then
   exit 1
 fi
 if [ ! -x "$PULUMI_HOME/plugins/resource-kubernetes-v$want/pulumi-resource-kubernetes" ]; then
-  pulumi plugin install resource kubernetes "$want" --file "$TOOLS_BIN/pulumi-resource-kubernetes" >/dev/null
+  pulumi plugin install resource kubernetes "$want" --file "$(dirname "$TOOLS_BIN")/plugins/pulumi-resource-kubernetes" >/dev/null
   echo "[plugins] registered kubernetes v$want in $PULUMI_HOME" >&2
 fi

@@ -3,7 +3,7 @@
 #
 #   tools/build.sh            build every missing tool (a warm cache takes seconds)
 #   tools/build.sh NAME...    build only these (pulumi kubernetes command atlas control-plane etcd kwok)
-#   tools/build.sh --bin-dir  print the folder to put on PATH
+#   tools/build.sh --bin-dir  print the folder to put on PATH (resource plugins are in ../plugins)
 #
 # Each tool lands in $TOOLS_CACHE/<name>-<key>/bin, where <key> is derived from the pinned
 # versions in tools/versions.env, so changing one version rebuilds only that tool.
@@ -19,6 +19,7 @@ export TOOLS_CACHE=${TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/developers-ita
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod GOPROXY=${GOPROXY_OVERRIDE:-https://proxy.golang.org}
 export CGO_ENABLED=0
 BIN_DIR=$TOOLS_CACHE/bin
+PLUGIN_DIR=$TOOLS_CACHE/plugins
 LDFLAGS_BASE="-s -w"
 
 log() { printf '[tools %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -210,7 +211,15 @@ ensure() {
 link_into_bin() {
   mkdir -p "$BIN_DIR"
   local f
-  for f in "$1"/*; do ln -sfn "$f" "$BIN_DIR/$(basename "$f")"; done
+  # Resource plugins are registered with Pulumi (scripts/pulumi-plugins.sh), not put on
+  # PATH, where the engine would prefer them with a warning in every preview.
+  mkdir -p "$PLUGIN_DIR"
+  for f in "$1"/*; do
+    case $(basename "$f") in
+      pulumi-resource-*) ln -sfn "$f" "$PLUGIN_DIR/$(basename "$f")" && rm -f "$BIN_DIR/$(basename "$f")" ;;
+      *) ln -sfn "$f" "$BIN_DIR/$(basename "$f")" ;;
+    esac
+  done
   # The CLI wants its language host next to its own (resolved) binary, not on PATH (it
   # works from PATH, but warns in every preview).
   local host=$BIN_DIR/pulumi-language-nodejs
