@@ -7,7 +7,6 @@ import {
   firstSumDrift,
   formatHashFile,
   HashFile,
-  isSumIgnored,
   parseHashFile,
   SumFileError,
 } from "./atlasSum";
@@ -119,11 +118,6 @@ export function writeSumFile(dir: string): string {
 
 export function newestVersion(dir: MigrationDir): string | undefined {
   return dir.files[dir.files.length - 1]?.version;
-}
-
-/** Files that atlas.sum covers (ignored files still run, but carry no integrity hash). */
-export function hashedFiles(dir: MigrationDir): MigrationFile[] {
-  return dir.files.filter((f) => !isSumIgnored(f.bytes));
 }
 
 /** A short, stable digest of arbitrary parts, for content keys. */

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { computeHashFile, formatHashFile } from "../../lib/atlasSum";
-import { MigrationDir } from "../../lib/migrationDir";
+import { formatHashFile } from "../../lib/atlasSum";
 import { JOB_ANNOTATION, KEY_ANNOTATION, migrationKey } from "../../lib/migrationRun";
+import { migrationDir, migrationFile } from "../support/migrationFiles";
 import { recordResources, Registered, valueOf } from "../support/pulumiMocks";
 // The components register nothing at import time, so importing them before the mocks is safe.
 import { DevelopersItaliaApi } from "../../components/developersItaliaApi";
@@ -13,18 +13,10 @@ const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const SECRET_MARK = "1b47061264138c4ac30d75fd1eb44270";
 const DIGEST = `sha256:${"b".repeat(64)}`;
 const URL = "postgres://app:s3cret@db:5432/api?sslmode=disable";
-const file = (version: string, text: string) => ({
-  name: `${version}_m.sql`,
-  version,
-  description: "m",
-  text,
-  bytes: Buffer.from(text),
-});
-const files = [
-  file("20250909000000", "CREATE TABLE a (id text);"),
-  file("20260410000000", "ALTER TABLE a ADD COLUMN b text;"),
-];
-const dir: MigrationDir = { path: "/repo/migrations", files, hashFile: computeHashFile(files) };
+const dir = migrationDir([
+  migrationFile("20250909000000", "CREATE TABLE a (id text);"),
+  migrationFile("20260410000000", "ALTER TABLE a ADD COLUMN b text;"),
+]);
 
 type Api = InstanceType<typeof DevelopersItaliaApi>;
 function build(overrides: Partial<ConstructorParameters<typeof DevelopersItaliaApi>[1]> = {}, name = "dia"): Api {

@@ -1,14 +1,10 @@
 import { MigrationFile } from "../../lib/migrationDir";
 import { planMigrations, Revision, REVISION_TYPE } from "../../lib/migrationPlan";
+import { migrationFile } from "../support/migrationFiles";
 
-const file = (version: string): MigrationFile => ({
-  name: `${version}_m.sql`,
-  version,
-  description: "m",
-  text: "",
-  bytes: Buffer.alloc(0),
-});
-const files = ["20250909000000", "20260410000000", "20260508000000", "20260525000000", "20260612000000"].map(file);
+const files = ["20250909000000", "20260410000000", "20260508000000", "20260525000000", "20260612000000"].map((v) =>
+  migrationFile(v),
+);
 const rev = (version: string, extra: Partial<Revision> = {}): Revision => ({
   version,
   description: "m",

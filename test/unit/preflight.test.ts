@@ -1,16 +1,8 @@
-import { computeHashFile } from "../../lib/atlasSum";
-import { MigrationDir, MigrationFile } from "../../lib/migrationDir";
 import { describePlan, planRun, PreflightError } from "../../lib/preflight";
+import { migrationDir, migrationFile } from "../support/migrationFiles";
 
-const file = (version: string): MigrationFile => ({
-  name: `${version}_m.sql`,
-  version,
-  description: "m",
-  text: "",
-  bytes: Buffer.alloc(0),
-});
-const files = ["20250909000000", "20260410000000", "20260525000000"].map(file);
-const dir: MigrationDir = { path: "/m", files, hashFile: computeHashFile(files) };
+const files = ["20250909000000", "20260410000000", "20260525000000"].map((v) => migrationFile(v));
+const dir = migrationDir(files);
 const URL = "postgres://app:s3cret@db:5432/api?sslmode=disable";
 const unreachable = () => Promise.reject(new Error("offline mode must not read the database"));
 
