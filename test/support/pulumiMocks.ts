@@ -7,6 +7,8 @@ export interface Registered {
   readonly parent?: string;
   /** Names of the resources it depends on (explicit dependsOn and Outputs it consumes). */
   readonly dependsOn: string[];
+  /** The create timeout from customTimeouts, e.g. "420s". */
+  readonly createTimeout?: string;
 }
 
 const nameOfUrn = (urn: string) => urn.split("::").pop() ?? urn;
@@ -17,7 +19,7 @@ const nameOfUrn = (urn: string) => urn.split("::").pop() ?? urn;
  */
 export function recordResources(): Registered[] {
   const registered: Registered[] = [];
-  const pending = new Map<string, { parent?: string; dependsOn: string[] }>();
+  const pending = new Map<string, { parent?: string; dependsOn: string[]; createTimeout?: string }>();
   void pulumi.runtime.setMocks(
     {
       newResource(args) {
@@ -51,6 +53,7 @@ export function recordResources(): Registered[] {
     pending.set(req.getName(), {
       parent: req.getParent() ? nameOfUrn(req.getParent()) : undefined,
       dependsOn: [...deps].sort(),
+      createTimeout: req.getCustomtimeouts()?.getCreate() || undefined,
     });
     return register(req, ...rest);
   };

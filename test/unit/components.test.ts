@@ -92,6 +92,8 @@ describe("DevelopersItaliaApi", () => {
     expect(job.metadata.annotations).toEqual({ "pulumi.com/replaceUnready": "true" });
     expect(job.spec.backoffLimit).toBe(0);
     expect(job.spec.activeDeadlineSeconds).toBe(240);
+    // Pulumi waits longer than Kubernetes, so the Job's own DeadlineExceeded is what fails the up.
+    expect(registered.find((r) => r.name === "dia-migrate-job")!.createTimeout).toBe("360s");
     expect(job.spec.ttlSecondsAfterFinished).toBeUndefined();
     const pod = job.spec.template.spec;
     expect(pod.restartPolicy).toBe("Never");
