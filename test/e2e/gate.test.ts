@@ -97,6 +97,11 @@ describe("the migration gate, end to end", () => {
     const up = await stack.up();
     expect(up.code).toBe(0);
     expect((await revisions()).map((r) => r.version)).toHaveLength(5);
+    // The database password is nowhere in the output or the stack's state.
+    const password = decodeURIComponent(new URL(db.url).password);
+    const state = await stack.pulumi("stack", "export");
+    expect(state.code).toBe(0);
+    for (const text of [preview.output, up.output, state.output]) expect(text).not.toContain(password);
     const [job] = await jobs();
     expect(job.status?.succeeded).toBe(1);
     const outputs = await stack.outputs();
