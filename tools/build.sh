@@ -198,11 +198,23 @@ ensure() {
   log "$name $key: building into $dest"
   local start=$SECONDS
   rm -rf "$dest" && mkdir -p "$dest/bin"
-  if ! (set -e; "build_${name//-/_}" "$dest/bin") >"$dest/build.log" 2>&1; then
-    log "$name $key: FAILED after $((SECONDS - start)) s; last lines of $dest/build.log:"
+  # In the background, not in an `if`: bash ignores `set -e` inside a tested command, which
+  # would let a failed step run on into the next one.
+  local status=0
+  (
+    set -e
+    # Each go command is a step; the last one recorded is the one that failed.
+    go() { printf 'go %s\n' "$*" | cut -c1-200 >"$dest/.step"; command go "$@"; }
+    "build_${name//-/_}" "$dest/bin"
+  ) >"$dest/build.log" 2>&1 &
+  wait $! || status=$?
+  if [ "$status" -ne 0 ]; then
+    log "$name $key: FAILED after $((SECONDS - start)) s at step: $(cat "$dest/.step" 2>/dev/null || echo "(before any go command)")"
+    log "last lines of $dest/build.log:"
     tail -n 25 "$dest/build.log" >&2
     return 1
   fi
+  rm -f "$dest/.step"
   echo "$((SECONDS - start))" >"$dest/.done"
   log "$name $key: built in $((SECONDS - start)) s"
   link_into_bin "$dest/bin"
