@@ -61,24 +61,26 @@ export async function runMigrationJob(
     args: string[];
     env: Array<{ name: string; value?: string; valueFrom?: unknown }>;
   };
+  if (container.command.join(" ") !== "/atlas") {
+    throw new Error(`the Job runs ${JSON.stringify(container.command)}, not /atlas: update this runner`);
+  }
+  // One scratch folder stands in for both mounts: the ConfigMap and the /tmp emptyDir (HOME).
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "atlas-job-"));
   try {
     for (const { key, path: rel } of items) {
       fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
       fs.writeFileSync(path.join(root, rel), data[key]);
     }
-    const home = fs.mkdtempSync(path.join(os.tmpdir(), "atlas-home-"));
-    const mount = (s: string) => s.split(CONFIG_MOUNT).join(root);
+    const home = path.join(root, "tmp");
+    fs.mkdirSync(home);
     const env: Record<string, string> = { PATH: process.env.PATH ?? "" };
     for (const e of container.env) {
       // The only secretKeyRef is the database URL.
       env[e.name] = e.valueFrom ? databaseUrl : (e.value ?? "");
     }
     env.HOME = home;
-    const args = container.args.map(mount);
-    expect(container.command).toEqual(["/atlas"]);
+    const args = container.args.map((a) => a.split(CONFIG_MOUNT).join(root));
     const result = await run(atlasBinary(), args, env);
-    fs.rmSync(home, { recursive: true, force: true });
     return { ...result, args };
   } finally {
     fs.rmSync(root, { recursive: true, force: true });

@@ -64,7 +64,3 @@ export function recordResources(): Registered[] {
 export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => output.apply(resolve));
 }
-
-export async function isSecretOutput<T>(output: pulumi.Output<T>): Promise<boolean> {
-  return pulumi.isSecret(output);
-}
