@@ -16,7 +16,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/versions.env"
 
 export TOOLS_CACHE=${TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/developers-italia-deploy/tools}
-export GOTOOLCHAIN=local GOFLAGS=-mod=mod GOPROXY=${GOPROXY_OVERRIDE:-https://proxy.golang.org}
+# The module proxy is the environment's own (go env GOPROXY); none is named here.
+export GOTOOLCHAIN=local GOFLAGS=-mod=mod
 export CGO_ENABLED=0
 BIN_DIR=$TOOLS_CACHE/bin
 PLUGIN_DIR=$TOOLS_CACHE/plugins

@@ -302,7 +302,6 @@ describe("GORM oracle (testbed/gorm-oracle, GORM v1.31.2 AutoMigrate)", () => {
       ...process.env,
       GOTOOLCHAIN: "local",
       GOFLAGS: "-mod=readonly",
-      GOPROXY: process.env.GOPROXY_OVERRIDE ?? process.env.GOPROXY ?? "https://proxy.golang.org",
       CGO_ENABLED: "0",
     };
     const res = await run("go", ["build", "-trimpath", "-o", ORACLE_BIN, "."], {
