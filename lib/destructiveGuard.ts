@@ -1,4 +1,4 @@
-import { loadModule, parseSync } from "libpg-query";
+import { loadModule, parsePlPgSQLSync, parseSync } from "libpg-query";
 import { MigrationFile } from "./migrationDir";
 
 /**
@@ -33,6 +33,9 @@ const droppedObjects: Record<string, string> = {
   OBJECT_TABLE: "DROP TABLE",
   OBJECT_SCHEMA: "DROP SCHEMA",
   OBJECT_MATVIEW: "DROP MATERIALIZED VIEW",
+  // Dropping a type or a domain drops every column of it (with CASCADE) or fails the run.
+  OBJECT_TYPE: "DROP TYPE",
+  OBJECT_DOMAIN: "DROP DOMAIN",
 };
 const alterCommands: Record<string, string> = {
   AT_DropColumn: "ALTER TABLE ... DROP COLUMN",
@@ -42,35 +45,135 @@ const renames: Record<string, string> = {
   OBJECT_TABLE: "ALTER TABLE ... RENAME TO",
   OBJECT_COLUMN: "ALTER TABLE ... RENAME COLUMN",
 };
+/** Languages whose function bodies run nothing when the function is created. */
+const inertLanguages = new Set(["sql", "internal", "c"]);
+const CASCADE = " ... CASCADE";
 
-/** The destructive kinds of one parsed statement (a single ALTER TABLE can hold several). */
-export function destructiveKinds(stmt: Node): string[] {
+/**
+ * The destructive kinds of one parsed statement (a single ALTER TABLE can hold several).
+ * `source` is the statement's own text: DO blocks and function bodies are parsed from it.
+ */
+export function destructiveKinds(stmt: Node, source = ""): string[] {
   const [type, body] = Object.entries(stmt)[0] ?? [];
   const node = (body ?? {}) as Node;
+  const cascade = node.behavior === "DROP_CASCADE";
   switch (type) {
     case "DropStmt": {
       const kind = droppedObjects[String(node.removeType)];
-      return kind ? [kind] : [];
+      if (kind) return [kind + (cascade ? CASCADE : "")];
+      // Any other object dropped with CASCADE takes whatever depends on it (columns, constraints, views).
+      return cascade ? [`DROP ${objectWords(node.removeType)}${CASCADE}`] : [];
     }
     case "DropdbStmt":
       return ["DROP DATABASE"];
     case "TruncateStmt":
-      return ["TRUNCATE"];
+      return ["TRUNCATE" + (cascade ? CASCADE : "")];
     case "DeleteStmt":
       return node.whereClause === undefined ? ["DELETE without WHERE"] : [];
+    case "UpdateStmt":
+      return node.whereClause === undefined ? ["UPDATE without WHERE"] : [];
     case "RenameStmt": {
       const kind = renames[String(node.renameType)];
       return kind ? [kind] : [];
     }
     case "AlterTableStmt": {
-      const cmds = (node.cmds ?? []) as Node[];
-      return cmds
-        .map((c) => alterCommands[String((c.AlterTableCmd as Node | undefined)?.subtype)])
-        .filter((k): k is string => k !== undefined);
+      const cmds = ((node.cmds ?? []) as Node[]).map((c) => (c.AlterTableCmd ?? {}) as Node);
+      return cmds.flatMap((cmd) => {
+        const kind = alterCommands[String(cmd.subtype)];
+        const cmdCascade = cmd.behavior === "DROP_CASCADE";
+        if (kind) return [kind + (cmdCascade ? CASCADE : "")];
+        return cmdCascade ? [`ALTER TABLE ... ${nodeWords(String(cmd.subtype))}${CASCADE}`] : [];
+      });
+    }
+    case "DoStmt": {
+      const language = defElemText(node.args, "language") ?? "plpgsql";
+      if (language !== "plpgsql") return [`DO block in ${language}: cannot be verified`];
+      return plpgsqlKinds(source, "DO block", true);
+    }
+    case "CreateFunctionStmt": {
+      const what = node.is_procedure ? "procedure body" : "function body";
+      const language = (defElemText(node.options, "language") ?? "sql").toLowerCase();
+      if (inertLanguages.has(language)) return [];
+      if (language !== "plpgsql") return [`${what} in ${language}: cannot be verified`];
+      // A function's static statements run only when it is called; its dynamic SQL cannot be read at all.
+      return plpgsqlKinds(source, what, false);
     }
     default:
-      return [];
+      return hasCascade(node) ? [`${nodeWords(String(type))}${CASCADE}`] : [];
   }
+}
+
+/**
+ * What a PL/pgSQL body can do: dynamic SQL (EXECUTE, FOR ... IN EXECUTE, OPEN ... FOR
+ * EXECUTE, RETURN QUERY EXECUTE) is text built at run time, so it cannot be verified and
+ * needs an acknowledgement; with `runsNow` (a DO block) its static statements count as the
+ * migration's own.
+ */
+function plpgsqlKinds(source: string, what: string, runsNow: boolean): string[] {
+  let parsed: unknown;
+  try {
+    parsed = parsePlPgSQLSync(source);
+  } catch {
+    return [`${what} that PL/pgSQL cannot compile: cannot be verified`];
+  }
+  let dynamic = false;
+  const staticSql: string[] = [];
+  const walk = (value: unknown): void => {
+    if (Array.isArray(value)) return value.forEach(walk);
+    if (typeof value !== "object" || value === null) return;
+    for (const [key, child] of Object.entries(value as Node)) {
+      if (key === "PLpgSQL_stmt_dynexecute" || key === "PLpgSQL_stmt_dynfors" || key === "dynquery") dynamic = true;
+      if (key === "PLpgSQL_stmt_execsql") {
+        const query = ((child as Node).sqlstmt as { PLpgSQL_expr?: { query?: string } } | undefined)?.PLpgSQL_expr
+          ?.query;
+        if (query) staticSql.push(query);
+      }
+      walk(child);
+    }
+  };
+  walk(parsed);
+  const kinds = dynamic ? [`${what} with dynamic SQL (EXECUTE): cannot be verified`] : [];
+  if (runsNow) {
+    for (const sql of staticSql) {
+      let stmts: Array<{ stmt?: Node }> = [];
+      try {
+        stmts = parseSync(sql).stmts ?? [];
+      } catch {
+        kinds.push(`${what} statement that PostgreSQL cannot parse: cannot be verified`);
+      }
+      for (const s of stmts) if (s.stmt) kinds.push(...destructiveKinds(s.stmt, sql).map((k) => `${what}: ${k}`));
+    }
+  }
+  return kinds;
+}
+
+function defElemText(list: unknown, name: string): string | undefined {
+  for (const item of (list ?? []) as Node[]) {
+    const def = item.DefElem as { defname?: string; arg?: { String?: { sval?: string } } } | undefined;
+    if (def?.defname === name) return def.arg?.String?.sval;
+  }
+  return undefined;
+}
+
+function objectWords(removeType: unknown): string {
+  return String(removeType)
+    .replace(/^OBJECT_/, "")
+    .replace(/_/g, " ");
+}
+
+/** "AT_DropConstraint" and "DropOwnedStmt" as SQL words: "DROP CONSTRAINT", "DROP OWNED". */
+function nodeWords(name: string): string {
+  return name
+    .replace(/^AT_/, "")
+    .replace(/Stmt$/, "")
+    .replace(/([a-z])([A-Z])/g, "$1 $2")
+    .toUpperCase();
+}
+
+function hasCascade(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(hasCascade);
+  if (typeof value !== "object" || value === null) return false;
+  return Object.entries(value as Node).some(([k, v]) => (k === "behavior" && v === "DROP_CASCADE") || hasCascade(v));
 }
 
 /** Requires `await loadSqlParser()` first. */
@@ -91,8 +194,9 @@ export function findDestructiveStatements(file: MigrationFile): DestructiveState
     if (!s.stmt) continue;
     const start = skipTrivia(bytes, s.stmt_location ?? 0);
     const end = s.stmt_len ? (s.stmt_location ?? 0) + s.stmt_len : bytes.length;
-    for (const kind of destructiveKinds(s.stmt)) {
-      const text = bytes.subarray(start, end).toString("utf8").replace(/\s+/g, " ").trim();
+    const source = bytes.subarray(start, end).toString("utf8");
+    for (const kind of destructiveKinds(s.stmt, source)) {
+      const text = source.replace(/\s+/g, " ").trim();
       found.push({
         file: file.name,
         version: file.version,
@@ -139,11 +243,23 @@ export function checkDestructive(
     const lines = refused.map((d) => `  ${d.file}:${d.line}: ${d.kind}: ${d.statement}`);
     const versions = [...new Set(refused.map((d) => d.version))];
     throw new MigrationSqlError(
-      `pending migrations drop or rewrite data:\n${lines.join("\n")}\n` +
-        "If this is intended, acknowledge the version(s) in stack config: " +
-        `pulumi config set --path 'allowDestructiveMigrations[0]' ${versions[0]}` +
-        (versions.length > 1 ? ` (and ${versions.slice(1).join(", ")})` : ""),
+      `pending migrations drop or rewrite data, or run SQL that cannot be verified:\n${lines.join("\n")}\n` +
+        `If this is intended, acknowledge ${versions.length > 1 ? "these versions" : "this version"} in stack config:\n` +
+        acknowledgeCommands(versions, acknowledged.length)
+          .map((c) => `  ${c}`)
+          .join("\n"),
     );
   }
   return found;
+}
+
+/**
+ * The commands that append versions to allowDestructiveMigrations, after the `existing`
+ * entries. `--type string`: with `--path`, the CLI stores a bare number as a YAML number,
+ * which the key's declared type (a list of strings) refuses.
+ */
+export function acknowledgeCommands(versions: readonly string[], existing: number): string[] {
+  return versions.map(
+    (v, i) => `pulumi config set --path --type string 'allowDestructiveMigrations[${existing + i}]' ${v}`,
+  );
 }
