@@ -71,8 +71,9 @@ export function readSettings(config: ConfigSource): Settings {
   const int = (key: string, fallback: number | undefined, min: number, max: number) => {
     const raw = text(key);
     if (raw === undefined) return fallback;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) {
+    // Decimal digits only: Number() would also take "0x10", "1e1", " 5 " and "".
+    const value = /^(0|[1-9]\d*)$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
       throw new ConfigError(key, `expected a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
     }
     return value;
@@ -130,7 +131,7 @@ export function readSettings(config: ConfigSource): Settings {
   }
 
   const pasetoKey = secret("pasetoKey", false);
-  if (pasetoKey !== undefined && Buffer.from(pasetoKey, "base64").length !== 32) {
+  if (pasetoKey !== undefined && !isApiPasetoKey(pasetoKey)) {
     throw new ConfigError(
       "pasetoKey",
       "must be the standard base64 of exactly 32 bytes (the API panics at startup otherwise); make one with: openssl rand -base64 32",
@@ -182,23 +183,9 @@ export function readSettings(config: ConfigSource): Settings {
         "database is reachable, or set migrationPreflight to off to take that risk knowingly",
     );
   }
-  let allowDestructive: string[] = [];
-  const rawAllow = text("allowDestructiveMigrations");
-  if (rawAllow !== undefined) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(rawAllow);
-    } catch {
-      parsed = undefined;
-    }
-    if (!Array.isArray(parsed) || !parsed.every((v) => typeof v === "string" && versionPattern.test(v))) {
-      throw new ConfigError(
-        "allowDestructiveMigrations",
-        'expected a list of 14-digit versions, e.g. ["20260101000000"]',
-      );
-    }
-    allowDestructive = parsed as string[];
-  }
+  const allowDestructive = readVersionList("allowDestructiveMigrations", text("allowDestructiveMigrations"));
+  const atlasImage = text("atlasImage", ATLAS_IMAGE)!;
+  checkPinnedImage("atlasImage", atlasImage);
 
   return {
     namespace,
@@ -211,7 +198,7 @@ export function readSettings(config: ConfigSource): Settings {
     pasetoKey,
     migration: {
       source,
-      atlasImage: text("atlasImage", ATLAS_IMAGE)!,
+      atlasImage,
       baseline,
       deadlineSeconds: int("migrationDeadlineSeconds", 300, 30, 3600)!,
       lockTimeout,
@@ -224,24 +211,31 @@ export function readSettings(config: ConfigSource): Settings {
 
 const DEFAULT_RESOURCES: Resources = { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } };
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
 function readResources(raw: string | undefined): Resources {
   if (raw === undefined) return DEFAULT_RESOURCES;
+  const shape = "expected an object like {requests: {cpu: 100m, memory: 128Mi}, limits: {memory: 256Mi}}";
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch {
-    throw new ConfigError(
-      "resources",
-      "expected an object like {requests: {cpu: 100m, memory: 128Mi}, limits: {memory: 256Mi}}",
-    );
+    throw new ConfigError("resources", shape);
   }
+  if (!isObject(parsed)) throw new ConfigError("resources", `${shape}, got ${describeJson(parsed)}`);
   const out: Record<string, Record<string, string>> = {};
-  for (const [group, values] of Object.entries(parsed as Record<string, unknown>)) {
+  for (const [group, values] of Object.entries(parsed)) {
     if (group !== "requests" && group !== "limits") {
       throw new ConfigError("resources", `unknown key ${JSON.stringify(group)}: use requests and limits`);
     }
+    if (!isObject(values)) {
+      throw new ConfigError(
+        "resources",
+        `${group}: expected an object such as {cpu: 100m, memory: 128Mi}, got ${describeJson(values)}`,
+      );
+    }
     out[group] = {};
-    for (const [name, value] of Object.entries((values ?? {}) as Record<string, unknown>)) {
+    for (const [name, value] of Object.entries(values)) {
       if (
         !["cpu", "memory", "ephemeral-storage"].includes(name) ||
         typeof value !== "string" ||
@@ -261,4 +255,86 @@ function readResources(raw: string | undefined): Resources {
 /** The full image reference the API runs: digest-pinned when a digest is configured. */
 export function imageRef(image: Settings["image"]): string {
   return image.digest ? `${image.repository}@${image.digest}` : `${image.repository}:${image.tag}`;
+}
+
+/** What a JSON value is, for messages (never a secret: only non-secret keys are parsed as JSON). */
+function describeJson(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+/**
+ * PASETO_KEY as the API decodes it: Go's base64.StdEncoding (standard alphabet, padding
+ * required, CR and LF skipped) must give exactly 32 bytes, else the API panics at startup.
+ * Node's decoder would also take URL-safe letters, missing padding and stray characters.
+ */
+export function isApiPasetoKey(value: string): boolean {
+  return /^[A-Za-z0-9+/]{43}=$/.test(value.replace(/[\r\n]/g, ""));
+}
+
+/**
+ * A list of migration versions. `pulumi config set --path 'key[0]' 20260101000000` stores a
+ * YAML number; a whole number of exactly 14 digits is still one version, so it is read as
+ * its digits (every such number is below 2^53, so nothing is rounded). A plain value of
+ * versions separated by commas or spaces is read as that list.
+ */
+export function readVersionList(key: string, raw: string | undefined): string[] {
+  if (raw === undefined) return [];
+  // A plain value (`pulumi config set key 20260101000000`): versions separated by commas or spaces.
+  if (/^\s*\d{14}(?:[\s,]+\d{14})*\s*$/.test(raw)) return raw.trim().split(/[\s,]+/);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    parsed = undefined;
+  }
+  const asVersion = (v: unknown) =>
+    typeof v === "number" && Number.isSafeInteger(v) ? String(v) : typeof v === "string" ? v : undefined;
+  const versions = Array.isArray(parsed) ? parsed.map(asVersion) : [];
+  if (!Array.isArray(parsed) || !versions.every((v) => v !== undefined && versionPattern.test(v))) {
+    throw new ConfigError(
+      key,
+      'expected a list of 14-digit versions, e.g. ["20260101000000"]; add one with: ' +
+        `pulumi config set --path --type string '${key}[<next index>]' <version>`,
+    );
+  }
+  return versions as string[];
+}
+
+const imageNamePattern =
+  /^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::\d+)?|\[[0-9a-fA-F:]+\](?::\d+)?)\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+const versionTagPattern = /^v?\d+\.\d+\.\d+(?:[-._][0-9A-Za-z][0-9A-Za-z._-]*)?$/;
+
+/**
+ * An image that always means the same bits: a digest, or a full version tag (x.y.z). A
+ * missing tag, `latest` or any other moving tag would keep the Job's content key while the
+ * image changes under it.
+ */
+export function checkPinnedImage(key: string, ref: string): void {
+  const at = ref.indexOf("@");
+  const named = at < 0 ? ref : ref.slice(0, at);
+  const digest = at < 0 ? undefined : ref.slice(at + 1);
+  const slash = named.lastIndexOf("/");
+  const colon = named.lastIndexOf(":");
+  const name = colon > slash ? named.slice(0, colon) : named;
+  const tag = colon > slash ? named.slice(colon + 1) : undefined;
+  const example = `e.g. ${ATLAS_IMAGE} or ${ATLAS_IMAGE.split(":")[0]}@sha256:<64 hex digits>`;
+  if (!imageNamePattern.test(name) || (tag !== undefined && !/^[\w][\w.-]{0,127}$/.test(tag))) {
+    throw new ConfigError(key, `${JSON.stringify(ref)} is not an image reference (${example})`);
+  }
+  if (digest !== undefined) {
+    if (!digestPattern.test(digest)) {
+      throw new ConfigError(key, `${JSON.stringify(ref)}: the digest must be sha256:<64 hex digits> (${example})`);
+    }
+    return;
+  }
+  if (tag === undefined || !versionTagPattern.test(tag)) {
+    throw new ConfigError(
+      key,
+      `${JSON.stringify(ref)} ${tag === undefined ? "has no tag" : `has the moving tag ${JSON.stringify(tag)}`}: ` +
+        "the migration Job is re-run only when its spec changes, so the image must not change under the same name; " +
+        `pin a version tag (x.y.z) or a digest (${example})`,
+    );
+  }
 }

@@ -1,4 +1,5 @@
-import { ConfigError, readSettings } from "../../lib/settings";
+import { randomBytes } from "crypto";
+import { checkPinnedImage, ConfigError, isApiPasetoKey, readSettings, readVersionList } from "../../lib/settings";
 
 const DSN = "host=db port=5432 dbname=api user=app password=s3cret sslmode=disable";
 
@@ -81,6 +82,126 @@ describe("readSettings", () => {
     expect(() => read(values)).toThrow(ConfigError);
     expect(() => read(values)).toThrow(message);
   });
+
+  it.each([["0x10"], ["1e1"], [" 5"], ["5 "], ["5.0"], ["+5"], ["05"], ["0b11"], ["Infinity"], ["1_0"]])(
+    "reads only decimal digits as a number: refuses replicas %j",
+    (raw) => {
+      expect(() => read({ replicas: raw })).toThrow(
+        `config replicas: expected a whole number from 1 to 100, got ${JSON.stringify(raw)}`,
+      );
+    },
+  );
+
+  it.each([
+    ["null", "got null"],
+    ["[]", "got a list"],
+    ['"big"', 'got string "big"'],
+    ["3", "got number 3"],
+  ])("refuses resources %s, naming the key", (raw, got) => {
+    expect(() => read({ resources: raw })).toThrow(
+      `config resources: expected an object like {requests: {cpu: 100m, memory: 128Mi}, limits: {memory: 256Mi}}, ${got}`,
+    );
+  });
+
+  it.each([
+    ['{"requests": null}', "requests: expected an object such as {cpu: 100m, memory: 128Mi}, got null"],
+    ['{"limits": ["256Mi"]}', "limits: expected an object such as {cpu: 100m, memory: 128Mi}, got a list"],
+    ['{"limits": "256Mi"}', 'limits: expected an object such as {cpu: 100m, memory: 128Mi}, got string "256Mi"'],
+  ])("refuses a resources group that is not an object: %s", (raw, message) => {
+    expect(() => read({ resources: raw })).toThrow(`config resources: ${message}`);
+  });
+
+  it("reads resources given as an object", () => {
+    expect(read({ resources: '{"requests": {"cpu": "50m"}, "limits": {"memory": "1Gi"}}' }).resources).toEqual({
+      requests: { cpu: "50m" },
+      limits: { memory: "1Gi" },
+    });
+  });
+
+  it("checks pasetoKey the API's way: Go's strict standard base64, padded, 32 bytes", () => {
+    const key = randomBytes(32);
+    const std = key.toString("base64");
+    expect(read({ pasetoKey: std }).pasetoKey).toBe(std);
+    // Go's decoder skips CR and LF, so the API takes a key with a line break.
+    expect(isApiPasetoKey(`${std.slice(0, 20)}\r\n${std.slice(20)}\n`)).toBe(true);
+    const urlSafe = Buffer.from(Array.from({ length: 32 }, () => 0xfb)).toString("base64url");
+    for (const bad of [
+      std.replace(/=$/, ""), // no padding: Node decodes it, Go refuses
+      `${urlSafe}=`, // URL-safe alphabet
+      ` ${std}`, // a space
+      `${std}=`, // extra padding
+      randomBytes(31).toString("base64"),
+      randomBytes(33).toString("base64"),
+      `${std.slice(0, 10)}*${std.slice(11)}`, // Node skips the stray character
+    ]) {
+      expect(isApiPasetoKey(bad)).toBe(false);
+      expect(() => read({ pasetoKey: bad })).toThrow(
+        /^config pasetoKey: must be the standard base64 of exactly 32 bytes/,
+      );
+    }
+  });
+
+  it.each([
+    ["arigaio/atlas:0.13.1"],
+    ["arigaio/atlas:v0.13.1"],
+    ["arigaio/atlas:0.13.1-community"],
+    [`arigaio/atlas@sha256:${"a".repeat(64)}`],
+    [`arigaio/atlas:latest@sha256:${"b".repeat(64)}`],
+    ["registry.example:5000/tools/atlas:1.2.3"],
+  ])("accepts the pinned atlasImage %s", (ref) => {
+    expect(read({ atlasImage: ref }).migration.atlasImage).toBe(ref);
+  });
+
+  it.each([
+    ["arigaio/atlas", "has no tag"],
+    ["arigaio/atlas:latest", 'has the moving tag "latest"'],
+    ["arigaio/atlas:latest-extended", 'has the moving tag "latest-extended"'],
+    ["arigaio/atlas:0.13", 'has the moving tag "0.13"'],
+    ["arigaio/atlas:canary", 'has the moving tag "canary"'],
+    ["registry.example:5000/atlas", "has no tag"],
+  ])("refuses the moving atlasImage %s", (ref, why) => {
+    expect(() => read({ atlasImage: ref })).toThrow(
+      `config atlasImage: ${JSON.stringify(ref)} ${why}: the migration Job is re-run only when its spec changes`,
+    );
+    expect(() => read({ atlasImage: ref })).toThrow(/pin a version tag \(x\.y\.z\) or a digest/);
+  });
+
+  it.each([["arigaio/atlas@sha256:abc"], ["Arigaio/Atlas:0.13.1"], ["arigaio/atlas:0.13.1 "], ["atlas:"]])(
+    "refuses the malformed atlasImage %j",
+    (ref) => {
+      expect(() => checkPinnedImage("atlasImage", ref)).toThrow(/^config atlasImage: /);
+    },
+  );
+
+  it("reads allowDestructiveMigrations as the CLI stores it", () => {
+    // `--path 'allowDestructiveMigrations[0]' 20260701000000` without --type string: a YAML number.
+    expect(readVersionList("allowDestructiveMigrations", "[20260701000000]")).toEqual(["20260701000000"]);
+    expect(readVersionList("allowDestructiveMigrations", '["20260701000000", 20260702000000]')).toEqual([
+      "20260701000000",
+      "20260702000000",
+    ]);
+    // A plain value: `pulumi config set allowDestructiveMigrations 20260701000000`.
+    expect(readVersionList("allowDestructiveMigrations", "20260701000000")).toEqual(["20260701000000"]);
+    expect(readVersionList("allowDestructiveMigrations", "20260701000000, 20260702000000")).toEqual([
+      "20260701000000",
+      "20260702000000",
+    ]);
+    expect(read({ allowDestructiveMigrations: "[20260701000000]" }).migration.allowDestructive).toEqual([
+      "20260701000000",
+    ]);
+    expect(readVersionList("allowDestructiveMigrations", undefined)).toEqual([]);
+  });
+
+  it.each([["[2026070100000]"], ["[202607010000001]"], ["[20260701000000.5]"], ["[true]"], ['{"a": 1}'], ["2026"]])(
+    "refuses allowDestructiveMigrations %s, saying how to add one",
+    (raw) => {
+      expect(() => read({ allowDestructiveMigrations: raw })).toThrow(
+        "config allowDestructiveMigrations: expected a list of 14-digit versions, e.g. " +
+          '["20260101000000"]; add one with: pulumi config set --path --type string ' +
+          "'allowDestructiveMigrations[<next index>]' <version>",
+      );
+    },
+  );
 
   it("refuses a database DSN stored in plain text", () => {
     expect(() => read({}, [])).toThrow(
