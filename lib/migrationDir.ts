@@ -29,29 +29,64 @@ export interface MigrationDir {
 }
 
 export const SUM_FILE = "atlas.sum";
-const namePattern = /^(\d{14})_([A-Za-z0-9][A-Za-z0-9_.-]*)\.sql$/;
+/**
+ * Atlas reads a name as `<version>[_<description>].sql`: the version is everything before the
+ * first "_" and versions are compared as text. So the version must be 14 digits (a UTC
+ * timestamp: equal lengths keep text order and time order the same); the description may be
+ * anything Atlas can write into atlas.sum and read back: no line break (one line per file)
+ * and no "h1:" (where Atlas splits a line into name and hash).
+ */
+const namePattern = /^(\d{14})(?:_([^\n]*))?\.sql$/s;
 
 export class MigrationDirError extends Error {}
 
 /** Version and description of a migration file name, or an error that says what a good name is. */
 export function parseMigrationName(name: string): { version: string; description: string } {
+  if (/^\d{14}_.*\n/s.test(name)) {
+    throw new MigrationDirError(
+      `migration file name ${JSON.stringify(name)} contains a line break, and atlas.sum holds one file per line, ` +
+        "so Atlas would misread atlas.sum; rename the file and run `npm run migrations:hash`",
+    );
+  }
   const match = namePattern.exec(name);
   if (!match) {
     throw new MigrationDirError(
       `migration file name ${JSON.stringify(name)} does not parse: expected ` +
-        "<14-digit UTC version>_<description>.sql, e.g. 20260101120000_add_index.sql; " +
+        "<14-digit UTC version>_<description>.sql, e.g. 20260101120000_add_index.sql " +
+        "(Atlas compares versions as text, so every version has the same 14 digits); " +
         "create files with `npm run migrations:new <description>`",
     );
   }
-  return { version: match[1], description: match[2] };
+  if (name.includes("h1:")) {
+    throw new MigrationDirError(
+      `migration file name ${JSON.stringify(name)} contains "h1:", where Atlas splits an atlas.sum line ` +
+        "into name and hash, so Atlas would misread atlas.sum; rename the file and run `npm run migrations:hash`",
+    );
+  }
+  return { version: match[1], description: match[2] ?? "" };
 }
 
 /** Reads the `*.sql` files in the directory root (as Atlas does) and checks their names. */
 export function readMigrationFiles(dir: string): MigrationFile[] {
   let names: string[];
   try {
-    names = fs.readdirSync(dir).filter((n) => n.endsWith(".sql") && fs.statSync(path.join(dir, n)).isFile());
+    names = fs
+      .readdirSync(dir, { encoding: "buffer" })
+      .filter((raw) => raw.subarray(-4).toString("latin1") === ".sql")
+      .map((raw) => {
+        const name = raw.toString("utf8");
+        // Atlas hashes a name's bytes; a name that is not UTF-8 would be hashed differently here.
+        if (!Buffer.from(name).equals(raw)) {
+          throw new MigrationDirError(
+            `${path.join(dir, name)}: the file name is not valid UTF-8 (bytes ${raw.toString("hex")}); ` +
+              "rename it and run `npm run migrations:hash`",
+          );
+        }
+        return name;
+      })
+      .filter((n) => fs.statSync(path.join(dir, n)).isFile());
   } catch (err) {
+    if (err instanceof MigrationDirError) throw err;
     throw new MigrationDirError(`cannot read the migration directory ${dir}: ${(err as Error).message}`);
   }
   const files = names.sort(compareNames).map((name) => {

@@ -1,5 +1,5 @@
 import type * as k8s from "@pulumi/kubernetes";
-import { MigrationDir, SUM_FILE, shortDigest } from "./migrationDir";
+import { MigrationDir, MigrationDirError, SUM_FILE, shortDigest } from "./migrationDir";
 import type { MigrationSource } from "./settings";
 
 /**
@@ -89,15 +89,39 @@ export function atlasArgs(input: MigrationRunInput): string[] {
 /** ConfigMap content: every migration file, atlas.sum and atlas.hcl. */
 export function configMapData(dir: MigrationDir, sumText: string): Record<string, string> {
   const data: Record<string, string> = { "atlas.hcl": atlasConfig(), [SUM_FILE]: sumText };
-  for (const f of dir.files) data[f.name] = f.text;
+  for (const f of dir.files) data[configMapKey(f.name)] = f.text;
   return data;
+}
+
+/**
+ * A ConfigMap key allows only [-._a-zA-Z0-9] (at most 253 characters), a migration file name
+ * anything Atlas reads (spaces, any letter): other names travel base64url-encoded under a
+ * prefix no file name has (they start with digits), and the item's path restores them.
+ */
+const ENCODED_KEY_PREFIX = "name.";
+export function configMapKey(name: string): string {
+  if (/^[-._a-zA-Z0-9]{1,253}$/.test(name)) return name;
+  const key = ENCODED_KEY_PREFIX + Buffer.from(name).toString("base64url");
+  if (key.length > 253) {
+    throw new MigrationDirError(
+      `migration file name ${JSON.stringify(name)} is too long for a ConfigMap key once encoded ` +
+        "(names with characters other than letters a-z, digits, '-', '_' and '.' may have at most 186 bytes); shorten it",
+    );
+  }
+  return key;
+}
+
+function fileNameOfKey(key: string): string {
+  return key.startsWith(ENCODED_KEY_PREFIX)
+    ? Buffer.from(key.slice(ENCODED_KEY_PREFIX.length), "base64url").toString("utf8")
+    : key;
 }
 
 /** How the ConfigMap's keys land under CONFIG_MOUNT (keys cannot hold "/"). */
 export function configMapItems(data: Readonly<Record<string, string>>): Array<{ key: string; path: string }> {
   return Object.keys(data)
     .sort()
-    .map((key) => ({ key, path: key === "atlas.hcl" ? key : `migrations/${key}` }));
+    .map((key) => ({ key, path: key === "atlas.hcl" ? key : `migrations/${fileNameOfKey(key)}` }));
 }
 
 /** ConfigMaps hold at most 1 MiB; say so before the API server does. */

@@ -47,7 +47,8 @@ function newMigration(args: string[]): number {
   const description = args
     .join("_")
     .toLowerCase()
-    .replace(/[^a-z0-9]+/g, "_")
+    // Any letter or digit, as Atlas takes them; anything else becomes "_".
+    .replace(/[^\p{L}\p{N}]+/gu, "_")
     .replace(/^_+|_+$/g, "");
   if (!description) {
     console.error("give the migration a description: npm run migrations:new -- add_software_index");

@@ -1,7 +1,15 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { loadMigrationDir, parseMigrationName, versionAt, writeSumFile } from "../../lib/migrationDir";
+import {
+  loadMigrationDir,
+  MigrationDirError,
+  parseMigrationName,
+  readMigrationFiles,
+  versionAt,
+  writeSumFile,
+} from "../../lib/migrationDir";
+import { configMapData, configMapItems, configMapKey } from "../../lib/migrationRun";
 
 function dirWith(files: Record<string, string>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "migrations-"));
@@ -31,12 +39,61 @@ describe("migration directory", () => {
     });
   });
 
-  it.each(["2026_add.sql", "20260101120000.sql", "20260101120000_.sql", "x20260101120000_a.sql"])(
-    "refuses the name %s",
+  it.each([
+    ["20260101120000_aggiungi_è_già.sql", "aggiungi_è_già"],
+    ["20260101120000_add software tags.sql", "add software tags"],
+    ["20260101120000_名前.sql", "名前"],
+    ["20260101120000_a.sql.sql", "a.sql"],
+    ["20260101120000_.sql", ""],
+    ["20260101120000.sql", ""],
+    ["20260101120000__x.sql", "_x"],
+  ])("accepts the name %s, as Atlas reads it", (name, description) => {
+    expect(parseMigrationName(name)).toEqual({ version: "20260101120000", description });
+  });
+
+  it.each(["2026_add.sql", "x20260101120000_a.sql", "202601011200001_a.sql", " 20260101120000_a.sql"])(
+    "refuses the name %s: versions are compared as text",
     (name) => {
-      expect(() => parseMigrationName(name)).toThrow(`migration file name "${name}" does not parse`);
+      expect(() => parseMigrationName(name)).toThrow(`migration file name ${JSON.stringify(name)} does not parse`);
     },
   );
+
+  it("refuses names Atlas would misread in atlas.sum", () => {
+    expect(() => parseMigrationName("20260101120000_a\nb.sql")).toThrow(/contains a line break/);
+    expect(() => parseMigrationName("20260101120000_sha h1:x.sql")).toThrow(/contains "h1:"/);
+    expect(() => parseMigrationName("20260101120000_a\nb.sql")).toThrow(MigrationDirError);
+  });
+
+  it("refuses a .sql name that is not UTF-8, which would be hashed differently", () => {
+    const d = make({ "20260101000000_a.sql": "A;" });
+    fs.writeFileSync(
+      Buffer.concat([Buffer.from(`${d}/20260102000000_`), Buffer.from([0xff]), Buffer.from(".sql")]),
+      "B;",
+    );
+    expect(() => readMigrationFiles(d)).toThrow(/the file name is not valid UTF-8 \(bytes 32303236.*ff2e73716c\)/);
+  });
+
+  it("reads and hashes names with spaces and non-ASCII letters", () => {
+    const d = make({ "20260101000000_crea tabella è.sql": "A;", "20260102000000_名前.sql": "B;" });
+    writeSumFile(d);
+    expect(loadMigrationDir(d).files.map((f) => f.description)).toEqual(["crea tabella è", "名前"]);
+  });
+
+  it("puts any file name in the ConfigMap under a valid key, and mounts it under its own name", () => {
+    const d = make({ "20260101000000_init.sql": "A;", "20260102000000_crea tabella è.sql": "B;" });
+    writeSumFile(d);
+    const data = configMapData(loadMigrationDir(d), "sum");
+    for (const key of Object.keys(data)) expect(key).toMatch(/^[-._a-zA-Z0-9]{1,253}$/);
+    // Names that are valid keys keep them: no ConfigMap change for existing directories.
+    expect(configMapKey("20260101000000_init.sql")).toBe("20260101000000_init.sql");
+    const items = configMapItems(data);
+    expect(items.map((i) => i.path)).toEqual(
+      expect.arrayContaining(["migrations/20260101000000_init.sql", "migrations/20260102000000_crea tabella è.sql"]),
+    );
+    const byPath = Object.fromEntries(items.map((i) => [i.path, data[i.key]]));
+    expect(byPath["migrations/20260102000000_crea tabella è.sql"]).toBe("B;");
+    expect(() => configMapKey(`20260102000000_${"è".repeat(100)}.sql`)).toThrow(/too long for a ConfigMap key/);
+  });
 
   it("refuses a file edited after hashing, naming the file and the line in atlas.sum", () => {
     const d = make({ "20260101000000_a.sql": "A;", "20260102000000_b.sql": "B;" });
