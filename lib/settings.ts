@@ -120,6 +120,18 @@ export function readSettings(config: ConfigSource): Settings {
   if (/[@:]/.test(image.repository.split("/").pop() ?? "")) {
     throw new ConfigError("image", "give the repository only; put the tag in imageTag and the digest in imageDigest");
   }
+  if (!imageNamePattern.test(image.repository)) {
+    throw new ConfigError(
+      "image",
+      `${JSON.stringify(image.repository)} is not an image repository (lower-case, e.g. ${DEFAULT_IMAGE})`,
+    );
+  }
+  if (!imageTagPattern.test(image.tag)) {
+    throw new ConfigError(
+      "imageTag",
+      `${JSON.stringify(image.tag)} is not an image tag (letters, digits, ".", "_" and "-", at most 128, e.g. ${DEFAULT_TAG})`,
+    );
+  }
 
   const dsn = secret("databaseDsn", true)!;
   let databaseUrl: string;
@@ -304,6 +316,7 @@ export function readVersionList(key: string, raw: string | undefined): string[] 
 
 const imageNamePattern =
   /^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::\d+)?|\[[0-9a-fA-F:]+\](?::\d+)?)\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+const imageTagPattern = /^[\w][\w.-]{0,127}$/;
 const versionTagPattern = /^v?\d+\.\d+\.\d+(?:[-._][0-9A-Za-z][0-9A-Za-z._-]*)?$/;
 
 /**
@@ -320,7 +333,7 @@ export function checkPinnedImage(key: string, ref: string): void {
   const name = colon > slash ? named.slice(0, colon) : named;
   const tag = colon > slash ? named.slice(colon + 1) : undefined;
   const example = `e.g. ${ATLAS_IMAGE} or ${ATLAS_IMAGE.split(":")[0]}@sha256:<64 hex digits>`;
-  if (!imageNamePattern.test(name) || (tag !== undefined && !/^[\w][\w.-]{0,127}$/.test(tag))) {
+  if (!imageNamePattern.test(name) || (tag !== undefined && !imageTagPattern.test(tag))) {
     throw new ConfigError(key, `${JSON.stringify(ref)} is not an image reference (${example})`);
   }
   if (digest !== undefined) {

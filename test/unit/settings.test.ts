@@ -46,6 +46,14 @@ describe("readSettings", () => {
       { image: "ghcr.io/x/api:v1" },
       "config image: give the repository only; put the tag in imageTag and the digest in imageDigest",
     ],
+    [
+      { image: "GHCR.io/Italia/API" },
+      'config image: "GHCR.io/Italia/API" is not an image repository (lower-case, e.g. ghcr.io/italia/developers-italia-api)',
+    ],
+    [
+      { imageTag: "v1.4.0 " },
+      'config imageTag: "v1.4.0 " is not an image tag (letters, digits, ".", "_" and "-", at most 128, e.g. v1.4.0)',
+    ],
     [{ migrationSource: "helm" }, 'config migrationSource: expected one of configmap, image, got "helm"'],
     [{ migrationPreflight: "maybe" }, 'config migrationPreflight: expected one of online, offline, off, got "maybe"'],
     [
