@@ -86,7 +86,7 @@ export function destructiveKinds(stmt: Node, source = ""): string[] {
       });
     }
     case "DoStmt": {
-      const language = defElemText(node.args, "language") ?? "plpgsql";
+      const language = (defElemText(node.args, "language") ?? "plpgsql").toLowerCase();
       if (language !== "plpgsql") return [`DO block in ${language}: cannot be verified`];
       return plpgsqlKinds(source, "DO block", true);
     }
