@@ -11,6 +11,8 @@ import { createDatabase, query, TestDatabase } from "../support/pg";
  * encoded keys, mounts under the same names); what Atlas would misread, we refuse.
  */
 
+jest.setTimeout(60_000);
+
 const atlasEnv = () => ({ PATH: process.env.PATH ?? "", HOME: os.tmpdir(), ATLAS_NO_UPDATE_NOTIFIER: "1" });
 
 async function atlasHash(dir: string): Promise<void> {

@@ -11,6 +11,8 @@ import { isApiPasetoKey } from "../../lib/settings";
  * call itself, compiled here from the standard library only, on generated candidates.
  */
 
+jest.setTimeout(120_000);
+
 const ORACLE = `package main
 
 import (
