@@ -42,13 +42,13 @@ export class MigrationDirError extends Error {}
 
 /** Version and description of a migration file name, or an error that says what a good name is. */
 export function parseMigrationName(name: string): { version: string; description: string } {
-  if (/^\d{14}_.*\n/s.test(name)) {
+  const match = namePattern.exec(name);
+  if (!match && /^\d{14}_.*\n/s.test(name)) {
     throw new MigrationDirError(
       `migration file name ${JSON.stringify(name)} contains a line break, and atlas.sum holds one file per line, ` +
         "so Atlas would misread atlas.sum; rename the file and run `npm run migrations:hash`",
     );
   }
-  const match = namePattern.exec(name);
   if (!match) {
     throw new MigrationDirError(
       `migration file name ${JSON.stringify(name)} does not parse: expected ` +
@@ -75,8 +75,9 @@ export function readMigrationFiles(dir: string): MigrationFile[] {
       .filter((raw) => raw.subarray(-4).toString("latin1") === ".sql")
       .map((raw) => {
         const name = raw.toString("utf8");
-        // Atlas hashes a name's bytes; a name that is not UTF-8 would be hashed differently here.
-        if (!Buffer.from(name).equals(raw)) {
+        // Atlas hashes a name's bytes; a name that is not UTF-8 would be hashed differently here
+        // (decoding puts U+FFFD in place of each bad byte).
+        if (name.includes("\uFFFD") && !Buffer.from(name).equals(raw)) {
           throw new MigrationDirError(
             `${path.join(dir, name)}: the file name is not valid UTF-8 (bytes ${raw.toString("hex")}); ` +
               "rename it and run `npm run migrations:hash`",
