@@ -31,7 +31,7 @@ export class TestStack {
     for (const f of PROJECT_FILES) fs.cpSync(path.join(ROOT, f), path.join(this.dir, f), { recursive: true });
     // Another program over the same project files (the benchmarks' reference stack).
     if (program) {
-      const text = fs.readFileSync(program, "utf8").replace(/from "\.\.\/lib\//g, 'from "./lib/');
+      const text = fs.readFileSync(program, "utf8").replace(/from "(?:\.\.\/)+(lib|components)\//g, 'from "./$1/');
       fs.writeFileSync(path.join(this.dir, "index.ts"), text);
     }
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(this.dir, "node_modules"));

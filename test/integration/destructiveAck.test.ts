@@ -1,0 +1,59 @@
+import * as path from "path";
+import { TestStack } from "../support/stack";
+
+/**
+ * The destructive-change guard's advice, followed through the real `pulumi` CLI (file
+ * backend, a throw-away stack, the project's own Pulumi.yaml with its declared config types):
+ * the commands it prints must store what the config schema and our reader accept.
+ */
+
+jest.setTimeout(600_000);
+
+const PROGRAM = path.join(__dirname, "../support/guardProgram.ts");
+const DSN = "host=127.0.0.1 port=5432 dbname=api user=app password=unused sslmode=disable";
+
+/** The `pulumi config set ...` commands in a failed preview's message, as argv. */
+function printedCommands(output: string): string[][] {
+  return [...output.matchAll(/^\s*pulumi (config set [^\n]*)$/gm)].map((m) =>
+    m[1].split(" ").map((arg) => arg.replace(/^'(.*)'$/, "$1")),
+  );
+}
+
+let stack: TestStack | undefined;
+afterEach(async () => {
+  await stack?.destroy();
+  stack = undefined;
+});
+
+describe("acknowledging a destructive migration with the printed command", () => {
+  it("the printed commands store versions the schema and the reader accept, appending each time", async () => {
+    stack = await TestStack.create(`ack-${process.pid}`, {}, DSN, PROGRAM);
+    stack.writeMigration("20990101000000_drop_logs.sql", "DROP TABLE logs;\n");
+
+    const refused = await stack.preview();
+    expect(refused.code).not.toBe(0);
+    expect(refused.output).toContain("20990101000000_drop_logs.sql:1: DROP TABLE: DROP TABLE logs");
+    const first = printedCommands(refused.output);
+    expect(first).toEqual([
+      ["config", "set", "--path", "--type", "string", "allowDestructiveMigrations[0]", "20990101000000"],
+    ]);
+    for (const args of first) expect((await stack.pulumi(...args)).code).toBe(0);
+
+    const up = await stack.up();
+    expect(up.output).not.toMatch(/error/i);
+    expect(up.code).toBe(0);
+    expect(await stack.outputs()).toMatchObject({ allowDestructive: ["20990101000000"] });
+
+    // A second destructive file: the command appends after the version already acknowledged.
+    stack.writeMigration("20990102000000_truncate.sql", "TRUNCATE events;\n");
+    const again = await stack.preview();
+    expect(again.code).not.toBe(0);
+    const second = printedCommands(again.output);
+    expect(second).toEqual([
+      ["config", "set", "--path", "--type", "string", "allowDestructiveMigrations[1]", "20990102000000"],
+    ]);
+    for (const args of second) expect((await stack.pulumi(...args)).code).toBe(0);
+    expect((await stack.up()).code).toBe(0);
+    expect(await stack.outputs()).toMatchObject({ allowDestructive: ["20990101000000", "20990102000000"] });
+  });
+});
