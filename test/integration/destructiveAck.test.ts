@@ -56,4 +56,17 @@ describe("acknowledging a destructive migration with the printed command", () =>
     expect((await stack.up()).code).toBe(0);
     expect(await stack.outputs()).toMatchObject({ allowDestructive: ["20990101000000", "20990102000000"] });
   });
+
+  it.each<[string, string[][]]>([
+    ["--path without --type (a YAML number)", [["--path", "allowDestructiveMigrations[0]", "20990101000000"]]],
+    ["a plain value", [["allowDestructiveMigrations", "20990101000000"]]],
+  ])("what the CLI stores from %s is read as the version", async (_, commands) => {
+    stack = await TestStack.create(`ack-forms-${process.pid}`, {}, DSN, PROGRAM);
+    stack.writeMigration("20990101000000_drop_logs.sql", "DROP TABLE logs;\n");
+    for (const args of commands) expect((await stack.pulumi("config", "set", ...args)).code).toBe(0);
+    const up = await stack.up();
+    expect(up.output).not.toMatch(/error/i);
+    expect(up.code).toBe(0);
+    expect(await stack.outputs()).toMatchObject({ allowDestructive: ["20990101000000"] });
+  });
 });
