@@ -1,4 +1,7 @@
-import { ConfigError, readSettings } from "../../lib/settings";
+import * as fs from "fs";
+import * as path from "path";
+import { ATLAS_IMAGE, ConfigError, readSettings } from "../../lib/settings";
+import { testbedAtlasImage } from "../support/stack";
 
 const DSN = "host=db port=5432 dbname=api user=app password=s3cret sslmode=disable";
 
@@ -18,7 +21,7 @@ describe("readSettings", () => {
     expect(s.env).toEqual({ ENVIRONMENT: "production" });
     expect(s.migration).toEqual({
       source: "configmap",
-      atlasImage: "arigaio/atlas:0.13.1",
+      atlasImage: "arigaio/atlas:1.2.3-community",
       baseline: undefined,
       deadlineSeconds: 300,
       lockTimeout: "10s",
@@ -129,5 +132,17 @@ describe("readSettings", () => {
         expect((err as Error).message).not.toContain("s3cret");
       }
     }
+  });
+});
+
+describe("the Atlas image", () => {
+  it("Pulumi.yaml declares the program's default", () => {
+    const yaml = fs.readFileSync(path.join(__dirname, "../../Pulumi.yaml"), "utf8");
+    expect(/\n  atlasImage:\n    type: string\n    default: (\S+)\n/.exec(yaml)?.[1]).toBe(ATLAS_IMAGE);
+  });
+
+  it("the local stack runs the test bed's Atlas, the release tools/versions.env builds", () => {
+    const local = fs.readFileSync(path.join(__dirname, "../../Pulumi.local.yaml"), "utf8");
+    expect(/developers-italia-api:atlasImage: (\S+)/.exec(local)?.[1]).toBe(testbedAtlasImage());
   });
 });
