@@ -5,10 +5,25 @@ const common = {
   preset: "ts-jest",
   testEnvironment: "node",
 };
+/**
+ * Today's PostgreSQL majors (scripts/pg-matrix.sh), one project each: integration-pg<major>.
+ * They run what must hold on every major (test/integration/postgresMatrix.test.ts); the
+ * rest of the integration suite drives the test bed's Atlas, which cannot open PostgreSQL 16
+ * or newer (README, "PostgreSQL versions"). `TESTBED_PG_MAJOR=17 jest --selectProjects
+ * integration` runs the whole suite on one of them.
+ */
+const PG_MATRIX = ["16", "17", "18"];
+const matrix = PG_MATRIX.map((major) => ({
+  ...common,
+  displayName: `integration-pg${major}`,
+  testMatch: ["<rootDir>/test/integration/postgresMatrix.test.ts"],
+  globals: { TESTBED_PG_MAJOR: major },
+}));
 module.exports = {
   projects: [
     { ...common, displayName: "unit", testMatch: ["<rootDir>/test/unit/**/*.test.ts"] },
     { ...common, displayName: "integration", testMatch: ["<rootDir>/test/integration/**/*.test.ts"] },
+    ...matrix,
     { ...common, displayName: "e2e", testMatch: ["<rootDir>/test/e2e/**/*.test.ts"] },
   ],
 };

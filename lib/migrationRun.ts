@@ -172,6 +172,8 @@ export function migrationPodSpec(
             secretEnv(DATABASE_URL_ENV),
             { name: "ATLAS_NO_UPDATE_NOTIFIER", value: "1" },
             { name: "ATLAS_NO_UPGRADE_SUGGESTIONS", value: "1" },
+            // Current releases (the default image) send anonymous usage data unless told not to.
+            { name: "ATLAS_NO_ANON_TELEMETRY", value: "true" },
             { name: "HOME", value: "/tmp" },
           ],
           volumeMounts: [

@@ -26,3 +26,9 @@ if [ -f "$PG_DIR/env" ]; then
   # shellcheck source=/dev/null
   source "$PG_DIR/env"
 fi
+# Today's majors (scripts/pg-matrix.sh): TESTBED_PG_URL_<major>, once started.
+for _pg_env in "$STATE_DIR"/postgres-*/env; do
+  # shellcheck source=/dev/null
+  if [ -f "$_pg_env" ]; then source "$_pg_env"; fi
+done
+unset _pg_env

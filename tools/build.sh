@@ -174,7 +174,7 @@ key_of() {
     pulumi) echo "$PULUMI_VERSION" ;;
     pulumi-language-nodejs) echo "$PULUMI_LANGUAGE_NODEJS_VERSION" ;;
     kubernetes-provider) echo "$PULUMI_KUBERNETES_VERSION-${PULUMI_KUBERNETES_PROVIDER_PSEUDO##*-}" ;;
-    atlas) echo "$ATLAS_VERSION-tools-$ATLAS_X_TOOLS" ;;
+    atlas) echo "$ATLAS_VERSION-lib-$ATLAS_LIB_VERSION-tools-$ATLAS_X_TOOLS" ;;
     etcd) echo "$ETCD_VERSION" ;;
     kwok) echo "$KWOK_VERSION" ;;
     control-plane | kubectl) echo "$KUBERNETES_VERSION" ;;

@@ -1,15 +1,64 @@
-/** Helpers for integration tests that need the test bed's private PostgreSQL
- * (scripts/pg.sh up; scripts/env.sh exports TESTBED_PG_URL, a superuser URL). */
+/** Helpers for integration tests that need a private PostgreSQL of the test bed:
+ * Debian's (scripts/pg.sh up; TESTBED_PG_URL) or one of today's majors
+ * (scripts/pg-matrix.sh up; TESTBED_PG_URL_<major>). scripts/env.sh exports both;
+ * each is a superuser URL. */
 import { randomBytes } from "crypto";
 import { Client } from "pg";
 
-/** The superuser URL of the test bed's PostgreSQL. */
+/**
+ * The PostgreSQL major a suite runs on: the jest project's global TESTBED_PG_MAJOR (the
+ * integration-pg<major> projects of jest.config.js), else the environment variable of that
+ * name; undefined means Debian's server, whatever its major.
+ */
+export function pgMajor(): string | undefined {
+  const fromProject = (globalThis as { TESTBED_PG_MAJOR?: unknown }).TESTBED_PG_MAJOR;
+  const major = typeof fromProject === "string" && fromProject !== "" ? fromProject : process.env.TESTBED_PG_MAJOR;
+  if (major === undefined || major === "") return undefined;
+  if (!/^[1-9][0-9]*$/.test(major)) {
+    throw new Error(
+      `TESTBED_PG_MAJOR is "${major}": set it to a PostgreSQL major such as 17, or unset it for Debian's server`,
+    );
+  }
+  return major;
+}
+
+/** The superuser URL of the PostgreSQL that pgMajor() names. A major without a server of
+ * its own (TESTBED_PG_URL_<major>) falls back to Debian's, which createDatabase then checks
+ * really is that major. */
 export function adminUrl(): string {
-  const url = process.env.TESTBED_PG_URL;
+  const major = pgMajor();
+  const url = (major && process.env[`TESTBED_PG_URL_${major}`]) || process.env.TESTBED_PG_URL;
   if (!url) {
-    throw new Error("TESTBED_PG_URL is not set: start PostgreSQL with scripts/pg.sh up, then source scripts/env.sh");
+    throw new Error(
+      major
+        ? `TESTBED_PG_MAJOR=${major} but neither TESTBED_PG_URL_${major} nor TESTBED_PG_URL is set: start it with scripts/pg-matrix.sh up ${major} (or scripts/pg.sh up for Debian's), then source scripts/env.sh`
+        : "TESTBED_PG_URL is not set: start PostgreSQL with scripts/pg.sh up, then source scripts/env.sh",
+    );
   }
   return url;
+}
+
+const checkedServers = new Map<string, Promise<string>>();
+
+/** The server's version (e.g. "17.10"), read once per URL. Throws when TESTBED_PG_MAJOR
+ * names another major, so a suite never passes on a PostgreSQL it was not asked to run on. */
+export function serverVersion(url: string = adminUrl()): Promise<string> {
+  let checked = checkedServers.get(url);
+  if (!checked) {
+    checked = (async () => {
+      const [row] = await query<{ server_version: string }>(url, "SHOW server_version");
+      const version = row.server_version.split(" ")[0];
+      const major = pgMajor();
+      if (major && version.split(".")[0] !== major) {
+        throw new Error(
+          `TESTBED_PG_MAJOR=${major} but the server is PostgreSQL ${version}: start ${major} with scripts/pg-matrix.sh up ${major}, then source scripts/env.sh`,
+        );
+      }
+      return version;
+    })();
+    checkedServers.set(url, checked);
+  }
+  return checked;
 }
 
 /** Runs one SQL text (several statements are allowed when there are no params) on a fresh
@@ -49,6 +98,7 @@ export function urlForDatabase(url: string, database: string): string {
 /** Creates an empty UTF8 database named `<prefix>_<random>` (lower case, [a-z0-9_]). */
 export async function createDatabase(prefix: string): Promise<TestDatabase> {
   const admin = adminUrl();
+  await serverVersion(admin);
   const clean =
     prefix
       .toLowerCase()

@@ -169,11 +169,13 @@ export async function readSchema(url: string, options: { columnOrder?: boolean }
        JOIN pg_class ref ON ref.oid = con.confrelid
       WHERE con.connamespace = 'public'::regnamespace AND con.contype = 'f'`,
   );
+  // PostgreSQL 18 catalogs every NOT NULL as a constraint (contype 'n'); `nullable` of
+  // each column already says the same, on every major.
   const others = await query<{ item: string }>(
     url,
     `SELECT coalesce(rel.relname, '-') || '.' || con.conname || ' (' || con.contype::text || ')' AS item
        FROM pg_constraint con LEFT JOIN pg_class rel ON rel.oid = con.conrelid
-      WHERE con.connamespace = 'public'::regnamespace AND con.contype NOT IN ('p', 'f')`,
+      WHERE con.connamespace = 'public'::regnamespace AND con.contype NOT IN ('p', 'f', 'n')`,
   );
   const relations = await query<{ item: string }>(
     url,

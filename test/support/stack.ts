@@ -13,6 +13,15 @@ import { run } from "./atlasJob";
 const ROOT = path.join(__dirname, "../..");
 const PROJECT_FILES = ["index.ts", "Pulumi.yaml", "package.json", "tsconfig.json", "components", "lib", "migrations"];
 
+/** The Atlas image the test bed runs: the release tools/versions.env builds (ATLAS_VERSION).
+ * The program's default is a newer release that cannot be built here. */
+export function testbedAtlasImage(): string {
+  const versions = fs.readFileSync(path.join(ROOT, "tools", "versions.env"), "utf8");
+  const version = /^ATLAS_VERSION=(\S+)$/m.exec(versions)?.[1];
+  if (!version) throw new Error("tools/versions.env has no ATLAS_VERSION line");
+  return `arigaio/atlas:${version}`;
+}
+
 export interface CommandResult {
   readonly code: number;
   readonly output: string;
@@ -51,7 +60,8 @@ export class TestStack {
     };
   }
 
-  /** A new stack with the given plain config and secret databaseDsn. */
+  /** A new stack with the given plain config and secret databaseDsn. Its atlasImage is the
+   * test bed's Atlas unless the config names another. */
   static async create(
     name: string,
     config: Record<string, string>,
@@ -60,7 +70,9 @@ export class TestStack {
   ): Promise<TestStack> {
     const stack = new TestStack(name, program);
     await stack.must("stack", "init", name);
-    for (const [key, value] of Object.entries(config)) await stack.setConfig(key, value);
+    for (const [key, value] of Object.entries({ atlasImage: testbedAtlasImage(), ...config })) {
+      await stack.setConfig(key, value);
+    }
     await stack.setConfig("databaseDsn", databaseDsn, true);
     return stack;
   }

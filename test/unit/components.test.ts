@@ -117,6 +117,14 @@ describe("DevelopersItaliaApi", () => {
       "--lock-timeout",
       "10s",
     ]);
+    // No --exec-order (Atlas 0.13 lacks it; later releases default to linear, the key's
+    // order). Both the tested release and the default stay quiet and write only to /tmp.
+    expect(container.env.filter((e: { value?: string }) => e.value !== undefined)).toEqual([
+      { name: "ATLAS_NO_UPDATE_NOTIFIER", value: "1" },
+      { name: "ATLAS_NO_UPGRADE_SUGGESTIONS", value: "1" },
+      { name: "ATLAS_NO_ANON_TELEMETRY", value: "true" },
+      { name: "HOME", value: "/tmp" },
+    ]);
   });
 
   it("hardens the migration and API pods", async () => {

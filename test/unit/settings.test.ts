@@ -1,5 +1,15 @@
 import { randomBytes } from "crypto";
-import { checkPinnedImage, ConfigError, isApiPasetoKey, readSettings, readVersionList } from "../../lib/settings";
+import * as fs from "fs";
+import * as path from "path";
+import {
+  ATLAS_IMAGE,
+  checkPinnedImage,
+  ConfigError,
+  isApiPasetoKey,
+  readSettings,
+  readVersionList,
+} from "../../lib/settings";
+import { testbedAtlasImage } from "../support/stack";
 
 const DSN = "host=db port=5432 dbname=api user=app password=s3cret sslmode=disable";
 
@@ -19,7 +29,7 @@ describe("readSettings", () => {
     expect(s.env).toEqual({ ENVIRONMENT: "production" });
     expect(s.migration).toEqual({
       source: "configmap",
-      atlasImage: "arigaio/atlas:0.13.1",
+      atlasImage: "arigaio/atlas:1.2.3-community",
       baseline: undefined,
       deadlineSeconds: 300,
       lockTimeout: "10s",
@@ -258,5 +268,17 @@ describe("readSettings", () => {
         expect((err as Error).message).not.toContain("s3cret");
       }
     }
+  });
+});
+
+describe("the Atlas image", () => {
+  it("Pulumi.yaml declares the program's default", () => {
+    const yaml = fs.readFileSync(path.join(__dirname, "../../Pulumi.yaml"), "utf8");
+    expect(/\n  atlasImage:\n    type: string\n    default: (\S+)\n/.exec(yaml)?.[1]).toBe(ATLAS_IMAGE);
+  });
+
+  it("the local stack runs the test bed's Atlas, the release tools/versions.env builds", () => {
+    const local = fs.readFileSync(path.join(__dirname, "../../Pulumi.local.yaml"), "utf8");
+    expect(/developers-italia-api:atlasImage: (\S+)/.exec(local)?.[1]).toBe(testbedAtlasImage());
   });
 });
