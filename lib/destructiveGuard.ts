@@ -1,4 +1,4 @@
-import { loadModule, parseSync } from "libpg-query";
+import type * as PgQuery from "libpg-query";
 import { MigrationFile } from "./migrationDir";
 
 /**
@@ -23,9 +23,16 @@ export class MigrationSqlError extends Error {}
 type Node = Record<string, unknown>;
 
 let loaded: Promise<void> | undefined;
-/** The parser is WebAssembly: load it once before `findDestructiveStatements`. */
+let parser: typeof PgQuery | undefined;
+/**
+ * The parser is WebAssembly: load it once before `findDestructiveStatements`. Imported
+ * here, not at the top, so a run without pending migrations never loads it.
+ */
 export function loadSqlParser(): Promise<void> {
-  loaded ??= loadModule();
+  loaded ??= import("libpg-query").then(async (module) => {
+    await module.loadModule();
+    parser = module;
+  });
   return loaded;
 }
 
@@ -75,9 +82,10 @@ export function destructiveKinds(stmt: Node): string[] {
 
 /** Requires `await loadSqlParser()` first. */
 export function findDestructiveStatements(file: MigrationFile): DestructiveStatement[] {
+  if (!parser) throw new Error("findDestructiveStatements needs `await loadSqlParser()` first");
   let stmts: Array<{ stmt?: Node; stmt_location?: number; stmt_len?: number }>;
   try {
-    stmts = parseSync(file.text).stmts ?? [];
+    stmts = parser.parseSync(file.text).stmts ?? [];
   } catch (err) {
     const cursor = (err as { sqlDetails?: { cursorPosition?: number } }).sqlDetails?.cursorPosition;
     const line = cursor !== undefined ? lineAt(file.bytes, cursor) : undefined;
