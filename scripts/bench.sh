@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/npm-install.sh
+bash scripts/build.sh
 bash tools/build.sh
 source scripts/env.sh
 bash scripts/pulumi-plugins.sh

@@ -6,7 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
-step() { printf '\n== %s (%ss)\n' "$*" "$((SECONDS - start))"; }
+# Where the time goes: each step's duration, printed at the end.
+steps=() durations=() last=$SECONDS
+step() {
+  [ ${#steps[@]} -gt 0 ] && durations+=($((SECONDS - last)))
+  last=$SECONDS
+  steps+=("$*")
+  printf '\n== %s (%ss)\n' "$*" "$((SECONDS - start))"
+}
 
 step "npm packages"
 bash scripts/npm-install.sh
@@ -21,6 +28,10 @@ step "typecheck, lint, format"
 tsc --noEmit -p .
 eslint .
 prettier --check .
+
+step "build: bin/, the compiled program and migration commands (scripts/build.sh)"
+bash scripts/build.sh --typechecked
+bash scripts/build.sh --check
 
 results=$STATE_DIR/test-results
 rm -rf "$results" && mkdir -p "$results"
@@ -50,6 +61,8 @@ step "end-to-end tests (real Pulumi engine, real control plane)"
 suite e2e
 
 step "done"
+for i in "${!durations[@]}"; do printf '%5ss  %s\n' "${durations[i]}" "${steps[i]}"; done
+printf '%5ss  total\n' "$((SECONDS - start))"
 # One closing line for every suite together.
 node -e '
   const fs = require("fs"), dir = process.argv[1];
