@@ -3,7 +3,7 @@ const tseslint = require("typescript-eslint");
 const pulumi = require("@pulumi/eslint-plugin");
 
 module.exports = tseslint.config(
-  { ignores: ["node_modules/", ".local/", "**/*.js"] },
+  { ignores: ["node_modules/", ".local/", "bin/", "**/*.js"] },
   ...tseslint.configs.recommended,
   {
     files: ["**/*.ts"],

@@ -1,5 +1,6 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { assertBuildCurrent, projectRoot } from "./lib/buildStamp";
 import { DevelopersItaliaApi } from "./components/developersItaliaApi";
 import { lastAppliedVersion, stackConfig } from "./components/stackConfig";
 import { checkDestructive, loadSqlParser } from "./lib/destructiveGuard";
@@ -10,8 +11,9 @@ import { userError } from "./lib/userError";
 
 export = async () => {
   try {
+    assertBuildCurrent(__filename);
     const settings = readSettings(stackConfig());
-    const migrations = loadMigrationDir(path.join(__dirname, "migrations"));
+    const migrations = loadMigrationDir(path.join(projectRoot(__dirname), "migrations"));
     const { migration } = settings;
     const plan = await planRun({
       mode: migration.preflight,
@@ -21,7 +23,8 @@ export = async () => {
       revisionsSchema: migration.revisionsSchema,
       lastAppliedVersion: migration.preflight === "online" ? undefined : await lastAppliedVersion(),
     });
-    await loadSqlParser();
+    // The parser is WebAssembly: loaded only when there is something to parse.
+    if (plan.pending.length > 0) await loadSqlParser();
     checkDestructive(plan.pending, migration.allowDestructive);
 
     const api = new DevelopersItaliaApi("developers-italia-api", {

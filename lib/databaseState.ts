@@ -1,4 +1,4 @@
-import { Client } from "pg";
+import type { Client } from "pg";
 import { describeUrl } from "./dsn";
 import { DatabaseState, Revision } from "./migrationPlan";
 
@@ -32,6 +32,8 @@ export function boundSchema(url: string): string | undefined {
 export async function readDatabaseState(url: string, options: ReadOptions = {}): Promise<DatabaseState> {
   const schema = boundSchema(url);
   const revisionsSchema = options.revisionsSchema ?? schema ?? DEFAULT_REVISIONS_SCHEMA;
+  // Imported here: only the online preflight and migrations:status talk to a database.
+  const { Client } = await import("pg");
   const client = new Client({
     connectionString: url,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,

@@ -1,4 +1,4 @@
-import { loadModule, parsePlPgSQLSync, parseSync } from "libpg-query";
+import type * as PgQuery from "libpg-query";
 import { MigrationFile } from "./migrationDir";
 
 /**
@@ -23,10 +23,22 @@ export class MigrationSqlError extends Error {}
 type Node = Record<string, unknown>;
 
 let loaded: Promise<void> | undefined;
-/** The parser is WebAssembly: load it once before `findDestructiveStatements`. */
+let parser: typeof PgQuery | undefined;
+/**
+ * The parser is WebAssembly: load it once before `findDestructiveStatements`. Imported
+ * here, not at the top, so a run without pending migrations never loads it.
+ */
 export function loadSqlParser(): Promise<void> {
-  loaded ??= loadModule();
+  loaded ??= import("libpg-query").then(async (module) => {
+    await module.loadModule();
+    parser = module;
+  });
   return loaded;
+}
+
+function loadedParser(): typeof PgQuery {
+  if (!parser) throw new Error("the SQL parser needs `await loadSqlParser()` first");
+  return parser;
 }
 
 const droppedObjects: Record<string, string> = {
@@ -112,7 +124,7 @@ export function destructiveKinds(stmt: Node, source = ""): string[] {
 function plpgsqlKinds(source: string, what: string, runsNow: boolean): string[] {
   let parsed: unknown;
   try {
-    parsed = parsePlPgSQLSync(source);
+    parsed = loadedParser().parsePlPgSQLSync(source);
   } catch {
     return [`${what} that PL/pgSQL cannot compile: cannot be verified`];
   }
@@ -137,7 +149,7 @@ function plpgsqlKinds(source: string, what: string, runsNow: boolean): string[] 
     for (const sql of staticSql) {
       let stmts: Array<{ stmt?: Node }> = [];
       try {
-        stmts = parseSync(sql).stmts ?? [];
+        stmts = loadedParser().parseSync(sql).stmts ?? [];
       } catch {
         kinds.push(`${what} statement that PostgreSQL cannot parse: cannot be verified`);
       }
@@ -178,9 +190,10 @@ function hasCascade(value: unknown): boolean {
 
 /** Requires `await loadSqlParser()` first. */
 export function findDestructiveStatements(file: MigrationFile): DestructiveStatement[] {
+  if (!parser) throw new Error("findDestructiveStatements needs `await loadSqlParser()` first");
   let stmts: Array<{ stmt?: Node; stmt_location?: number; stmt_len?: number }>;
   try {
-    stmts = parseSync(file.text).stmts ?? [];
+    stmts = parser.parseSync(file.text).stmts ?? [];
   } catch (err) {
     const cursor = (err as { sqlDetails?: { cursorPosition?: number } }).sqlDetails?.cursorPosition;
     const line = cursor !== undefined ? lineAt(file.bytes, cursor) : undefined;

@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 up() {
   local start=$SECONDS
   bash scripts/npm-install.sh
+  bash scripts/build.sh
   bash tools/build.sh
   source scripts/env.sh
   bash scripts/pulumi-plugins.sh

@@ -11,14 +11,21 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
-import { readDatabaseState } from "../lib/databaseState";
-import { dsnToUrl } from "../lib/dsn";
+import { assertBuildCurrent, projectRoot, StaleBuildError } from "../lib/buildStamp";
 import { loadMigrationDir, readMigrationFiles, versionAt, writeSumFile } from "../lib/migrationDir";
-import { planMigrations } from "../lib/migrationPlan";
 
-const DIR = process.env.MIGRATIONS_DIR ?? path.join(__dirname, "..", "migrations");
+const DIR = process.env.MIGRATIONS_DIR ?? path.join(projectRoot(__dirname), "migrations");
+/** Exit status for a stale bin/: scripts/migrations.sh rebuilds and runs again. */
+const STALE_BUILD = 75;
 
 async function main(argv: string[]): Promise<number> {
+  try {
+    assertBuildCurrent(__filename);
+  } catch (err) {
+    if (!(err instanceof StaleBuildError)) throw err;
+    console.error(err.message);
+    return STALE_BUILD;
+  }
   const [command, ...rest] = argv;
   switch (command) {
     case "hash": {
@@ -86,6 +93,12 @@ async function status(args: string[]): Promise<number> {
     console.error("set DATABASE_URL (a postgres:// URL or a libpq DSN), or pass --url");
     return 2;
   }
+  // Only this command talks to a database: its modules (and pg) load here.
+  const [{ readDatabaseState }, { dsnToUrl }, { planMigrations }] = await Promise.all([
+    import("../lib/databaseState"),
+    import("../lib/dsn"),
+    import("../lib/migrationPlan"),
+  ]);
   const dir = loadMigrationDir(DIR);
   const state = await readDatabaseState(dsnToUrl(raw), { revisionsSchema: values["revisions-schema"] });
   const plan = planMigrations(dir.files, state, values.baseline);

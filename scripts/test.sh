@@ -6,7 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
-step() { printf '\n== %s (%ss)\n' "$*" "$((SECONDS - start))"; }
+# Where the time goes: each step's duration, printed at the end.
+steps=() durations=() last=$SECONDS
+step() {
+  [ ${#steps[@]} -gt 0 ] && durations+=($((SECONDS - last)))
+  last=$SECONDS
+  steps+=("$*")
+  printf '\n== %s (%ss)\n' "$*" "$((SECONDS - start))"
+}
 
 step "npm packages"
 bash scripts/npm-install.sh
@@ -22,9 +29,15 @@ tsc --noEmit -p .
 eslint .
 prettier --check .
 
+step "build: bin/, the compiled program and migration commands (scripts/build.sh)"
+bash scripts/build.sh --typechecked
+bash scripts/build.sh --check
+
 results=$STATE_DIR/test-results
 rm -rf "$results" && mkdir -p "$results"
-suite() { jest --selectProjects "$1" --runInBand --json --outputFile="$results/$1.json"; }
+# e2e files mostly wait on the cluster and share nothing (one namespace and database each):
+# two run at once. unit and integration are CPU-bound: in band (measured faster here).
+suite() { jest --selectProjects "$1" "${2:---runInBand}" --json --outputFile="$results/$1.json"; }
 
 step "unit tests"
 suite unit
@@ -56,9 +69,11 @@ for m in $(bash scripts/pg-matrix.sh majors); do matrix+=(--selectProjects "inte
 jest "${matrix[@]}" --runInBand --json --outputFile="$results/integration-matrix.json"
 
 step "end-to-end tests (real Pulumi engine, real control plane)"
-suite e2e
+suite e2e --maxWorkers=2
 
 step "done"
+for i in "${!durations[@]}"; do printf '%5ss  %s\n' "${durations[i]}" "${steps[i]}"; done
+printf '%5ss  total\n' "$((SECONDS - start))"
 # One closing line for every suite together.
 node -e '
   const fs = require("fs"), dir = process.argv[1];

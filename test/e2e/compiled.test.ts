@@ -1,0 +1,45 @@
+import * as fs from "fs";
+import * as path from "path";
+import { createDatabase, TestDatabase } from "../support/pg";
+import { TestStack } from "../support/stack";
+
+/**
+ * The real Pulumi CLI runs the compiled program (Pulumi.yaml `main: bin/index.js`, built by
+ * scripts/build.sh), and refuses it when a source changed after the build: a stale bin/
+ * must never deploy.
+ */
+
+jest.setTimeout(5 * 60_000);
+
+let db: TestDatabase;
+let stack: TestStack;
+
+beforeAll(async () => {
+  db = await createDatabase("e2e_compiled");
+  stack = await TestStack.create("compiled", { namespace: `e2e-compiled-${process.pid}`, replicas: "1" }, db.url);
+});
+
+afterAll(async () => {
+  await stack?.destroy();
+  await db?.drop();
+});
+
+test("the freshly built program previews", async () => {
+  const result = await stack.preview();
+  expect(result.code).toBe(0);
+  expect(result.output).toContain("5 migration(s) will run, in this order:");
+});
+
+// Run from TypeScript, the check has nothing to compare (lib/buildStamp.ts): this failure
+// proves the CLI ran bin/index.js.
+test("a source edited after the build fails preview before any resource, saying what to run", async () => {
+  fs.appendFileSync(path.join(stack.dir, "lib", "dsn.ts"), "\n// edited after the build\n");
+  const result = await stack.preview();
+  expect(result.code).not.toBe(0);
+  expect(result.output).toContain(
+    "bin/ is stale: lib/dsn.ts changed since it was compiled; run `npm run build` (npm test and npm run local build it too)",
+  );
+  // A RunError: the message alone, no stack trace.
+  expect(result.output).not.toContain("at assertBuildCurrent");
+  expect(result.output).not.toMatch(/\+ +kubernetes:core\/v1:Namespace/);
+});

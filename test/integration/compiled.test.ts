@@ -1,0 +1,63 @@
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+/**
+ * scripts/build.sh and the migrations:* wrapper on a copy of the project: the stamp check
+ * catches an edited source, and the wrapper rebuilds before it runs, so an edit always counts.
+ */
+
+jest.setTimeout(5 * 60_000);
+
+const ROOT = path.join(__dirname, "../..");
+const FILES = ["index.ts", "Pulumi.yaml", "package.json", "tsconfig.json", "tsconfig.build.json"];
+const DIRS = ["components", "lib", "scripts", "migrations"];
+let dir: string;
+
+const sh = (script: string, ...args: string[]) => {
+  const r = spawnSync("bash", [path.join(dir, script), ...args], { cwd: dir, encoding: "utf8" });
+  return { code: r.status, output: `${r.stdout}${r.stderr}` };
+};
+
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "compiled-"));
+  for (const f of [...FILES, ...DIRS]) fs.cpSync(path.join(ROOT, f), path.join(dir, f), { recursive: true });
+  fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
+  // The repository's build when there is one (npm test builds first): rebuilt only if stale.
+  if (fs.existsSync(path.join(ROOT, "bin")))
+    fs.cpSync(path.join(ROOT, "bin"), path.join(dir, "bin"), { recursive: true });
+  const built = sh("scripts/build.sh");
+  if (built.code !== 0) throw new Error(`scripts/build.sh failed:\n${built.output}`);
+});
+
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+test("a fresh build passes its check and is not rebuilt", () => {
+  const stamp = fs.statSync(path.join(dir, "bin", "sources.sha256")).mtimeMs;
+  expect(sh("scripts/build.sh", "--check").code).toBe(0);
+  expect(sh("scripts/build.sh")).toEqual({ code: 0, output: "" });
+  expect(fs.statSync(path.join(dir, "bin", "sources.sha256")).mtimeMs).toBe(stamp);
+});
+
+test("an edited source: the check fails naming it; migrations:check rebuilds, then runs the edit", () => {
+  const file = path.join(dir, "scripts", "migrations.ts");
+  const text = fs.readFileSync(file, "utf8");
+  const edited = text.replace("atlas.sum matches", "atlas.sum matches (edited)");
+  expect(edited).not.toBe(text);
+  fs.writeFileSync(file, edited);
+
+  const check = sh("scripts/build.sh", "--check");
+  expect(check.code).toBe(1);
+  expect(check.output).toContain("bin/ is stale: scripts/migrations.ts changed since it was compiled");
+
+  const run = sh("scripts/migrations.sh", "check");
+  expect(run.code).toBe(0);
+  expect(run.output).toContain("build: compiled into bin/");
+  expect(run.output).toContain("atlas.sum matches (edited)");
+  expect(sh("scripts/build.sh", "--check").code).toBe(0);
+  // Warm: no rebuild, no message.
+  const again = sh("scripts/migrations.sh", "check");
+  expect(again.output).not.toContain("build:");
+  expect(again.output).toContain("atlas.sum matches (edited)");
+});
