@@ -1,4 +1,10 @@
 import { DsnError, dsnToUrl } from "./dsn";
+import { Exposure, readExposure } from "./config/exposure";
+import { NetworkPolicySettings, readPolicy } from "./config/policy";
+import { readScaling, Scaling } from "./config/scaling";
+import { readScheduling, Scheduling } from "./config/scheduling";
+import { readExistingSecret } from "./config/secrets";
+import { readWorkload, Workload } from "./config/workload";
 
 /**
  * Stack configuration, read and validated in one place. Every error names the config key
@@ -21,8 +27,8 @@ export interface Settings {
   readonly resources: Resources;
   /** Plain, non-secret environment of the API (ENVIRONMENT, MAX_REQUESTS, WEBHOOK_*). */
   readonly env: Readonly<Record<string, string>>;
-  /** Secret: the database URL both Atlas and the API use (sslmode always explicit). */
-  readonly databaseUrl: string;
+  /** Secret: the database URL both Atlas and the API use (sslmode always explicit); absent with useExistingSecret. */
+  readonly databaseUrl?: string;
   /** Secret: PASETO_KEY, when writes are enabled. */
   readonly pasetoKey?: string;
   readonly migration: {
@@ -35,6 +41,13 @@ export interface Settings {
     readonly preflight: MigrationPreflight;
     readonly allowDestructive: readonly string[];
   };
+  /** The chart's useExistingSecret: a Secret managed elsewhere (lib/config/secrets.ts). */
+  readonly existingSecret?: string;
+  readonly exposure: Exposure;
+  readonly scaling: Scaling;
+  readonly scheduling: Scheduling;
+  readonly workload: Workload;
+  readonly networkPolicy: NetworkPolicySettings;
 }
 
 /** The Atlas release the test bed builds; the Job's image must run the same one. */
@@ -120,10 +133,11 @@ export function readSettings(config: ConfigSource): Settings {
     throw new ConfigError("image", "give the repository only; put the tag in imageTag and the digest in imageDigest");
   }
 
-  const dsn = secret("databaseDsn", true)!;
-  let databaseUrl: string;
+  const existingSecret = readExistingSecret(config);
+  const dsn = existingSecret === undefined ? secret("databaseDsn", true)! : undefined;
+  let databaseUrl: string | undefined;
   try {
-    databaseUrl = dsnToUrl(dsn);
+    databaseUrl = dsn === undefined ? undefined : dsnToUrl(dsn);
   } catch (err) {
     if (err instanceof DsnError) throw new ConfigError("databaseDsn", err.message);
     throw err;
@@ -219,6 +233,12 @@ export function readSettings(config: ConfigSource): Settings {
       preflight,
       allowDestructive,
     },
+    existingSecret,
+    exposure: readExposure(config),
+    scaling: readScaling(config, int("replicas", 2, 1, 100)!),
+    scheduling: readScheduling(config),
+    workload: readWorkload(config),
+    networkPolicy: readPolicy(config),
   };
 }
 
