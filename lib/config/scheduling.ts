@@ -38,6 +38,14 @@ export const topologySpreadConstraintsSchema = z
   )
   .default([]);
 
+export const affinitySchema = z
+  .strictObject({
+    nodeAffinity: kubeObject.optional(),
+    podAffinity: kubeObject.optional(),
+    podAntiAffinity: kubeObject.optional(),
+  })
+  .default({});
+
 export interface Scheduling {
   readonly imagePullPolicy: "IfNotPresent" | "Always" | "Never";
   readonly imagePullSecrets: readonly string[];
@@ -49,18 +57,8 @@ export interface Scheduling {
 }
 
 export function readScheduling(config: ConfigSource): Scheduling {
-  const affinity = readKey(config, "affinity", kubeObject.default({}));
-  const affinityKeys = Object.keys(affinity).filter(
-    (k) => !["nodeAffinity", "podAffinity", "podAntiAffinity"].includes(k),
-  );
-  if (affinityKeys.length > 0) {
-    // Reuse the schema error format: a typo such as nodeAfinity would otherwise be dropped silently.
-    readKey(
-      config,
-      "affinity",
-      z.strictObject({ nodeAffinity: z.unknown(), podAffinity: z.unknown(), podAntiAffinity: z.unknown() }),
-    );
-  }
+  // Strict: a typo such as nodeAfinity would otherwise be dropped silently.
+  const affinity = readKey(config, "affinity", affinitySchema);
   const priorityClassName = readKey(config, "priorityClassName", z.union([z.literal(""), resourceName]).default(""));
   return {
     imagePullPolicy: readKey(config, "imagePullPolicy", imagePullPolicySchema),
