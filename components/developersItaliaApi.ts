@@ -97,6 +97,9 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
 
   constructor(name: string, args: DevelopersItaliaApiArgs, opts?: pulumi.ComponentResourceOptions) {
     super("developers-italia:app:DevelopersItaliaApi", name, {}, opts);
+    if (args.existingSecret === undefined && args.databaseUrl === undefined) {
+      throw new pulumi.ResourceError(`${name}: give databaseUrl or existingSecret`, this);
+    }
     const workload = args.workload ?? {};
     const labels = {
       ...workload.labels,
@@ -134,9 +137,6 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    if (args.existingSecret === undefined && args.databaseUrl === undefined) {
-      throw new pulumi.ResourceError(`${name}: give databaseUrl or existingSecret`, this);
-    }
     const secret =
       args.existingSecret !== undefined
         ? undefined
