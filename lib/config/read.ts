@@ -23,9 +23,13 @@ export function readKey<S extends z.ZodType>(config: ConfigSource, key: string, 
 }
 
 function describeIssue(issue: z.core.$ZodIssue, key: string): string {
-  const where = issue.path.length > 0 ? `${issue.path.map(String).join(".")}: ` : "";
-  const hint = `(set it with: pulumi config set --path '${[key, ...issue.path.map(String)].join(".")}' <value>)`;
-  return `${where}${issue.message} ${hint}`;
+  // Pulumi's --path syntax: list indexes in brackets (ingress.hosts[0].host).
+  const pulumiPath = issue.path.reduce<string>(
+    (acc, p) => (typeof p === "number" ? `${acc}[${p}]` : `${acc}.${String(p)}`),
+    key,
+  );
+  const where = issue.path.length > 0 ? `${pulumiPath.slice(key.length).replace(/^\./, "")}: ` : "";
+  return `${where}${issue.message} (set it with: pulumi config set --path '${pulumiPath}' <value>)`;
 }
 
 /** Kubernetes label/annotation keys: an optional DNS prefix and a name of 63 characters. */

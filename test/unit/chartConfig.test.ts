@@ -106,7 +106,7 @@ describe("chart values: refusals name the key and say what to do", () => {
     ],
     [
       { ingress: { enabled: true, hosts: [{ host: "API.example.org" }] } },
-      "config ingress: hosts.0.host: is not a valid host name (lower case, optional leading *.) (set it with: pulumi config set --path 'ingress.hosts.0.host' <value>)",
+      "config ingress: hosts[0].host: is not a valid host name (lower case, optional leading *.) (set it with: pulumi config set --path 'ingress.hosts[0].host' <value>)",
     ],
     [
       {
@@ -151,7 +151,7 @@ describe("chart values: refusals name the key and say what to do", () => {
     ],
     [
       { tolerations: [{ key: "k", effect: "NoRun" }] },
-      'config tolerations: 0.effect: Invalid option: expected one of "NoSchedule"|"PreferNoSchedule"|"NoExecute" (set it with: pulumi config set --path \'tolerations.0.effect\' <value>)',
+      'config tolerations: [0].effect: Invalid option: expected one of "NoSchedule"|"PreferNoSchedule"|"NoExecute" (set it with: pulumi config set --path \'tolerations[0].effect\' <value>)',
     ],
     [
       { networkPolicy: { enabled: true } },
@@ -159,7 +159,7 @@ describe("chart values: refusals name the key and say what to do", () => {
     ],
     [
       { networkPolicy: { enabled: true, database: { cidrs: ["10.1.2.3"] } } },
-      "config networkPolicy: database.cidrs.0: expected a CIDR such as 10.0.0.0/16 (set it with: pulumi config set --path 'networkPolicy.database.cidrs.0' <value>)",
+      "config networkPolicy: database.cidrs[0]: expected a CIDR such as 10.0.0.0/16 (set it with: pulumi config set --path 'networkPolicy.database.cidrs[0]' <value>)",
     ],
   ])("%j", (values, message) => {
     expect(refusal({ databaseDsn: DSN, ...values })).toBe(message);
