@@ -6,11 +6,8 @@ import { kubeObject, labels, readKey, resourceName } from "./read";
 
 export const imagePullPolicySchema = z.enum(["IfNotPresent", "Always", "Never"]).default("IfNotPresent");
 
-/** The chart's `[{name: x}]`, or plain names. */
-export const imagePullSecretsSchema = z
-  .array(z.union([resourceName, z.strictObject({ name: resourceName })]))
-  .default([])
-  .transform((list) => list.map((s) => (typeof s === "string" ? s : s.name)));
+/** Secret names (the chart's `[{name: x}]` becomes `[x]`: Pulumi.yaml declares a list of strings). */
+export const imagePullSecretsSchema = z.array(resourceName).default([]);
 
 export const tolerationsSchema = z
   .array(

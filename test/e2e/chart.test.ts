@@ -127,7 +127,7 @@ beforeAll(async () => {
       annotations: { "iam.gke.io/gcp-service-account": "api@project.iam.gserviceaccount.com" },
     },
     imagePullPolicy: "IfNotPresent",
-    imagePullSecrets: [{ name: "registry-pull" }],
+    imagePullSecrets: ["registry-pull"],
     nodeSelector: { "kubernetes.io/os": "linux" },
     tolerations: [{ key: "dedicated", operator: "Equal", value: "api", effect: "NoSchedule" }],
     affinity: {

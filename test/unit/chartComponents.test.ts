@@ -201,7 +201,7 @@ describe("the pod: scheduling, identity, metadata, volumes", () => {
   it("carries every scheduling and pull setting, spreading the API's own pods by default", async () => {
     await deploy({
       imagePullPolicy: "Always",
-      imagePullSecrets: [{ name: "ghcr" }],
+      imagePullSecrets: ["ghcr"],
       nodeSelector: { "kubernetes.io/os": "linux" },
       tolerations: [{ key: "dedicated", operator: "Equal", value: "api", effect: "NoSchedule" }],
       affinity: { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [] } },

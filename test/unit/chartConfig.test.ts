@@ -203,8 +203,8 @@ describe("useExistingSecret", () => {
 });
 
 describe("scheduling values", () => {
-  it("accepts the chart's imagePullSecrets form and plain names", () => {
-    const s = read({ imagePullSecrets: [{ name: "ghcr" }, "other"], priorityClassName: "api-high" });
+  it("reads imagePullSecrets as names and a priorityClassName", () => {
+    const s = read({ imagePullSecrets: ["ghcr", "other"], priorityClassName: "api-high" });
     expect(s.scheduling.imagePullSecrets).toEqual(["ghcr", "other"]);
     expect(s.scheduling.priorityClassName).toBe("api-high");
   });
