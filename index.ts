@@ -18,7 +18,8 @@ export = async () => {
     const plan = await planRun({
       mode: migration.preflight,
       dir: migrations,
-      databaseUrl: settings.databaseUrl,
+      // Only the online preflight reads it, and that is refused without a URL (useExistingSecret).
+      databaseUrl: settings.databaseUrl ?? "",
       baseline: migration.baseline,
       revisionsSchema: migration.revisionsSchema,
       lastAppliedVersion: migration.preflight === "online" ? undefined : await lastAppliedVersion(),
@@ -31,10 +32,10 @@ export = async () => {
       namespace: settings.namespace,
       createNamespace: settings.createNamespace,
       image: imageRef(settings.image),
-      replicas: settings.replicas,
+      replicas: settings.scaling.replicas,
       resources: settings.resources,
       env: settings.env,
-      databaseUrl: pulumi.secret(settings.databaseUrl),
+      databaseUrl: settings.databaseUrl === undefined ? undefined : pulumi.secret(settings.databaseUrl),
       pasetoKey: settings.pasetoKey === undefined ? undefined : pulumi.secret(settings.pasetoKey),
       migrations,
       migrationSource: migration.source,
@@ -43,6 +44,13 @@ export = async () => {
       migrationDeadlineSeconds: migration.deadlineSeconds,
       migrationLockTimeout: migration.lockTimeout,
       migrationRevisionsSchema: migration.revisionsSchema,
+      existingSecret: settings.existingSecret,
+      exposure: settings.exposure,
+      autoscaling: settings.scaling.autoscaling,
+      podDisruptionBudget: settings.scaling.podDisruptionBudget,
+      scheduling: settings.scheduling,
+      workload: settings.workload,
+      networkPolicy: settings.networkPolicy,
     });
     void pulumi.log.info(describePlan(plan, api.migration.key));
 
@@ -54,6 +62,8 @@ export = async () => {
       newestMigration: newest,
       pendingMigrations: plan.pending.map((f) => f.version),
       // Known only once the Job completed: a failed run leaves the previous value in place.
+      readyReplicas: api.readyReplicas,
+      serviceUrl: api.serviceUrl,
       appliedVersion: api.migration.job.status.apply((s) => (s?.succeeded ? newest : undefined)),
     };
   } catch (err) {

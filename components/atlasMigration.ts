@@ -18,8 +18,15 @@ export interface AtlasMigrationArgs {
   readonly namespace: pulumi.Input<string>;
   /** The verified migration directory (see loadMigrationDir). */
   readonly dir: MigrationDir;
-  /** Database URL for Atlas (or DATABASE_DSN for the image source); must be a secret. */
-  readonly databaseUrl: pulumi.Output<string>;
+  /** Database URL for Atlas (or DATABASE_DSN for the image source); must be a secret. Required unless existingSecret. */
+  readonly databaseUrl?: pulumi.Output<string>;
+  /**
+   * A Secret managed elsewhere and the key of its database URL: the Job reads it from there
+   * and this component creates no Secret. @default none
+   */
+  readonly existingSecret?: { readonly name: string; readonly key: string };
+  /** Pull secrets for the Job's image. @default none */
+  readonly imagePullSecrets?: readonly string[];
   /**
    * Where the migrations come from: the repository's directory mounted into Atlas's image,
    * or the API image's own `migrate` subcommand.
@@ -84,11 +91,16 @@ export class AtlasMigration extends pulumi.ComponentResource {
       { metadata, automountServiceAccountToken: false },
       { parent: this },
     );
-    const secret = new k8s.core.v1.Secret(
-      `${name}-db`,
-      { metadata, type: "Opaque", stringData: { [SECRET_KEY]: pulumi.secret(args.databaseUrl) } },
-      { parent: this },
-    );
+    if (args.existingSecret === undefined && args.databaseUrl === undefined) {
+      throw new pulumi.ResourceError(`${name}: give databaseUrl or existingSecret`, this);
+    }
+    const secret = args.existingSecret
+      ? undefined
+      : new k8s.core.v1.Secret(
+          `${name}-db`,
+          { metadata, type: "Opaque", stringData: { [SECRET_KEY]: pulumi.secret(args.databaseUrl!) } },
+          { parent: this },
+        );
 
     let configMap: k8s.core.v1.ConfigMap | undefined;
     let items: Array<{ key: string; path: string }> = [];
@@ -120,21 +132,25 @@ export class AtlasMigration extends pulumi.ComponentResource {
         spec: {
           backoffLimit: 0,
           activeDeadlineSeconds: deadlineSeconds,
-          template: migrationPodSpec(
-            input,
-            {
-              serviceAccount: serviceAccount.metadata.name,
-              secret: secret.metadata.name,
-              configMap: configMap?.metadata.name,
-            },
-            items,
-            this.key,
+          template: withPullSecrets(
+            migrationPodSpec(
+              input,
+              {
+                serviceAccount: serviceAccount.metadata.name,
+                secret: secret?.metadata.name ?? args.existingSecret!.name,
+                secretKey: args.existingSecret?.key,
+                configMap: configMap?.metadata.name,
+              },
+              items,
+              this.key,
+            ),
+            args.imagePullSecrets ?? [],
           ),
         },
       },
       {
         parent: this,
-        dependsOn: [serviceAccount, secret, ...(configMap ? [configMap] : [])],
+        dependsOn: [serviceAccount, ...(secret ? [secret] : []), ...(configMap ? [configMap] : [])],
         customTimeouts: {
           create: `${deadlineSeconds + AWAIT_MARGIN_SECONDS}s`,
           update: `${deadlineSeconds + AWAIT_MARGIN_SECONDS}s`,
@@ -144,4 +160,14 @@ export class AtlasMigration extends pulumi.ComponentResource {
     this.jobName = this.job.metadata.name;
     this.registerOutputs({ key: this.key, jobName: this.jobName });
   }
+}
+
+/** The Job pulls its image with the API's pull secrets (the image source runs the API image). */
+function withPullSecrets(
+  template: k8s.types.input.core.v1.PodTemplateSpec,
+  names: readonly string[],
+): k8s.types.input.core.v1.PodTemplateSpec {
+  if (names.length === 0) return template;
+  const spec = template.spec as k8s.types.input.core.v1.PodSpec;
+  return { ...template, spec: { ...spec, imagePullSecrets: names.map((name) => ({ name })) } };
 }

@@ -3,7 +3,17 @@ import * as pulumi from "@pulumi/pulumi";
 import { MigrationDir } from "../lib/migrationDir";
 import { containerSecurityContext, JOB_ANNOTATION, KEY_ANNOTATION, podSecurityContext } from "../lib/migrationRun";
 import type { MigrationSource, Resources } from "../lib/settings";
+import type { Exposure } from "../lib/config/exposure";
+import type { NetworkPolicySettings } from "../lib/config/policy";
+import type { Scaling } from "../lib/config/scaling";
+import type { Scheduling } from "../lib/config/scheduling";
+import { EXISTING_SECRET_KEYS } from "../lib/config/secrets";
+import type { Workload } from "../lib/config/workload";
 import { AtlasMigration } from "./atlasMigration";
+import { createExposure } from "./exposure";
+import { createNetworkPolicies } from "./policy";
+import { createScaling } from "./scaling";
+import { schedulingSpec, serviceAccountName } from "./workload";
 
 export interface DevelopersItaliaApiArgs {
   /** Namespace for every object. */
@@ -18,8 +28,13 @@ export interface DevelopersItaliaApiArgs {
   readonly resources?: Resources;
   /** Plain environment of the API (ENVIRONMENT, MAX_REQUESTS, WEBHOOK_*). @default {} */
   readonly env?: Readonly<Record<string, string>>;
-  /** Database URL (secret), used by both the API and the migration. */
-  readonly databaseUrl: pulumi.Output<string>;
+  /** Database URL (secret), used by both the API and the migration. Required unless existingSecret. */
+  readonly databaseUrl?: pulumi.Output<string>;
+  /**
+   * A Secret managed elsewhere holding `databaseDSN` and optionally `pasetoKey` (the chart's
+   * useExistingSecret); then databaseUrl and pasetoKey are not given. @default none
+   */
+  readonly existingSecret?: string;
   /** PASETO_KEY (secret); without it the API is read-only. @default none */
   readonly pasetoKey?: pulumi.Output<string>;
   /** The verified migration directory. */
@@ -35,9 +50,29 @@ export interface DevelopersItaliaApiArgs {
   readonly migrationLockTimeout?: string;
   /** @default Atlas's default */
   readonly migrationRevisionsSchema?: string;
+  /** Service, Ingress, ServiceMonitor. @default a ClusterIP Service on port 80 */
+  readonly exposure?: Exposure;
+  /** The HPA (then `replicas` is left to it) and the PDB. @default neither */
+  readonly autoscaling?: Scaling["autoscaling"];
+  /** @default none */
+  readonly podDisruptionBudget?: Scaling["podDisruptionBudget"];
+  /** Pull policy and secrets, node selection, spread and priority. @default IfNotPresent, nothing else */
+  readonly scheduling?: Partial<Scheduling>;
+  /** The API's ServiceAccount, annotations, labels and extra volumes. @default a new ServiceAccount */
+  readonly workload?: Partial<Workload>;
+  /** Opt-in NetworkPolicies for the API and the migration Job. @default none */
+  readonly networkPolicy?: NetworkPolicySettings;
 }
 
+const DEFAULT_EXPOSURE: Exposure = {
+  service: { type: "ClusterIP", port: 80, annotations: {} },
+  ingress: { enabled: false, className: "", annotations: {}, hosts: [], tls: [] },
+  serviceMonitor: { enabled: false, additionalLabels: {}, jobLabel: "", targetLabels: [], path: "/metrics" },
+};
+
 const APP = "developers-italia-api";
+/** The labels migrationPodSpec gives the Job's pods. */
+const MIGRATION_POD_SELECTOR = { "app.kubernetes.io/name": APP, "app.kubernetes.io/component": "migration" };
 const PORT = 3000;
 
 /**
@@ -49,10 +84,25 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
   public readonly migration: AtlasMigration;
   public readonly deployment: k8s.apps.v1.Deployment;
   public readonly service: k8s.core.v1.Service;
+  public readonly ingress?: k8s.networking.v1.Ingress;
+  public readonly serviceMonitor?: k8s.apiextensions.CustomResource;
+  public readonly hpa?: k8s.autoscaling.v2.HorizontalPodAutoscaler;
+  public readonly pdb?: k8s.policy.v1.PodDisruptionBudget;
+  public readonly networkPolicies: k8s.networking.v1.NetworkPolicy[];
+  public readonly serviceAccount?: k8s.core.v1.ServiceAccount;
+  /** The Service's in-cluster URL. */
+  public readonly serviceUrl: pulumi.Output<string>;
+  /** Ready API pods, as the last `up` saw them. */
+  public readonly readyReplicas: pulumi.Output<number>;
 
   constructor(name: string, args: DevelopersItaliaApiArgs, opts?: pulumi.ComponentResourceOptions) {
     super("developers-italia:app:DevelopersItaliaApi", name, {}, opts);
+    if (args.existingSecret === undefined && args.databaseUrl === undefined) {
+      throw new pulumi.ResourceError(`${name}: give databaseUrl or existingSecret`, this);
+    }
+    const workload = args.workload ?? {};
     const labels = {
+      ...workload.labels,
       "app.kubernetes.io/name": APP,
       "app.kubernetes.io/instance": name,
       "app.kubernetes.io/managed-by": "pulumi",
@@ -78,24 +128,54 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
         lockTimeout: args.migrationLockTimeout,
         revisionsSchema: args.migrationRevisionsSchema,
         labels,
+        existingSecret:
+          args.existingSecret === undefined
+            ? undefined
+            : { name: args.existingSecret, key: EXISTING_SECRET_KEYS.databaseUrl },
+        imagePullSecrets: args.scheduling?.imagePullSecrets,
       },
       { parent: this },
     );
 
-    const secret = new k8s.core.v1.Secret(
-      `${name}-env`,
-      {
-        metadata: { namespace, labels },
-        type: "Opaque",
-        stringData: {
-          DATABASE_DSN: pulumi.secret(args.databaseUrl),
-          ...(args.pasetoKey ? { PASETO_KEY: pulumi.secret(args.pasetoKey) } : {}),
-        },
-      },
-      { parent: this },
-    );
+    const secret =
+      args.existingSecret !== undefined
+        ? undefined
+        : new k8s.core.v1.Secret(
+            `${name}-env`,
+            {
+              metadata: { namespace, labels },
+              type: "Opaque",
+              stringData: {
+                DATABASE_DSN: pulumi.secret(args.databaseUrl!),
+                ...(args.pasetoKey ? { PASETO_KEY: pulumi.secret(args.pasetoKey) } : {}),
+              },
+            },
+            { parent: this },
+          );
 
     const selector = { "app.kubernetes.io/name": APP, "app.kubernetes.io/instance": name };
+    const serviceAccount = serviceAccountName(name, workload.serviceAccount, { namespace, labels }, this);
+    this.serviceAccount = serviceAccount.resource;
+    // Secret references: ours (keys DATABASE_DSN, PASETO_KEY) or the existing Secret's (the chart's keys).
+    const secretEnv =
+      secret !== undefined
+        ? ["DATABASE_DSN", ...(args.pasetoKey ? ["PASETO_KEY"] : [])].map((key) => ({
+            name: key,
+            valueFrom: { secretKeyRef: { name: secret.metadata.name, key } },
+          }))
+        : [
+            {
+              name: "DATABASE_DSN",
+              valueFrom: { secretKeyRef: { name: args.existingSecret!, key: EXISTING_SECRET_KEYS.databaseUrl } },
+            },
+            {
+              // Optional: without it the API runs read-only, as with an empty pasetoKey.
+              name: "PASETO_KEY",
+              valueFrom: {
+                secretKeyRef: { name: args.existingSecret!, key: EXISTING_SECRET_KEYS.pasetoKey, optional: true },
+              },
+            },
+          ];
     const probe = (path: string, failureThreshold: number) => ({
       httpGet: { path, port: "http" },
       periodSeconds: 10,
@@ -105,35 +185,51 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
     this.deployment = new k8s.apps.v1.Deployment(
       `${name}-api`,
       {
-        metadata: { namespace, labels },
+        metadata: {
+          namespace,
+          labels,
+          ...(Object.keys(workload.deploymentAnnotations ?? {}).length > 0
+            ? { annotations: workload.deploymentAnnotations }
+            : {}),
+        },
         spec: {
-          replicas: args.replicas ?? 2,
+          // With the HPA on, `replicas` stays out of what Pulumi applies, so the HPA keeps owning it.
+          ...(args.autoscaling ? {} : { replicas: args.replicas ?? 2 }),
           selector: { matchLabels: selector },
           strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
           template: {
             metadata: {
               labels: { ...labels, ...selector },
               // The rollout is tied to the migration run that gates it: a new run, a new rollout.
-              annotations: { [JOB_ANNOTATION]: this.migration.jobName, [KEY_ANNOTATION]: this.migration.key },
+              annotations: {
+                ...workload.podAnnotations,
+                [JOB_ANNOTATION]: this.migration.jobName,
+                [KEY_ANNOTATION]: this.migration.key,
+              },
             },
             spec: {
-              automountServiceAccountToken: false,
+              serviceAccountName: serviceAccount.name,
+              automountServiceAccountToken: serviceAccount.automountToken,
               securityContext: podSecurityContext,
+              ...schedulingSpec(args.scheduling, selector),
+              ...(workload.extraVolumes?.length
+                ? { volumes: [...workload.extraVolumes] as k8s.types.input.core.v1.Volume[] }
+                : {}),
               containers: [
                 {
                   name: APP,
                   image: args.image,
-                  imagePullPolicy: "IfNotPresent",
+                  imagePullPolicy: args.scheduling?.imagePullPolicy ?? "IfNotPresent",
                   ports: [{ name: "http", containerPort: PORT, protocol: "TCP" }],
                   env: [
                     ...Object.entries(args.env ?? {})
                       .sort(([a], [b]) => a.localeCompare(b))
                       .map(([k, value]) => ({ name: k, value })),
-                    ...["DATABASE_DSN", ...(args.pasetoKey ? ["PASETO_KEY"] : [])].map((key) => ({
-                      name: key,
-                      valueFrom: { secretKeyRef: { name: secret.metadata.name, key } },
-                    })),
+                    ...secretEnv,
                   ],
+                  ...(workload.extraVolumeMounts?.length
+                    ? { volumeMounts: [...workload.extraVolumeMounts] as k8s.types.input.core.v1.VolumeMount[] }
+                    : {}),
                   startupProbe: probe("/livez", 30),
                   livenessProbe: probe("/livez", 3),
                   readinessProbe: probe("/readyz", 3),
@@ -149,16 +245,49 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
       { parent: this, dependsOn: [this.migration.job] },
     );
 
-    this.service = new k8s.core.v1.Service(
-      `${name}-svc`,
-      {
-        metadata: { namespace, labels },
-        spec: { type: "ClusterIP", selector, ports: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }] },
-      },
-      { parent: this },
+    const exposure = createExposure(
+      name,
+      { namespace, labels, selector, settings: args.exposure ?? DEFAULT_EXPOSURE },
+      this,
     );
+    this.service = exposure.service;
+    this.ingress = exposure.ingress;
+    this.serviceMonitor = exposure.serviceMonitor;
+    this.serviceUrl = exposure.inClusterUrl;
+
+    const scaling = createScaling(
+      name,
+      {
+        namespace,
+        labels,
+        selector,
+        deployment: this.deployment,
+        settings: { autoscaling: args.autoscaling, podDisruptionBudget: args.podDisruptionBudget },
+      },
+      this,
+    );
+    this.hpa = scaling.hpa;
+    this.pdb = scaling.pdb;
+
+    this.networkPolicies = args.networkPolicy
+      ? createNetworkPolicies(
+          name,
+          {
+            namespace,
+            labels,
+            apiSelector: selector,
+            migrationSelector: MIGRATION_POD_SELECTOR,
+            apiPort: PORT,
+            settings: args.networkPolicy,
+          },
+          this,
+        )
+      : [];
+    this.readyReplicas = this.deployment.status.apply((s) => s?.readyReplicas ?? 0);
 
     this.registerOutputs({
+      serviceUrl: this.serviceUrl,
+      readyReplicas: this.readyReplicas,
       deploymentName: this.deployment.metadata.name,
       jobName: this.migration.jobName,
       migrationKey: this.migration.key,

@@ -130,6 +130,8 @@ export const CONFIGMAP_LIMIT_BYTES = 1024 * 1024 - 16 * 1024;
 export interface PodNames {
   readonly serviceAccount: k8s.types.input.core.v1.PodSpec["serviceAccountName"];
   readonly secret: k8s.types.input.core.v1.SecretKeySelector["name"];
+  /** The key of the database URL in that Secret. @default SECRET_KEY */
+  readonly secretKey?: string;
   readonly configMap?: k8s.types.input.core.v1.ConfigMapVolumeSource["name"];
 }
 
@@ -159,7 +161,7 @@ export function migrationPodSpec(
 ): k8s.types.input.core.v1.PodTemplateSpec {
   const secretEnv = (name: string) => ({
     name,
-    valueFrom: { secretKeyRef: { name: names.secret, key: SECRET_KEY } },
+    valueFrom: { secretKeyRef: { name: names.secret, key: names.secretKey ?? SECRET_KEY } },
   });
   const container: k8s.types.input.core.v1.Container =
     input.source === "configmap"

@@ -1,4 +1,10 @@
 import { DsnError, dsnToUrl } from "./dsn";
+import { Exposure, readExposure } from "./config/exposure";
+import { NetworkPolicySettings, readPolicy } from "./config/policy";
+import { readScaling, Scaling } from "./config/scaling";
+import { readScheduling, Scheduling } from "./config/scheduling";
+import { readExistingSecret } from "./config/secrets";
+import { readWorkload, Workload } from "./config/workload";
 
 /**
  * Stack configuration, read and validated in one place. Every error names the config key
@@ -21,8 +27,8 @@ export interface Settings {
   readonly resources: Resources;
   /** Plain, non-secret environment of the API (ENVIRONMENT, MAX_REQUESTS, WEBHOOK_*). */
   readonly env: Readonly<Record<string, string>>;
-  /** Secret: the database URL both Atlas and the API use (sslmode always explicit). */
-  readonly databaseUrl: string;
+  /** Secret: the database URL both Atlas and the API use (sslmode always explicit); absent with useExistingSecret. */
+  readonly databaseUrl?: string;
   /** Secret: PASETO_KEY, when writes are enabled. */
   readonly pasetoKey?: string;
   readonly migration: {
@@ -35,6 +41,13 @@ export interface Settings {
     readonly preflight: MigrationPreflight;
     readonly allowDestructive: readonly string[];
   };
+  /** The chart's useExistingSecret: a Secret managed elsewhere (lib/config/secrets.ts). */
+  readonly existingSecret?: string;
+  readonly exposure: Exposure;
+  readonly scaling: Scaling;
+  readonly scheduling: Scheduling;
+  readonly workload: Workload;
+  readonly networkPolicy: NetworkPolicySettings;
 }
 
 /**
@@ -138,10 +151,11 @@ export function readSettings(config: ConfigSource): Settings {
     );
   }
 
-  const dsn = secret("databaseDsn", true)!;
-  let databaseUrl: string;
+  const existingSecret = readExistingSecret(config);
+  const dsn = existingSecret === undefined ? secret("databaseDsn", true)! : undefined;
+  let databaseUrl: string | undefined;
   try {
-    databaseUrl = dsnToUrl(dsn);
+    databaseUrl = dsn === undefined ? undefined : dsnToUrl(dsn);
   } catch (err) {
     if (err instanceof DsnError) throw new ConfigError("databaseDsn", err.message);
     throw err;
@@ -223,6 +237,12 @@ export function readSettings(config: ConfigSource): Settings {
       preflight,
       allowDestructive,
     },
+    existingSecret,
+    exposure: readExposure(config),
+    scaling: readScaling(config, int("replicas", 2, 1, 100)!),
+    scheduling: readScheduling(config),
+    workload: readWorkload(config),
+    networkPolicy: readPolicy(config),
   };
 }
 

@@ -63,6 +63,7 @@ describe("DevelopersItaliaApi", () => {
         ["kubernetes:core/v1:Secret", "dia-migrate-db", "dia-migrate"],
         ["kubernetes:core/v1:Service", "dia-svc", "dia"],
         ["kubernetes:core/v1:ServiceAccount", "dia-migrate-sa", "dia-migrate"],
+        ["kubernetes:core/v1:ServiceAccount", "dia-api-sa", "dia"],
       ].sort(),
     );
   });
@@ -145,7 +146,9 @@ describe("DevelopersItaliaApi", () => {
         capabilities: { drop: ["ALL"] },
       });
     }
-    expect(inputs("kubernetes:core/v1:ServiceAccount").automountServiceAccountToken).toBe(false);
+    for (const sa of byType("kubernetes:core/v1:ServiceAccount")) {
+      expect(sa.inputs.automountServiceAccountToken).toBe(false);
+    }
   });
 
   it("passes --baseline only when configured", async () => {

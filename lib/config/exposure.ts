@@ -1,0 +1,85 @@
+import { z } from "zod";
+import type { ConfigSource } from "../settings";
+import { annotations, labels, port, readKey, resourceName } from "./read";
+
+/**
+ * How the API is reached: its Service, an optional Ingress and an optional ServiceMonitor.
+ * Keys and defaults follow the upstream chart's values.yaml (chart v0.6.0).
+ */
+
+const duration = z.string().regex(/^(\d+(ms|s|m|h))+$/, "expected a Prometheus duration such as 30s or 1m");
+
+export const serviceSchema = z
+  .strictObject({
+    type: z.enum(["ClusterIP", "NodePort", "LoadBalancer"]).default("ClusterIP"),
+    port: port.default(80),
+    annotations,
+  })
+  .default({ type: "ClusterIP", port: 80, annotations: {} });
+
+const host = z
+  .string()
+  .regex(/^(\*\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "is not a valid host name (lower case, optional leading *.)");
+
+export const ingressSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    className: z.string().default(""),
+    annotations,
+    hosts: z
+      .array(
+        z.strictObject({
+          host,
+          paths: z
+            .array(
+              z.strictObject({
+                path: z.string().startsWith("/", "must start with /").default("/"),
+                pathType: z.enum(["Exact", "Prefix", "ImplementationSpecific"]).default("Prefix"),
+              }),
+            )
+            .min(1, "give at least one path")
+            .default([{ path: "/", pathType: "Prefix" }]),
+        }),
+      )
+      .default([]),
+    tls: z.array(z.strictObject({ secretName: resourceName, hosts: z.array(host).min(1) })).default([]),
+  })
+  .default({ enabled: false, className: "", annotations: {}, hosts: [], tls: [] })
+  .refine((i) => !i.enabled || i.hosts.length > 0, {
+    message: "enabled needs at least one entry in hosts (e.g. {host: api.example.org, paths: [{path: /}]})",
+    path: ["hosts"],
+  })
+  .refine((i) => i.tls.every((t) => t.hosts.every((h) => i.hosts.some((x) => x.host === h))), {
+    message: "every tls host must also be in hosts",
+    path: ["tls"],
+  });
+
+export const serviceMonitorSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    additionalLabels: labels,
+    jobLabel: z.string().default(""),
+    interval: duration.optional(),
+    scrapeTimeout: duration.optional(),
+    targetLabels: z.array(z.string()).default([]),
+    path: z.string().startsWith("/").default("/metrics"),
+  })
+  .default({ enabled: false, additionalLabels: {}, jobLabel: "", targetLabels: [], path: "/metrics" });
+
+export type ServiceSettings = z.output<typeof serviceSchema>;
+export type IngressSettings = z.output<typeof ingressSchema>;
+export type ServiceMonitorSettings = z.output<typeof serviceMonitorSchema>;
+
+export interface Exposure {
+  readonly service: ServiceSettings;
+  readonly ingress: IngressSettings;
+  readonly serviceMonitor: ServiceMonitorSettings;
+}
+
+export function readExposure(config: ConfigSource): Exposure {
+  return {
+    service: readKey(config, "service", serviceSchema),
+    ingress: readKey(config, "ingress", ingressSchema),
+    serviceMonitor: readKey(config, "serviceMonitor", serviceMonitorSchema),
+  };
+}

@@ -1,0 +1,63 @@
+import { z } from "zod";
+import type { ConfigSource } from "../settings";
+import { ConfigError } from "../settings";
+import { kubeObject, port, readKey } from "./read";
+
+/**
+ * Opt-in NetworkPolicies: the API accepts traffic on its port only from the listed peers
+ * (the ingress controller, the metrics scraper) and talks only to the database, DNS and
+ * HTTPS webhooks; the migration Job gets its own policy (database and DNS only).
+ */
+
+const cidr = z
+  .string()
+  .regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$|^[0-9a-fA-F:]+\/\d{1,3}$/, "expected a CIDR such as 10.0.0.0/16");
+
+/** A NetworkPolicy peer: pods selected by namespace and/or pod labels. */
+const peer = z
+  .strictObject({ namespaceSelector: kubeObject.optional(), podSelector: kubeObject.optional() })
+  .refine((p) => p.namespaceSelector !== undefined || p.podSelector !== undefined, {
+    message: "give namespaceSelector and/or podSelector",
+  });
+
+/** Private, link-local and loopback ranges: webhook URLs are chosen by API clients, so never these. */
+export const NON_PUBLIC_CIDRS = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "127.0.0.0/8"];
+
+export const networkPolicySchema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    /** Who may reach the API's port (e.g. the ingress controller's namespace, Prometheus). */
+    ingressFrom: z.array(peer).default([]),
+    database: z
+      .strictObject({
+        cidrs: z.array(cidr).default([]),
+        /** For a database running in the cluster. */
+        peers: z.array(peer).default([]),
+        port: port.default(5432),
+      })
+      .default({ cidrs: [], peers: [], port: 5432 }),
+    /** Allow HTTPS (443) to public addresses, for the webhooks the API sends. */
+    webhooks: z.boolean().default(true),
+    webhookExceptCidrs: z.array(cidr).default(NON_PUBLIC_CIDRS),
+  })
+  .default({
+    enabled: false,
+    ingressFrom: [],
+    database: { cidrs: [], peers: [], port: 5432 },
+    webhooks: true,
+    webhookExceptCidrs: NON_PUBLIC_CIDRS,
+  });
+
+export type NetworkPolicySettings = z.output<typeof networkPolicySchema>;
+
+export function readPolicy(config: ConfigSource): NetworkPolicySettings {
+  const policy = readKey(config, "networkPolicy", networkPolicySchema);
+  if (policy.enabled && policy.database.cidrs.length === 0 && policy.database.peers.length === 0) {
+    throw new ConfigError(
+      "networkPolicy",
+      "enabled without a database destination: the API and the migration Job could not reach PostgreSQL; " +
+        "set networkPolicy.database.cidrs (e.g. [10.1.2.3/32]) or networkPolicy.database.peers",
+    );
+  }
+  return policy;
+}

@@ -1,0 +1,53 @@
+import { z } from "zod";
+import { ConfigError, type ConfigSource } from "../settings";
+
+/**
+ * Reads one structured config key (an object or list set with `pulumi config set --path`)
+ * through a zod schema, and turns zod's issues into our `config <key>: <path>: ...` errors.
+ * These keys are never secret, but the message still quotes only the offending field.
+ */
+export function readKey<S extends z.ZodType>(config: ConfigSource, key: string, schema: S): z.output<S> {
+  const raw = config.get(key);
+  let value: unknown = undefined;
+  if (raw !== undefined && raw !== "") {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      // A plain string (e.g. `pulumi config set priorityClassName high`) is a string value.
+      value = raw;
+    }
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) throw new ConfigError(key, describeIssue(result.error.issues[0], key));
+  return result.data;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, key: string): string {
+  // Pulumi's --path syntax: list indexes in brackets (ingress.hosts[0].host).
+  const pulumiPath = issue.path.reduce<string>(
+    (acc, p) => (typeof p === "number" ? `${acc}[${p}]` : `${acc}.${String(p)}`),
+    key,
+  );
+  const where = issue.path.length > 0 ? `${pulumiPath.slice(key.length).replace(/^\./, "")}: ` : "";
+  return `${where}${issue.message} (set it with: pulumi config set --path '${pulumiPath}' <value>)`;
+}
+
+/** Kubernetes label/annotation keys: an optional DNS prefix and a name of 63 characters. */
+const qualifiedName = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const labelValue = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
+export const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+export const dnsSubdomain = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+export const annotations = z
+  .record(z.string().regex(qualifiedName, "is not a valid annotation key"), z.string())
+  .default({});
+export const labels = z
+  .record(
+    z.string().regex(qualifiedName, "is not a valid label key"),
+    z.string().regex(labelValue, "is not a valid label value (63 characters: letters, digits, -, _, .)"),
+  )
+  .default({});
+export const resourceName = z.string().regex(dnsSubdomain, "is not a valid Kubernetes object name");
+export const port = z.number().int().min(1).max(65535);
+/** A free-form Kubernetes object (affinity, a volume source): checked by the API server's dry run in preview. */
+export const kubeObject = z.record(z.string(), z.unknown());

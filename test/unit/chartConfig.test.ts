@@ -1,0 +1,211 @@
+import { ConfigError, readSettings } from "../../lib/settings";
+
+/** The chart's values as stack config (issue 11): defaults, decisions and refusals. */
+
+const DSN = "host=db port=5432 dbname=api user=app password=s3cret sslmode=disable";
+
+function source(values: Record<string, unknown>, secrets = ["databaseDsn", "pasetoKey"]) {
+  const text = (v: unknown) => (v === undefined ? undefined : typeof v === "string" ? v : JSON.stringify(v));
+  return { get: (k: string) => text(values[k]), isSecret: (k: string) => secrets.includes(k) };
+}
+const read = (values: Record<string, unknown>) => readSettings(source({ databaseDsn: DSN, ...values }));
+const refusal = (values: Record<string, unknown>) => {
+  try {
+    readSettings(source(values));
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error("accepted");
+};
+
+describe("chart values: defaults", () => {
+  it("match the chart where it is safe, and add a PDB only when two pods always run", () => {
+    const s = read({});
+    expect(s.exposure.service).toEqual({ type: "ClusterIP", port: 80, annotations: {} });
+    expect(s.exposure.ingress.enabled).toBe(false);
+    expect(s.exposure.serviceMonitor.enabled).toBe(false);
+    expect(s.scaling).toEqual({ replicas: 2, podDisruptionBudget: { maxUnavailable: 1 } });
+    expect(read({ replicas: "1" }).scaling).toEqual({ replicas: 1, podDisruptionBudget: undefined });
+    expect(s.workload.serviceAccount).toEqual({ create: true, annotations: {}, name: "", automountToken: false });
+    expect(s.scheduling).toEqual({
+      imagePullPolicy: "IfNotPresent",
+      imagePullSecrets: [],
+      nodeSelector: {},
+      tolerations: [],
+      affinity: undefined,
+      topologySpreadConstraints: [],
+      priorityClassName: undefined,
+    });
+    expect(s.networkPolicy.enabled).toBe(false);
+    expect(s.existingSecret).toBeUndefined();
+  });
+
+  it("reads the defaults Pulumi.yaml declares as they arrive (JSON text) without complaint", () => {
+    const s = read({
+      podDisruptionBudget: "{}",
+      networkPolicy: '{"enabled":false}',
+      autoscaling: '{"enabled":false,"minReplicas":1,"maxReplicas":100}',
+      imagePullSecrets: "[]",
+      priorityClassName: "",
+      useExistingSecret: "",
+    });
+    expect(s.scaling.replicas).toBe(2);
+  });
+});
+
+describe("chart values: autoscaling and replicas", () => {
+  it("leaves replicas to the HPA, with the chart's 80% CPU target when none is given", () => {
+    const s = read({ autoscaling: { enabled: true, minReplicas: 2, maxReplicas: 5 } });
+    expect(s.scaling.replicas).toBeUndefined();
+    expect(s.scaling.autoscaling).toEqual({
+      minReplicas: 2,
+      maxReplicas: 5,
+      targetCPUUtilizationPercentage: 80,
+      targetMemoryUtilizationPercentage: undefined,
+    });
+    expect(s.scaling.podDisruptionBudget).toEqual({ maxUnavailable: 1 });
+  });
+
+  it("keeps a memory-only target as given, and no PDB when the HPA may go down to one pod", () => {
+    const s = read({ autoscaling: { enabled: true, minReplicas: 1, targetMemoryUtilizationPercentage: 70 } });
+    expect(s.scaling.autoscaling?.targetCPUUtilizationPercentage).toBeUndefined();
+    expect(s.scaling.autoscaling?.targetMemoryUtilizationPercentage).toBe(70);
+    expect(s.scaling.podDisruptionBudget).toBeUndefined();
+  });
+
+  it("honours an explicit budget", () => {
+    expect(read({ podDisruptionBudget: { minAvailable: "50%" } }).scaling.podDisruptionBudget).toEqual({
+      minAvailable: "50%",
+    });
+    expect(read({ podDisruptionBudget: { enabled: false } }).scaling.podDisruptionBudget).toBeUndefined();
+  });
+});
+
+describe("chart values: refusals name the key and say what to do", () => {
+  it.each<[Record<string, unknown>, string]>([
+    [
+      { autoscaling: { enabled: true, minReplicas: 5, maxReplicas: 2 } },
+      "config autoscaling: minReplicas: minReplicas must not exceed maxReplicas (set it with: pulumi config set --path 'autoscaling.minReplicas' <value>)",
+    ],
+    [
+      { autoscaling: { enabled: true, maxReplica: 3 } },
+      "config autoscaling: Unrecognized key: \"maxReplica\" (set it with: pulumi config set --path 'autoscaling' <value>)",
+    ],
+    [
+      { podDisruptionBudget: { enabled: true }, replicas: "1" },
+      "config podDisruptionBudget: enabled with at most 1 replica always running would block every node drain; raise replicas (or autoscaling.minReplicas) to 2, or set podDisruptionBudget.maxUnavailable",
+    ],
+    [
+      { podDisruptionBudget: { minAvailable: 1, maxUnavailable: 1 } },
+      "config podDisruptionBudget: minAvailable: set minAvailable or maxUnavailable, not both (set it with: pulumi config set --path 'podDisruptionBudget.minAvailable' <value>)",
+    ],
+    [
+      { ingress: { enabled: true } },
+      "config ingress: hosts: enabled needs at least one entry in hosts (e.g. {host: api.example.org, paths: [{path: /}]}) (set it with: pulumi config set --path 'ingress.hosts' <value>)",
+    ],
+    [
+      { ingress: { enabled: true, hosts: [{ host: "API.example.org" }] } },
+      "config ingress: hosts[0].host: is not a valid host name (lower case, optional leading *.) (set it with: pulumi config set --path 'ingress.hosts[0].host' <value>)",
+    ],
+    [
+      {
+        ingress: {
+          enabled: true,
+          hosts: [{ host: "a.example.org" }],
+          tls: [{ secretName: "t", hosts: ["b.example.org"] }],
+        },
+      },
+      "config ingress: tls: every tls host must also be in hosts (set it with: pulumi config set --path 'ingress.tls' <value>)",
+    ],
+    [
+      { service: { type: "ExternalName" } },
+      'config service: type: Invalid option: expected one of "ClusterIP"|"NodePort"|"LoadBalancer" (set it with: pulumi config set --path \'service.type\' <value>)',
+    ],
+    [
+      { serviceMonitor: { enabled: true, interval: "30 seconds" } },
+      "config serviceMonitor: interval: expected a Prometheus duration such as 30s or 1m (set it with: pulumi config set --path 'serviceMonitor.interval' <value>)",
+    ],
+    [
+      { serviceAccount: { create: false } },
+      "config serviceAccount: create is false but no name is given: set serviceAccount.name to the existing account the API runs as, or set serviceAccount.create to true",
+    ],
+    [
+      { podAnnotations: { "deploy.developers.italia.it/migration-job": "x" } },
+      "config podAnnotations: deploy.developers.italia.it/migration-job is set by the migration gate; remove it",
+    ],
+    [
+      { labels: { "app.kubernetes.io/name": "other" } },
+      "config labels: app.kubernetes.io/name is set by this program (it selects the API's pods); remove it",
+    ],
+    [
+      {
+        extraVolumes: [{ name: "certs", secret: { secretName: "c" } }],
+        extraVolumeMounts: [{ name: "cert", mountPath: "/c" }],
+      },
+      'config extraVolumeMounts: mounts "cert", which is not in extraVolumes; add the volume or fix the name',
+    ],
+    [
+      { affinity: { nodeAfinity: {} } },
+      "config affinity: Unrecognized key: \"nodeAfinity\" (set it with: pulumi config set --path 'affinity' <value>)",
+    ],
+    [
+      { tolerations: [{ key: "k", effect: "NoRun" }] },
+      'config tolerations: [0].effect: Invalid option: expected one of "NoSchedule"|"PreferNoSchedule"|"NoExecute" (set it with: pulumi config set --path \'tolerations[0].effect\' <value>)',
+    ],
+    [
+      { networkPolicy: { enabled: true } },
+      "config networkPolicy: enabled without a database destination: the API and the migration Job could not reach PostgreSQL; set networkPolicy.database.cidrs (e.g. [10.1.2.3/32]) or networkPolicy.database.peers",
+    ],
+    [
+      { networkPolicy: { enabled: true, database: { cidrs: ["10.1.2.3"] } } },
+      "config networkPolicy: database.cidrs[0]: expected a CIDR such as 10.0.0.0/16 (set it with: pulumi config set --path 'networkPolicy.database.cidrs[0]' <value>)",
+    ],
+  ])("%j", (values, message) => {
+    expect(refusal({ databaseDsn: DSN, ...values })).toBe(message);
+  });
+});
+
+describe("useExistingSecret", () => {
+  it("needs no databaseDsn, and plans offline", () => {
+    const s = readSettings(source({ useExistingSecret: "api-db", pasetoKey: "" }));
+    expect(s.existingSecret).toBe("api-db");
+    expect(s.databaseUrl).toBeUndefined();
+    expect(s.pasetoKey).toBeUndefined();
+    expect(s.migration.preflight).toBe("offline");
+  });
+
+  it.each<[Record<string, unknown>, string]>([
+    [
+      { useExistingSecret: "api-db", databaseDsn: DSN },
+      "config databaseDsn: is set while useExistingSecret names the Secret api-db, which must hold it (key databaseDSN); remove it with: pulumi config rm databaseDsn",
+    ],
+    [
+      { useExistingSecret: "api-db", pasetoKey: Buffer.alloc(32).toString("base64") },
+      "config pasetoKey: is set while useExistingSecret names the Secret api-db, which must hold it (key pasetoKey); remove it with: pulumi config rm pasetoKey",
+    ],
+    [
+      { useExistingSecret: "api-db", migrationPreflight: "online" },
+      "config migrationPreflight: online needs the database URL, which this program never sees with useExistingSecret (api-db); use offline (plan from this stack's last applied version) or off",
+    ],
+    [{ useExistingSecret: "API_DB" }, 'config useExistingSecret: "API_DB" is not a valid Secret name'],
+  ])("refuses %j", (values, message) => {
+    expect(refusal(values)).toBe(message);
+  });
+
+  it("never quotes the DSN it refuses", () => {
+    expect(refusal({ useExistingSecret: "api-db", databaseDsn: DSN })).not.toContain("s3cret");
+  });
+
+  it("still requires databaseDsn without it", () => {
+    expect(refusal({})).toBe("config databaseDsn: is required: pulumi config set --secret databaseDsn '<value>'");
+  });
+});
+
+describe("scheduling values", () => {
+  it("reads imagePullSecrets as names and a priorityClassName", () => {
+    const s = read({ imagePullSecrets: ["ghcr", "other"], priorityClassName: "api-high" });
+    expect(s.scheduling.imagePullSecrets).toEqual(["ghcr", "other"]);
+    expect(s.scheduling.priorityClassName).toBe("api-high");
+  });
+});
