@@ -6,6 +6,9 @@ import { checkDestructive, loadSqlParser } from "./lib/destructiveGuard";
 import { loadMigrationDir, newestVersion } from "./lib/migrationDir";
 import { describePlan, planRun } from "./lib/preflight";
 import { imageRef, readSettings } from "./lib/settings";
+import { readPromotionSource } from "./components/promotionSource";
+import { buildPlanReport, guardFindings, writePlanFile } from "./lib/planReport";
+import { appliedMigrations, checkPromotion, describePromotion, refuseUntried } from "./lib/promotion";
 import { userError } from "./lib/userError";
 
 export = async () => {
@@ -22,6 +25,18 @@ export = async () => {
       lastAppliedVersion: migration.preflight === "online" ? undefined : await lastAppliedVersion(),
     });
     await loadSqlParser();
+    // The plan as data (MIGRATION_PLAN_FILE and the migrationPlan output), written before
+    // any refusal so that a refused preview still shows reviewers why.
+    const promotion = settings.promoteFrom
+      ? checkPromotion(plan.pending, await readPromotionSource(settings.promoteFrom))
+      : undefined;
+    const findings = guardFindings(plan.pending, migration.allowDestructive);
+    const report = buildPlanReport({ stack: pulumi.getStack(), settings, dir: migrations, plan, findings, promotion });
+    writePlanFile(report);
+    if (promotion) {
+      void pulumi.log.info(describePromotion(promotion));
+      refuseUntried(promotion);
+    }
     checkDestructive(plan.pending, migration.allowDestructive);
 
     const api = new DevelopersItaliaApi("developers-italia-api", {
@@ -52,6 +67,11 @@ export = async () => {
       pendingMigrations: plan.pending.map((f) => f.version),
       // Known only once the Job completed: a failed run leaves the previous value in place.
       appliedVersion: api.migration.job.status.apply((s) => (s?.succeeded ? newest : undefined)),
+      // What a stack promoting from this one may run (promoteFrom): set only once the Job completed.
+      appliedMigrations: api.migration.job.status.apply((s) =>
+        s?.succeeded ? appliedMigrations(migrations.files) : undefined,
+      ),
+      migrationPlan: report,
     };
   } catch (err) {
     throw userError(err);

@@ -35,6 +35,8 @@ export interface Settings {
     readonly preflight: MigrationPreflight;
     readonly allowDestructive: readonly string[];
   };
+  /** The stack whose successful migrations this one may run (promotion); none when unset. */
+  readonly promoteFrom?: string;
 }
 
 /** The Atlas release the test bed builds; the Job's image must run the same one. */
@@ -200,6 +202,14 @@ export function readSettings(config: ConfigSource): Settings {
     allowDestructive = parsed as string[];
   }
 
+  const promoteFrom = text("promoteFrom");
+  if (promoteFrom !== undefined && !/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+){0,2}$/.test(promoteFrom)) {
+    throw new ConfigError(
+      "promoteFrom",
+      `expected a stack name such as staging (or <organization>/<project>/<stack>), got ${JSON.stringify(promoteFrom)}`,
+    );
+  }
+
   return {
     namespace,
     createNamespace: bool("createNamespace", true),
@@ -219,6 +229,7 @@ export function readSettings(config: ConfigSource): Settings {
       preflight,
       allowDestructive,
     },
+    promoteFrom,
   };
 }
 

@@ -5,6 +5,7 @@ import { MigrationDirError } from "./migrationDir";
 import { MigrationSqlError } from "./destructiveGuard";
 import { PreflightError } from "./preflight";
 import { DatabaseUnreachableError } from "./databaseState";
+import { PromotionError } from "./promotion";
 
 const expected = [
   ConfigError,
@@ -13,6 +14,7 @@ const expected = [
   MigrationSqlError,
   PreflightError,
   DatabaseUnreachableError,
+  PromotionError,
 ];
 
 /** Errors a user can fix become RunErrors: Pulumi prints their message without a stack trace. */
