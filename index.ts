@@ -6,9 +6,8 @@ import { checkDestructive, loadSqlParser } from "./lib/destructiveGuard";
 import { loadMigrationDir, newestVersion } from "./lib/migrationDir";
 import { describePlan, planRun } from "./lib/preflight";
 import { imageRef, readSettings } from "./lib/settings";
-import { readPromotionSource } from "./components/promotionSource";
-import { buildPlanReport, guardFindings, writePlanFile } from "./lib/planReport";
-import { appliedMigrations, checkPromotion, describePromotion, refuseUntried } from "./lib/promotion";
+import { publishPlan } from "./components/planArtifact";
+import { appliedMigrations } from "./lib/promotion";
 import { userError } from "./lib/userError";
 
 export = async () => {
@@ -25,18 +24,7 @@ export = async () => {
       lastAppliedVersion: migration.preflight === "online" ? undefined : await lastAppliedVersion(),
     });
     await loadSqlParser();
-    // The plan as data (MIGRATION_PLAN_FILE and the migrationPlan output), written before
-    // any refusal so that a refused preview still shows reviewers why.
-    const promotion = settings.promoteFrom
-      ? checkPromotion(plan.pending, await readPromotionSource(settings.promoteFrom))
-      : undefined;
-    const findings = guardFindings(plan.pending, migration.allowDestructive);
-    const report = buildPlanReport({ stack: pulumi.getStack(), settings, dir: migrations, plan, findings, promotion });
-    writePlanFile(report);
-    if (promotion) {
-      void pulumi.log.info(describePromotion(promotion));
-      refuseUntried(promotion);
-    }
+    const report = await publishPlan(settings, migrations, plan);
     checkDestructive(plan.pending, migration.allowDestructive);
 
     const api = new DevelopersItaliaApi("developers-italia-api", {
