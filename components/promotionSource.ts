@@ -16,8 +16,8 @@ export function qualifiedStackName(name: string, organization: string, project: 
  */
 export async function readPromotionSource(name: string): Promise<PromotionSource> {
   const self = pulumi.getStack();
-  const full = qualifiedStackName(name, pulumi.getOrganization(), pulumi.getProject());
-  if (name === self || full.endsWith(`/${pulumi.getProject()}/${self}`)) {
+  const full = name === self ? name : qualifiedStackName(name, pulumi.getOrganization(), pulumi.getProject());
+  if (name === self || full === qualifiedStackName(self, pulumi.getOrganization(), pulumi.getProject())) {
     throw new ConfigError(
       "promoteFrom",
       `names this stack (${self}); name the stack that deploys before it, e.g. staging`,

@@ -23,6 +23,7 @@ import { imageRef, readSettings } from "../../lib/settings";
 import { migrationDir, migrationFile } from "../support/migrationFiles";
 import { recordResources, valueOf } from "../support/pulumiMocks";
 import { DevelopersItaliaApi } from "../../components/developersItaliaApi";
+import { readPromotionSource } from "../../components/promotionSource";
 
 recordResources();
 
@@ -112,6 +113,14 @@ function report(overrides: Partial<Parameters<typeof buildPlanReport>[0]> = {}):
     ...overrides,
   });
 }
+
+describe("readPromotionSource", () => {
+  it("refuses a promoteFrom that names this stack itself", async () => {
+    await expect(readPromotionSource("unit")).rejects.toThrow(
+      "config promoteFrom: names this stack (unit); name the stack that deploys before it, e.g. staging",
+    );
+  });
+});
 
 describe("buildPlanReport", () => {
   it("holds what will run, the baseline, the database, the key and the guard's findings, and no secret", () => {
