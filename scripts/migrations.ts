@@ -169,9 +169,8 @@ async function guard(args: string[]): Promise<number> {
     }
     refused++;
     const message =
-      `${d.kind}: ${d.statement}; not acknowledged by stack(s) ${missing.join(", ")}. If intended, add ${d.version} ` +
-      `to allowDestructiveMigrations in ${missing.map((s) => `Pulumi.${s}.yaml`).join(", ")} ` +
-      `(pulumi config set --stack <stack> --path 'allowDestructiveMigrations[0]' ${d.version})`;
+      `${d.kind}: ${d.statement}; not acknowledged by stack(s) ${missing.join(", ")}. If intended, add "${d.version}" ` +
+      `(a quoted string) to developers-italia-api:allowDestructiveMigrations in ${missing.map((s) => `Pulumi.${s}.yaml`).join(", ")}`;
     console.log(`${where}: ${message}`);
     if (process.env.GITHUB_ACTIONS === "true") {
       console.log(`::error file=${path.relative(process.cwd(), path.join(DIR, d.file))},line=${d.line}::${message}`);
