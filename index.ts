@@ -7,6 +7,8 @@ import { checkDestructive, loadSqlParser } from "./lib/destructiveGuard";
 import { loadMigrationDir, newestVersion } from "./lib/migrationDir";
 import { describePlan, planRun } from "./lib/preflight";
 import { imageRef, readSettings } from "./lib/settings";
+import { publishPlan } from "./components/planArtifact";
+import { appliedMigrations } from "./lib/promotion";
 import { userError } from "./lib/userError";
 
 export = async () => {
@@ -26,6 +28,7 @@ export = async () => {
     });
     // The parser is WebAssembly: loaded only when there is something to parse.
     if (plan.pending.length > 0) await loadSqlParser();
+    const report = await publishPlan(settings, migrations, plan);
     checkDestructive(plan.pending, migration.allowDestructive);
 
     const api = new DevelopersItaliaApi("developers-italia-api", {
@@ -65,6 +68,11 @@ export = async () => {
       readyReplicas: api.readyReplicas,
       serviceUrl: api.serviceUrl,
       appliedVersion: api.migration.job.status.apply((s) => (s?.succeeded ? newest : undefined)),
+      // What a stack promoting from this one may run (promoteFrom): set only once the Job completed.
+      appliedMigrations: api.migration.job.status.apply((s) =>
+        s?.succeeded ? appliedMigrations(migrations.files) : undefined,
+      ),
+      migrationPlan: report,
     };
   } catch (err) {
     throw userError(err);

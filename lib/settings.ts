@@ -48,6 +48,8 @@ export interface Settings {
   readonly scheduling: Scheduling;
   readonly workload: Workload;
   readonly networkPolicy: NetworkPolicySettings;
+  /** The stack whose successful migrations this one may run (promotion); none when unset. */
+  readonly promoteFrom?: string;
 }
 
 /**
@@ -218,6 +220,14 @@ export function readSettings(config: ConfigSource): Settings {
   const atlasImage = text("atlasImage", ATLAS_IMAGE)!;
   checkPinnedImage("atlasImage", atlasImage);
 
+  const promoteFrom = text("promoteFrom");
+  if (promoteFrom !== undefined && !/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+){0,2}$/.test(promoteFrom)) {
+    throw new ConfigError(
+      "promoteFrom",
+      `expected a stack name such as staging (or <organization>/<project>/<stack>), got ${JSON.stringify(promoteFrom)}`,
+    );
+  }
+
   return {
     namespace,
     createNamespace: bool("createNamespace", true),
@@ -243,6 +253,7 @@ export function readSettings(config: ConfigSource): Settings {
     scheduling: readScheduling(config),
     workload: readWorkload(config),
     networkPolicy: readPolicy(config),
+    promoteFrom,
   };
 }
 

@@ -6,6 +6,7 @@ import { MigrationSqlError } from "./destructiveGuard";
 import { PreflightError } from "./preflight";
 import { DatabaseUnreachableError } from "./databaseState";
 import { StaleBuildError } from "./buildStamp";
+import { PromotionError } from "./promotion";
 
 const expected = [
   ConfigError,
@@ -15,6 +16,7 @@ const expected = [
   PreflightError,
   DatabaseUnreachableError,
   StaleBuildError,
+  PromotionError,
 ];
 
 /** Errors a user can fix become RunErrors: Pulumi prints their message without a stack trace. */

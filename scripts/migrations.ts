@@ -4,6 +4,10 @@
  *   npm run migrations:hash                 write migrations/atlas.sum
  *   npm run migrations:check                verify names, versions and atlas.sum (exit 1 on failure)
  *   npm run migrations:new -- <description> a new file with a fresh UTC version, re-hashed
+ *   npm run migrations:guard -- --since <git ref> | --all
+ *       the destructive-change guard over the files added or changed since <git ref> (or
+ *       every file), acknowledged per stack by allowDestructiveMigrations in each
+ *       Pulumi.<stack>.yaml next to the directory (exit 1 when one is not acknowledged)
  *   npm run migrations:status -- [--json] [--baseline V] [--revisions-schema S] [--url URL]
  *       read-only: what `atlas migrate apply` would run on the database in DATABASE_URL
  *       (or --url; the environment keeps the password off the process list)
@@ -11,7 +15,10 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
+import { execFileSync } from "child_process";
+import { parse as parseYaml } from "yaml";
 import { assertBuildCurrent, projectRoot, StaleBuildError } from "../lib/buildStamp";
+import { findDestructiveStatements, loadSqlParser } from "../lib/destructiveGuard";
 import { loadMigrationDir, readMigrationFiles, versionAt, writeSumFile } from "../lib/migrationDir";
 
 const DIR = process.env.MIGRATIONS_DIR ?? path.join(projectRoot(__dirname), "migrations");
@@ -42,9 +49,11 @@ async function main(argv: string[]): Promise<number> {
       return newMigration(rest);
     case "status":
       return status(rest);
+    case "guard":
+      return guard(rest);
     default:
       console.error(
-        "usage: migrations.ts hash | check | new <description> | status [--json] [--baseline V] [--url URL]",
+        "usage: migrations.ts hash | check | new <description> | guard --since <ref> | status [--json] [--baseline V] [--url URL]",
       );
       return 2;
   }
@@ -121,6 +130,71 @@ async function status(args: string[]): Promise<number> {
     for (const p of plan.problems) console.log(`problem (${p.code}): ${p.message}`);
   }
   return plan.problems.length > 0 ? 1 : 0;
+}
+
+/** allowDestructiveMigrations of every Pulumi.<stack>.yaml in the project folder. */
+function stackAcknowledgements(project: string): Map<string, string[]> {
+  const stacks = new Map<string, string[]>();
+  for (const name of fs.readdirSync(project).sort()) {
+    const match = /^Pulumi\.(.+)\.yaml$/.exec(name);
+    if (!match) continue;
+    const doc = (parseYaml(fs.readFileSync(path.join(project, name), "utf8")) ?? {}) as {
+      config?: Record<string, unknown>;
+    };
+    const allowed = doc.config?.["developers-italia-api:allowDestructiveMigrations"] ?? [];
+    if (!Array.isArray(allowed)) {
+      throw new Error(`${name}: allowDestructiveMigrations must be a list of versions, e.g. ["20260101000000"]`);
+    }
+    stacks.set(match[1], allowed.map(String));
+  }
+  return stacks;
+}
+
+async function guard(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { since: { type: "string" }, all: { type: "boolean", default: false } },
+  });
+  if (!values.all && !values.since) {
+    console.error("usage: migrations.ts guard --since <git ref> | --all");
+    return 2;
+  }
+  const dir = loadMigrationDir(DIR);
+  let files = dir.files;
+  if (!values.all) {
+    const changed = execFileSync(
+      "git",
+      ["diff", "--name-only", "--relative", "--diff-filter=AMR", `${values.since}...HEAD`, "--", "."],
+      { cwd: DIR, encoding: "utf8" },
+    )
+      .split("\n")
+      .filter(Boolean);
+    files = files.filter((f) => changed.includes(f.name));
+  }
+  const stacks = stackAcknowledgements(path.resolve(DIR, ".."));
+  await loadSqlParser();
+  let refused = 0;
+  for (const d of files.flatMap(findDestructiveStatements)) {
+    const missing = [...stacks].filter(([, allowed]) => !allowed.includes(d.version)).map(([stack]) => stack);
+    const where = `${path.relative(process.cwd(), path.join(DIR, d.file))}:${d.line}`;
+    if (missing.length === 0) {
+      console.log(`${where}: ${d.kind}: acknowledged by every stack`);
+      continue;
+    }
+    refused++;
+    const message =
+      `${d.kind}: ${d.statement}; not acknowledged by stack(s) ${missing.join(", ")}. If intended, add "${d.version}" ` +
+      `(a quoted string) to developers-italia-api:allowDestructiveMigrations in ${missing.map((s) => `Pulumi.${s}.yaml`).join(", ")}`;
+    console.log(`${where}: ${message}`);
+    if (process.env.GITHUB_ACTIONS === "true") {
+      console.log(`::error file=${path.relative(process.cwd(), path.join(DIR, d.file))},line=${d.line}::${message}`);
+    }
+  }
+  console.log(
+    `${files.length} migration file(s) checked against ${stacks.size} stack(s)` +
+      (refused ? `: ${refused} destructive statement(s) not acknowledged` : ": nothing unacknowledged"),
+  );
+  return refused > 0 ? 1 : 0;
 }
 
 main(process.argv.slice(2)).then(

@@ -24,10 +24,14 @@ bash tools/build.sh
 source scripts/env.sh
 bash scripts/pulumi-plugins.sh
 
-step "typecheck, lint, format"
+step "typecheck, lint, format, workflows"
 tsc --noEmit -p .
 eslint .
 prettier --check .
+# The workflows (.github/workflows) and the npm scripts they run before the suites.
+actionlint
+npm run --silent migrations:check
+npm run --silent migrations:guard -- --all
 
 step "build: bin/, the compiled program and migration commands (scripts/build.sh)"
 bash scripts/build.sh --typechecked

@@ -100,6 +100,12 @@ build_etcd() {
   go build -trimpath -ldflags "$LDFLAGS_BASE" -o "$1/etcd" go.etcd.io/etcd/server/v3
 }
 
+build_actionlint() {
+  # Lints .github/workflows in npm test (scripts/test.sh); not a part of the test bed.
+  GOBIN=$1 go install -trimpath -ldflags "$LDFLAGS_BASE" \
+    "github.com/rhysd/actionlint/cmd/actionlint@v$ACTIONLINT_VERSION"
+}
+
 build_kwok() {
   GOBIN=$1 go install -trimpath -ldflags "$LDFLAGS_BASE" "sigs.k8s.io/kwok/cmd/kwok@v$KWOK_VERSION"
 }
@@ -167,7 +173,7 @@ EOF2
 
 # --- driver ----------------------------------------------------------------------------
 
-ALL_TOOLS=(pulumi pulumi-language-nodejs kubernetes-provider atlas etcd kwok control-plane kubectl)
+ALL_TOOLS=(pulumi pulumi-language-nodejs kubernetes-provider atlas etcd kwok control-plane kubectl actionlint)
 
 key_of() {
   case $1 in
@@ -178,6 +184,7 @@ key_of() {
     etcd) echo "$ETCD_VERSION" ;;
     kwok) echo "$KWOK_VERSION" ;;
     control-plane | kubectl) echo "$KUBERNETES_VERSION" ;;
+    actionlint) echo "$ACTIONLINT_VERSION" ;;
     *) echo "unknown tool '$1' (known: ${ALL_TOOLS[*]})" >&2; return 2 ;;
   esac
 }

@@ -48,6 +48,7 @@ export class TestStack {
   private constructor(
     readonly name: string,
     program?: string,
+    backendDir?: string,
   ) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "dia-stack-"));
     for (const f of PROJECT_FILES) fs.cpSync(path.join(ROOT, f), path.join(this.dir, f), { recursive: true });
@@ -71,7 +72,8 @@ export class TestStack {
       HOME: pass("HOME"),
       KUBECONFIG: pass("KUBECONFIG"),
       PULUMI_HOME: pass("PULUMI_HOME"),
-      PULUMI_BACKEND_URL: `file://${path.join(this.dir, ".state")}`,
+      // Stacks that reference each other (promotion) share one backend.
+      PULUMI_BACKEND_URL: `file://${backendDir ?? path.join(this.dir, ".state")}`,
       PULUMI_CONFIG_PASSPHRASE: "e2e-only",
       PULUMI_SKIP_UPDATE_CHECK: "true",
       PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
@@ -86,8 +88,9 @@ export class TestStack {
     config: Record<string, string>,
     databaseDsn: string,
     program?: string,
+    backendDir?: string,
   ): Promise<TestStack> {
-    const stack = new TestStack(name, program);
+    const stack = new TestStack(name, program, backendDir);
     await stack.must("stack", "init", name);
     for (const [key, value] of Object.entries({ atlasImage: testbedAtlasImage(), ...config })) {
       await stack.setConfig(key, value);
@@ -98,6 +101,11 @@ export class TestStack {
 
   pulumi(...args: string[]): Promise<CommandResult> {
     return run("pulumi", [...args, "--non-interactive", "--color", "never"], this.env, this.dir);
+  }
+
+  /** Any command in this stack's environment (backend, passphrase), with extra variables. */
+  command(cmd: string, args: string[], extraEnv: Record<string, string> = {}, cwd = this.dir): Promise<CommandResult> {
+    return run(cmd, args, { ...this.env, ...extraEnv }, cwd);
   }
 
   private async must(...args: string[]): Promise<string> {

@@ -269,6 +269,17 @@ describe("readSettings", () => {
       }
     }
   });
+
+  it("reads promoteFrom: unset by default, a stack name, or refused with the key named", () => {
+    expect(read({}).promoteFrom).toBeUndefined();
+    expect(read({ promoteFrom: "staging" }).promoteFrom).toBe("staging");
+    expect(read({ promoteFrom: "acme/developers-italia-api/staging" }).promoteFrom).toBe(
+      "acme/developers-italia-api/staging",
+    );
+    expect(() => read({ promoteFrom: "staging prod" })).toThrow(
+      'config promoteFrom: expected a stack name such as staging (or <organization>/<project>/<stack>), got "staging prod"',
+    );
+  });
 });
 
 describe("the Atlas image", () => {

@@ -1,0 +1,283 @@
+import * as fs from "fs";
+import * as path from "path";
+import { findDestructiveStatements } from "./destructiveGuard";
+import { describeUrl } from "./dsn";
+import { MigrationDir, MigrationFile } from "./migrationDir";
+import { migrationKey } from "./migrationRun";
+import type { RunPlan } from "./preflight";
+import { fileSha256, PromotionCheck, promotionRefusal } from "./promotion";
+import { imageRef, Settings } from "./settings";
+
+/**
+ * The migration plan as data a workflow can read (JSON: a file during preview and up, and
+ * the `migrationPlan` stack output) and as Markdown for a job summary or a PR comment.
+ * Nothing secret goes in: the database appears as host:port/name only.
+ */
+
+/** Bumped when a field changes meaning; readers check it. */
+export const PLAN_FORMAT = 1;
+/** The program writes the plan here when the variable is set (preview and up alike). */
+export const PLAN_FILE_ENV = "MIGRATION_PLAN_FILE";
+
+export interface GuardFinding {
+  readonly version: string;
+  readonly file: string;
+  readonly line: number;
+  readonly kind: string;
+  readonly statement: string;
+  /** Listed in allowDestructiveMigrations. */
+  readonly acknowledged: boolean;
+}
+
+export interface PlanReport {
+  readonly format: typeof PLAN_FORMAT;
+  readonly stack: string;
+  readonly preflight: RunPlan["mode"];
+  /** Where the plan came from (the preview's own words). */
+  readonly basis: string;
+  /** The database the stack deploys to, as host:port/name (never credentials). */
+  readonly database: string;
+  /** A non-secret identity of that database, when the preflight knows one. */
+  readonly databaseIdentity: string | null;
+  readonly appliedVersion: string | null;
+  /** The baseline revision the run will record, if it records one. */
+  readonly baseline: string | null;
+  readonly pending: ReadonlyArray<{ readonly version: string; readonly file: string; readonly sha256: string }>;
+  readonly migrationKey: string;
+  readonly guard: ReadonlyArray<GuardFinding>;
+  readonly promotion: PromotionCheck | null;
+  /** Why this deploy will be refused; empty when it may proceed. */
+  readonly refusals: readonly string[];
+}
+
+/** Every destructive statement in the files about to run, acknowledged or not. Needs loadSqlParser(). */
+export function guardFindings(pending: readonly MigrationFile[], acknowledged: readonly string[]): GuardFinding[] {
+  return pending.flatMap(findDestructiveStatements).map((d) => ({
+    version: d.version,
+    file: d.file,
+    line: d.line,
+    kind: d.kind,
+    statement: d.statement,
+    acknowledged: acknowledged.includes(d.version),
+  }));
+}
+
+/** The content key the migration Job will carry, from the same inputs the component uses. */
+export function migrationKeyFor(settings: Settings, dir: MigrationDir): string {
+  const m = settings.migration;
+  return migrationKey({
+    source: m.source,
+    atlasImage: m.atlasImage,
+    apiImage: imageRef(settings.image),
+    baseline: m.baseline,
+    lockTimeout: m.lockTimeout,
+    revisionsSchema: m.revisionsSchema,
+    sumTotal: dir.hashFile.total,
+  });
+}
+
+export interface PlanReportInput {
+  readonly stack: string;
+  readonly settings: Settings;
+  readonly dir: MigrationDir;
+  readonly plan: RunPlan;
+  readonly findings: readonly GuardFinding[];
+  readonly promotion?: PromotionCheck;
+  readonly databaseIdentity?: string;
+}
+
+export function buildPlanReport(input: PlanReportInput): PlanReport {
+  const { plan, findings, promotion } = input;
+  const refusals: string[] = [];
+  const refused = findings.filter((f) => !f.acknowledged);
+  if (refused.length > 0) {
+    const versions = [...new Set(refused.map((f) => f.version))];
+    refusals.push(
+      `destructive statements not acknowledged in allowDestructiveMigrations: ${versions.join(", ")} ` +
+        `(${refused.map((f) => `${f.file}:${f.line} ${f.kind}`).join("; ")})`,
+    );
+  }
+  const promotionText = promotion ? promotionRefusal(promotion) : undefined;
+  if (promotionText) refusals.push(promotionText.split("\n")[0]);
+  return {
+    format: PLAN_FORMAT,
+    stack: input.stack,
+    preflight: plan.mode,
+    basis: plan.basis,
+    database: describeUrl(input.settings.databaseUrl),
+    databaseIdentity: input.databaseIdentity ?? null,
+    appliedVersion: plan.appliedVersion ?? null,
+    baseline: plan.baselineToWrite ?? null,
+    pending: plan.pending.map((f) => ({ version: f.version, file: f.name, sha256: fileSha256(f) })),
+    migrationKey: migrationKeyFor(input.settings, input.dir),
+    guard: findings,
+    promotion: promotion ?? null,
+    refusals,
+  };
+}
+
+/** Writes the plan where PLAN_FILE_ENV points, if it is set. */
+export function writePlanFile(report: PlanReport, env: NodeJS.ProcessEnv = process.env): void {
+  const target = env[PLAN_FILE_ENV];
+  if (!target) return;
+  fs.mkdirSync(path.dirname(path.resolve(target)), { recursive: true });
+  fs.writeFileSync(target, `${JSON.stringify(report, null, 2)}\n`);
+}
+
+/** Reads a plan file, checking it is one this code understands. */
+export function parsePlanReport(text: string, source: string): PlanReport {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${source}: not JSON (${(err as Error).message}); expected the file ${PLAN_FILE_ENV} named`);
+  }
+  const format = (value as { format?: unknown } | null)?.format;
+  if (format !== PLAN_FORMAT) {
+    throw new Error(`${source}: plan format ${JSON.stringify(format)}, this code reads format ${PLAN_FORMAT}`);
+  }
+  return value as PlanReport;
+}
+
+// --- Markdown ----------------------------------------------------------------------------
+
+/** A GFM code span that survives any backticks and table pipes in the text. */
+export function codeSpan(text: string): string {
+  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = "`".repeat(longest + 1);
+  const pad = text.startsWith("`") || text.endsWith("`") ? " " : "";
+  return `${fence}${pad}${text.replace(/\|/g, "\\|")}${pad}${fence}`;
+}
+
+/** Plain table-cell text: no pipes, no line breaks, no HTML. */
+export function cell(text: string): string {
+  return text
+    .replace(/\s+/g, " ")
+    .replace(/[|<>*_[\]\\]/g, (c) => `\\${c}`)
+    .trim();
+}
+
+/** The plan as GitHub-flavoured Markdown, for a job summary or a PR comment. */
+export function renderPlanMarkdown(report: PlanReport): string {
+  const out: string[] = [];
+  const verdict =
+    report.refusals.length > 0
+      ? "**refused**"
+      : report.pending.length === 0
+        ? "no migration will run"
+        : `${report.pending.length} migration(s) will run`;
+  out.push(`### Migration plan: stack ${codeSpan(report.stack)} (${verdict})`, "");
+  out.push("| | |", "| --- | --- |");
+  out.push(`| preflight | ${cell(`${report.preflight}: ${report.basis}`)} |`);
+  out.push(`| database | ${codeSpan(report.database)} |`);
+  if (report.databaseIdentity) out.push(`| database identity | ${codeSpan(report.databaseIdentity)} |`);
+  out.push(`| applied so far | ${report.appliedVersion ? codeSpan(report.appliedVersion) : "none"} |`);
+  out.push(`| baseline | ${report.baseline ? `${codeSpan(report.baseline)} (will be recorded, not run)` : "none"} |`);
+  out.push(`| migration key | ${codeSpan(report.migrationKey)} |`);
+  const p = report.promotion;
+  if (p) {
+    const source =
+      p.sourceAppliedCount === 0
+        ? `${codeSpan(p.from)} has applied no migration yet`
+        : `${codeSpan(p.from)} applied ${p.sourceAppliedCount} migration(s), newest ${codeSpan(p.sourceAppliedVersion ?? "")}`;
+    out.push(`| promoted from | ${source} |`);
+  }
+  out.push("");
+
+  if (report.pending.length > 0) {
+    const untried = new Map((p?.untried ?? []).map((u) => [u.version, u]));
+    const header = ["#", "version", "file", "destructive"];
+    if (p) header.push(`applied by ${cell(p.from)}`);
+    out.push("In this order:", "", `| ${header.join(" | ")} |`, `| ${header.map(() => "---").join(" | ")} |`);
+    report.pending.forEach((f, i) => {
+      const found = report.guard.filter((g) => g.version === f.version);
+      const destructive =
+        found.length === 0
+          ? "no"
+          : found
+              .map((g) => `${cell(g.kind)} (${g.acknowledged ? "acknowledged" : "**not acknowledged**"})`)
+              .join("; ");
+      const row = [String(i + 1), codeSpan(f.version), codeSpan(f.file), destructive];
+      if (p) {
+        const u = untried.get(f.version);
+        row.push(u ? `**no**: ${cell(u.reason)}` : "yes");
+      }
+      out.push(`| ${row.join(" | ")} |`);
+    });
+    out.push("");
+  }
+
+  if (report.guard.length > 0) {
+    out.push("Destructive statements:", "", "| where | kind | statement | acknowledged |", "| --- | --- | --- | --- |");
+    for (const g of report.guard) {
+      out.push(
+        `| ${codeSpan(`${g.file}:${g.line}`)} | ${cell(g.kind)} | ${codeSpan(g.statement)} | ${g.acknowledged ? "yes" : "**no**"} |`,
+      );
+    }
+    out.push("");
+  }
+
+  if (report.refusals.length > 0) {
+    out.push("Refused:", "");
+    for (const r of report.refusals) out.push(`- ${cell(r)}`);
+    out.push("");
+  }
+  return out.join("\n");
+}
+
+// --- a deploy's result, for the job summary ---------------------------------------------
+
+/**
+ * The Diagnostics section of `pulumi up`/`preview` output (where the migration block and a
+ * failed Job's message are printed), without the engine's resource table.
+ */
+export function diagnostics(output: string): string {
+  const lines = output.replace(/\r/g, "").split("\n");
+  const start = lines.findIndex((l) => /^Diagnostics:\s*$/.test(l));
+  if (start < 0) return "";
+  let end = lines.length;
+  for (let i = start + 1; i < lines.length; i++) {
+    if (/^(Outputs|Resources|Duration|Permalink):/.test(lines[i])) {
+      end = i;
+      break;
+    }
+  }
+  return lines
+    .slice(start + 1, end)
+    .join("\n")
+    .replace(/^\n+|\s+$/g, "");
+}
+
+/** The job summary of a deploy: the plan table, then the outcome, with the engine's diagnostics on failure. */
+export function deploySummary(
+  stack: string,
+  command: string,
+  result: { code: number; output: string },
+  report?: PlanReport,
+): string {
+  const out: string[] = [];
+  if (report) out.push(renderPlanMarkdown(report));
+  else out.push(`### Migration plan: stack ${codeSpan(stack)}`, "", "The program stopped before it made a plan.", "");
+  out.push(
+    result.code === 0
+      ? `**${cell(command)} succeeded** for stack ${codeSpan(stack)}.`
+      : `**${cell(command)} failed** for stack ${codeSpan(stack)} (exit code ${result.code}).`,
+    "",
+  );
+  const diag = diagnostics(result.output);
+  if (result.code !== 0 || diag) {
+    const body = diag || result.output.split("\n").slice(-40).join("\n");
+    const fence = "`".repeat(Math.max(3, ...(body.match(/`+/g) ?? []).map((r) => r.length + 1)));
+    out.push(
+      "<details" + (result.code !== 0 ? " open" : "") + "><summary>Diagnostics</summary>",
+      "",
+      `${fence}text`,
+      body,
+      fence,
+      "",
+      "</details>",
+      "",
+    );
+  }
+  return out.join("\n");
+}

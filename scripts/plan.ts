@@ -1,0 +1,111 @@
+/**
+ * The migration plan of a stack, without a preview: what will run, the baseline, the
+ * database, the key, the guard's findings and the promotion check, computed by the same
+ * functions the program runs, from the stack's config and outputs (read with the `pulumi`
+ * CLI in your own login). Exit 1 when the deploy would be refused.
+ *
+ *   npm run plan -- [--stack S] [--format markdown|json] [--cwd DIR]
+ *   npm run plan -- --from-file plan.json [--format markdown|json] [--out F] [--summary]
+ *       render a plan the program wrote (MIGRATION_PLAN_FILE) during preview or up;
+ *       --summary appends it to $GITHUB_STEP_SUMMARY, --out writes it to a file too
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { parseArgs } from "util";
+import { loadSqlParser } from "../lib/destructiveGuard";
+import { loadMigrationDir } from "../lib/migrationDir";
+import { buildPlanReport, guardFindings, parsePlanReport, PlanReport, renderPlanMarkdown } from "../lib/planReport";
+import { planRun } from "../lib/preflight";
+import { checkPromotion, parseAppliedMigrations } from "../lib/promotion";
+import { readSettings } from "../lib/settings";
+import { currentStack, stackConfig, stackOutputs } from "./pulumiCli";
+
+const ROOT = path.join(__dirname, "..");
+
+async function planFromStack(cwd: string, stackArg: string | undefined): Promise<PlanReport> {
+  const stack = stackArg ?? (await currentStack(cwd));
+  const settings = readSettings(await stackConfig(cwd, stack));
+  const dir = loadMigrationDir(path.join(cwd, "migrations"));
+  const { migration } = settings;
+  const outputs = migration.preflight === "online" ? {} : await stackOutputs(cwd, stack);
+  const applied = outputs.appliedVersion;
+  const plan = await planRun({
+    mode: migration.preflight,
+    dir,
+    databaseUrl: settings.databaseUrl,
+    baseline: migration.baseline,
+    revisionsSchema: migration.revisionsSchema,
+    lastAppliedVersion: typeof applied === "string" && applied !== "" ? applied : undefined,
+  });
+  await loadSqlParser();
+  let promotion;
+  if (settings.promoteFrom) {
+    const source = await stackOutputs(cwd, settings.promoteFrom);
+    promotion = checkPromotion(plan.pending, {
+      stack: settings.promoteFrom,
+      applied: parseAppliedMigrations(source.appliedMigrations),
+    });
+  }
+  return buildPlanReport({
+    stack: stack.split("/").pop() ?? stack,
+    settings,
+    dir,
+    plan,
+    findings: guardFindings(plan.pending, migration.allowDestructive),
+    promotion,
+  });
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      stack: { type: "string" },
+      cwd: { type: "string", default: ROOT },
+      "from-file": { type: "string" },
+      format: { type: "string", default: "markdown" },
+      out: { type: "string" },
+      summary: { type: "boolean", default: false },
+    },
+  });
+  if (values.format !== "markdown" && values.format !== "json") {
+    console.error(`--format ${values.format}: use markdown or json`);
+    return 2;
+  }
+  const fromFile = values["from-file"];
+  let text: string;
+  let refused = false;
+  if (fromFile !== undefined && !fs.existsSync(fromFile)) {
+    // The program stopped before it planned (a config or directory error): the step that
+    // ran it shows why; say so where reviewers look instead of failing a second time.
+    text =
+      "### Migration plan\n\nThe program stopped before it made a plan (a configuration or migration directory error); " +
+      "see the log of the Pulumi step.\n";
+  } else {
+    const report = fromFile
+      ? parsePlanReport(fs.readFileSync(fromFile, "utf8"), fromFile)
+      : await planFromStack(path.resolve(values.cwd), values.stack);
+    refused = report.refusals.length > 0;
+    text = values.format === "json" ? `${JSON.stringify(report, null, 2)}\n` : renderPlanMarkdown(report);
+  }
+  process.stdout.write(text);
+  if (values.out) fs.writeFileSync(values.out, text);
+  if (values.summary) {
+    const summary = process.env.GITHUB_STEP_SUMMARY;
+    if (!summary) {
+      console.error("--summary: GITHUB_STEP_SUMMARY is not set (it is, inside GitHub Actions)");
+      return 2;
+    }
+    fs.appendFileSync(summary, `${text}\n`);
+  }
+  // Rendering a plan file reports; planning a stack decides.
+  return !fromFile && refused ? 1 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    console.error(err.message);
+    process.exit(1);
+  },
+);

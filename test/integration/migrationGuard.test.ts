@@ -1,0 +1,105 @@
+/** `npm run migrations:guard` as the PR check runs it: on a throw-away git repository with
+ * this project's migrations and stack files, a pull request that adds a destructive
+ * migration fails until every stack acknowledges its version. Needs git; no database. */
+import { execFile, execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { writeSumFile } from "../../lib/migrationDir";
+
+const ROOT = path.resolve(__dirname, "../..");
+
+let repo: string;
+const git = (...args: string[]) => execFileSync("git", args, { cwd: repo, encoding: "utf8" });
+
+function guard(...args: string[]): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      "npm",
+      ["run", "--silent", "migrations:guard", "--", ...args],
+      {
+        cwd: ROOT,
+        env: { ...process.env, MIGRATIONS_DIR: path.join(repo, "migrations"), GITHUB_ACTIONS: "true" },
+      },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, output: stdout + stderr }),
+    );
+  });
+}
+
+beforeAll(() => {
+  repo = fs.mkdtempSync(path.join(os.tmpdir(), "guard-"));
+  fs.cpSync(path.join(ROOT, "migrations"), path.join(repo, "migrations"), { recursive: true });
+  for (const f of ["Pulumi.yaml", "Pulumi.prod.yaml", "Pulumi.staging.yaml"]) {
+    fs.copyFileSync(path.join(ROOT, f), path.join(repo, f));
+  }
+  git("init", "-q", "-b", "main");
+  git("-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "--allow-empty", "-m", "empty");
+  git("add", ".");
+  git("-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", "base");
+  git("checkout", "-q", "-b", "pr");
+});
+
+afterAll(() => fs.rmSync(repo, { recursive: true, force: true }));
+
+const commit = (message: string) => {
+  git("add", ".");
+  git("-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", message);
+};
+
+describe("npm run migrations:guard", () => {
+  jest.setTimeout(60_000);
+
+  it("a pull request with only additive migrations passes", async () => {
+    fs.writeFileSync(
+      path.join(repo, "migrations/20270101000000_tags.sql"),
+      "ALTER TABLE software ADD COLUMN tags text;\n",
+    );
+    writeSumFile(path.join(repo, "migrations"));
+    commit("additive");
+    const result = await guard("--since", "main");
+    expect(result.output).toContain("1 migration file(s) checked against 2 stack(s): nothing unacknowledged");
+    expect(result.code).toBe(0);
+  });
+
+  it("a new DROP fails the pull request, naming file, line and the stacks that must acknowledge it", async () => {
+    fs.writeFileSync(
+      path.join(repo, "migrations/20270102000000_drop_tags.sql"),
+      "-- no longer used\nALTER TABLE software DROP COLUMN tags;\n",
+    );
+    writeSumFile(path.join(repo, "migrations"));
+    commit("destructive");
+    const result = await guard("--since", "main");
+    expect(result.code).toBe(1);
+    const file = path.relative(ROOT, path.join(repo, "migrations/20270102000000_drop_tags.sql"));
+    expect(result.output).toContain(
+      `${file}:2: ALTER TABLE ... DROP COLUMN: ALTER TABLE software DROP COLUMN tags; not acknowledged by stack(s) prod, staging.`,
+    );
+    expect(result.output).toContain(`::error file=${file},line=2::ALTER TABLE ... DROP COLUMN`);
+    expect(result.output).toContain("2 migration file(s) checked against 2 stack(s): 1 destructive statement(s)");
+  });
+
+  it("acknowledged in one stack only: still refused, for the other", async () => {
+    fs.appendFileSync(
+      path.join(repo, "Pulumi.prod.yaml"),
+      '  developers-italia-api:allowDestructiveMigrations:\n    - "20270102000000"\n',
+    );
+    const result = await guard("--since", "main");
+    expect(result.code).toBe(1);
+    expect(result.output).toContain("not acknowledged by stack(s) staging.");
+  });
+
+  it("acknowledged by every stack: passes; files older than the base are not re-checked", async () => {
+    fs.appendFileSync(
+      path.join(repo, "Pulumi.staging.yaml"),
+      '  developers-italia-api:allowDestructiveMigrations: ["20270102000000"]\n',
+    );
+    commit("acknowledge");
+    const result = await guard("--since", "main");
+    expect(result.output).toContain("acknowledged by every stack");
+    expect(result.code).toBe(0);
+    git("checkout", "-q", "main");
+    const none = await guard("--since", "main");
+    expect(none.output).toContain("0 migration file(s) checked");
+    git("checkout", "-q", "pr");
+  });
+});

@@ -1,0 +1,344 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { loadSqlParser } from "../../lib/destructiveGuard";
+import {
+  buildPlanReport,
+  cell,
+  codeSpan,
+  deploySummary,
+  diagnostics,
+  guardFindings,
+  migrationKeyFor,
+  parsePlanReport,
+  PLAN_FILE_ENV,
+  PlanReport,
+  renderPlanMarkdown,
+  writePlanFile,
+} from "../../lib/planReport";
+import type { RunPlan } from "../../lib/preflight";
+import { appliedMigrations, checkPromotion } from "../../lib/promotion";
+import { imageRef, readSettings } from "../../lib/settings";
+import { migrationDir, migrationFile } from "../support/migrationFiles";
+import { recordResources, valueOf } from "../support/pulumiMocks";
+import { DevelopersItaliaApi } from "../../components/developersItaliaApi";
+import { readPromotionSource } from "../../components/promotionSource";
+
+recordResources();
+
+const DSN = "host=db.internal port=5432 dbname=api user=app password=s3cret sslmode=disable";
+const settingsWith = (values: Record<string, string> = {}) =>
+  readSettings({
+    get: (k) => ({ databaseDsn: DSN, ...values })[k],
+    isSecret: (k) => k === "databaseDsn",
+  });
+
+const v1 = migrationFile("20250909000000", "CREATE TABLE a (id text);\n", "initial");
+const v2 = migrationFile("20260410000000", "ALTER TABLE a ADD COLUMN b text;\n", "add_b");
+const v3 = migrationFile("20270101000000", "-- drop it\nALTER TABLE a DROP COLUMN b;\nTRUNCATE a;\n", "drop_b");
+const dir = migrationDir([v1, v2, v3]);
+
+const offlinePlan = (pending = [v2, v3]): RunPlan => ({
+  mode: "offline",
+  pending,
+  appliedVersion: "20250909000000",
+  basis: "newer than 20250909000000, the version this stack last applied; the database was not read",
+});
+
+beforeAll(() => loadSqlParser());
+
+describe("guardFindings", () => {
+  it("finds every destructive statement with its line, acknowledged or not", () => {
+    expect(guardFindings([v2, v3], ["20270101000000"])).toEqual([
+      {
+        version: "20270101000000",
+        file: "20270101000000_drop_b.sql",
+        line: 2,
+        kind: "ALTER TABLE ... DROP COLUMN",
+        statement: "ALTER TABLE a DROP COLUMN b",
+        acknowledged: true,
+      },
+      {
+        version: "20270101000000",
+        file: "20270101000000_drop_b.sql",
+        line: 3,
+        kind: "TRUNCATE",
+        statement: "TRUNCATE a",
+        acknowledged: true,
+      },
+    ]);
+    expect(guardFindings([v3], []).map((f) => f.acknowledged)).toEqual([false, false]);
+  });
+});
+
+describe("migrationKeyFor", () => {
+  it.each([
+    [{}],
+    [{ migrationLockTimeout: "30s", migrationRevisionsSchema: "atlas" }],
+    [{ imageDigest: `sha256:${"c".repeat(64)}`, migrationSource: "image" }],
+  ])("is the key the component puts on the Job (%p)", async (values) => {
+    const settings = settingsWith(values);
+    const api = new DevelopersItaliaApi(`dia-${Object.keys(values).length}`, {
+      namespace: settings.namespace,
+      image: imageRef(settings.image),
+      env: settings.env,
+      databaseUrl: pulumi.secret(settings.databaseUrl),
+      migrations: dir,
+      migrationSource: settings.migration.source,
+      atlasImage: settings.migration.atlasImage,
+      migrationBaseline: settings.migration.baseline,
+      migrationLockTimeout: settings.migration.lockTimeout,
+      migrationRevisionsSchema: settings.migration.revisionsSchema,
+    });
+    await valueOf(api.migration.job.urn);
+    expect(migrationKeyFor(settings, dir)).toBe(api.migration.key);
+  });
+
+  it("changes with what the Job runs", () => {
+    expect(migrationKeyFor(settingsWith({ migrationLockTimeout: "30s" }), dir)).not.toBe(
+      migrationKeyFor(settingsWith(), dir),
+    );
+  });
+});
+
+function report(overrides: Partial<Parameters<typeof buildPlanReport>[0]> = {}): PlanReport {
+  const plan = overrides.plan ?? offlinePlan();
+  return buildPlanReport({
+    stack: "prod",
+    settings: settingsWith({ allowDestructiveMigrations: '["20270101000000"]' }),
+    dir,
+    plan,
+    findings: guardFindings(plan.pending, ["20270101000000"]),
+    ...overrides,
+  });
+}
+
+describe("readPromotionSource", () => {
+  it("refuses a promoteFrom that names this stack itself", async () => {
+    await expect(readPromotionSource("unit")).rejects.toThrow(
+      "config promoteFrom: names this stack (unit); name the stack that deploys before it, e.g. staging",
+    );
+  });
+});
+
+describe("buildPlanReport", () => {
+  it("holds what will run, the baseline, the database, the key and the guard's findings, and no secret", () => {
+    const r = report();
+    expect(r).toMatchObject({
+      format: 1,
+      stack: "prod",
+      preflight: "offline",
+      database: "db.internal:5432/api",
+      databaseIdentity: null,
+      appliedVersion: "20250909000000",
+      baseline: null,
+      migrationKey: migrationKeyFor(settingsWith(), dir),
+      promotion: null,
+      refusals: [],
+    });
+    expect(r.pending.map((p) => [p.version, p.file])).toEqual([
+      ["20260410000000", "20260410000000_add_b.sql"],
+      ["20270101000000", "20270101000000_drop_b.sql"],
+    ]);
+    expect(r.pending[0].sha256).toBe(appliedMigrations([v2])[0].sha256);
+    expect(r.guard.map((g) => [g.line, g.kind, g.acknowledged])).toEqual([
+      [2, "ALTER TABLE ... DROP COLUMN", true],
+      [3, "TRUNCATE", true],
+    ]);
+    expect(JSON.stringify(r)).not.toContain("s3cret");
+  });
+
+  it("records why a deploy will be refused: an unacknowledged statement, an untried migration", () => {
+    const plan = offlinePlan();
+    const r = report({
+      findings: guardFindings(plan.pending, []),
+      promotion: checkPromotion(plan.pending, { stack: "staging", applied: appliedMigrations([v1, v2]) }),
+    });
+    expect(r.refusals).toEqual([
+      "destructive statements not acknowledged in allowDestructiveMigrations: 20270101000000 " +
+        "(20270101000000_drop_b.sql:2 ALTER TABLE ... DROP COLUMN; 20270101000000_drop_b.sql:3 TRUNCATE)",
+      "config promoteFrom: 1 pending migration(s) were not applied successfully by stack staging:",
+    ]);
+  });
+
+  it("survives JSON: what the file and the stack output carry is the same object", () => {
+    const r = report({ databaseIdentity: "db-7f3a" });
+    expect(parsePlanReport(JSON.stringify(r), "plan.json")).toEqual(r);
+    expect(() => parsePlanReport('{"format": 2}', "plan.json")).toThrow(
+      "plan.json: plan format 2, this code reads format 1",
+    );
+    expect(() => parsePlanReport("Diagnostics:", "plan.json")).toThrow(/^plan.json: not JSON/);
+  });
+});
+
+describe("writePlanFile", () => {
+  it("writes the JSON only where MIGRATION_PLAN_FILE points", () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "plan-"));
+    const target = path.join(tmp, "out", "plan.json");
+    writePlanFile(report(), {});
+    expect(fs.existsSync(target)).toBe(false);
+    writePlanFile(report(), { [PLAN_FILE_ENV]: target });
+    expect(JSON.parse(fs.readFileSync(target, "utf8"))).toEqual(report());
+    fs.rmSync(tmp, { recursive: true });
+  });
+});
+
+describe("renderPlanMarkdown", () => {
+  it("renders the plan as tables a reviewer reads", () => {
+    const plan = offlinePlan();
+    const r = report({
+      promotion: checkPromotion(plan.pending, { stack: "staging", applied: appliedMigrations([v1, v2, v3]) }),
+    });
+    expect(renderPlanMarkdown(r)).toBe(
+      [
+        "### Migration plan: stack `prod` (2 migration(s) will run)",
+        "",
+        "| | |",
+        "| --- | --- |",
+        "| preflight | offline: newer than 20250909000000, the version this stack last applied; the database was not read |",
+        "| database | `db.internal:5432/api` |",
+        "| applied so far | `20250909000000` |",
+        "| baseline | none |",
+        `| migration key | \`${r.migrationKey}\` |`,
+        "| promoted from | `staging` applied 3 migration(s), newest `20270101000000` |",
+        "",
+        "In this order:",
+        "",
+        "| # | version | file | destructive | applied by staging |",
+        "| --- | --- | --- | --- | --- |",
+        "| 1 | `20260410000000` | `20260410000000_add_b.sql` | no | yes |",
+        "| 2 | `20270101000000` | `20270101000000_drop_b.sql` | ALTER TABLE ... DROP COLUMN (acknowledged); TRUNCATE (acknowledged) | yes |",
+        "",
+        "Destructive statements:",
+        "",
+        "| where | kind | statement | acknowledged |",
+        "| --- | --- | --- | --- |",
+        "| `20270101000000_drop_b.sql:2` | ALTER TABLE ... DROP COLUMN | `ALTER TABLE a DROP COLUMN b` | yes |",
+        "| `20270101000000_drop_b.sql:3` | TRUNCATE | `TRUNCATE a` | yes |",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("says refused, marks what is not acknowledged or not tried, and lists the reasons", () => {
+    const plan = offlinePlan([v3]);
+    const md = renderPlanMarkdown(
+      report({
+        plan,
+        findings: guardFindings(plan.pending, []),
+        promotion: checkPromotion(plan.pending, { stack: "staging" }),
+      }),
+    );
+    expect(md).toContain("### Migration plan: stack `prod` (**refused**)\n");
+    expect(md).toContain("| promoted from | `staging` has applied no migration yet |\n");
+    expect(md).toContain(
+      "| 1 | `20270101000000` | `20270101000000_drop_b.sql` | ALTER TABLE ... DROP COLUMN (**not acknowledged**); " +
+        "TRUNCATE (**not acknowledged**) | **no**: stack staging has not completed a migration run yet |\n",
+    );
+    expect(md).toContain("| `20270101000000_drop_b.sql:3` | TRUNCATE | `TRUNCATE a` | **no** |\n");
+    expect(md).toContain("Refused:\n\n- destructive statements not acknowledged");
+    expect(md).toContain(
+      "- config promoteFrom: 1 pending migration(s) were not applied successfully by stack staging:",
+    );
+  });
+
+  it("nothing to run: says so, with no empty tables", () => {
+    const md = renderPlanMarkdown(report({ plan: { ...offlinePlan([]), appliedVersion: "20270101000000" } }));
+    expect(md).toContain("(no migration will run)");
+    expect(md).not.toContain("In this order:");
+    expect(md).not.toContain("Destructive statements:");
+  });
+
+  it("a baseline and a database identity are shown when present", () => {
+    const md = renderPlanMarkdown(
+      report({
+        plan: { mode: "online", pending: [v3], baselineToWrite: "20260410000000", basis: "read from the database" },
+        databaseIdentity: "a1b2c3",
+      }),
+    );
+    expect(md).toContain("| baseline | `20260410000000` (will be recorded, not run) |");
+    expect(md).toContain("| database identity | `a1b2c3` |");
+    expect(md).toContain("| applied so far | none |");
+  });
+
+  it("statements with pipes, backticks or markup cannot break the table", () => {
+    const odd = migrationFile(
+      "20280101000000",
+      "DELETE FROM a; -- `x`\nDROP TABLE \"we|ird`name\";\nSELECT '<b>' || 'x';\n",
+      "odd",
+    );
+    const plan = offlinePlan([odd]);
+    const md = renderPlanMarkdown(report({ plan, findings: guardFindings(plan.pending, []) }));
+    const rows = md.split("\n").filter((l) => l.startsWith("| `20280101000000_odd.sql:"));
+    expect(rows).toEqual([
+      "| `20280101000000_odd.sql:1` | DELETE without WHERE | `DELETE FROM a` | **no** |",
+      '| `20280101000000_odd.sql:2` | DROP TABLE | ``DROP TABLE "we\\|ird`name"`` | **no** |',
+    ]);
+  });
+});
+
+describe("codeSpan and cell", () => {
+  it.each([
+    ["plain", "`plain`"],
+    ["a|b", "`a\\|b`"],
+    ["a`b", "``a`b``"],
+    ["`x`", "`` `x` ``"],
+  ])("codeSpan(%p) = %p", (text, md) => expect(codeSpan(text)).toBe(md));
+
+  it("cell escapes markup and flattens lines", () => {
+    expect(cell("a|b\n<script>*x*_y_ [l](u)\\")).toBe("a\\|b \\<script\\>\\*x\\*\\_y\\_ \\[l\\](u)\\\\");
+  });
+});
+
+const FAILED_UP = `Updating (staging):
+ +  kubernetes:batch/v1:Job developers-italia-api-migrate-job creating (0s)
+ +  kubernetes:batch/v1:Job developers-italia-api-migrate-job creating failed error: 1 error occurred:
+Diagnostics:
+  pulumi:pulumi:Stack (developers-italia-api-staging):
+    Migrations (preflight offline; newer than 20260612000000, the version this stack last applied; the database was not read):
+      1 migration(s) will run, in this order:
+        20270102000000  20270102000000_broken.sql
+    error: update failed
+
+  kubernetes:batch/v1:Job (developers-italia-api-migrate-job):
+    error: 1 error occurred:
+    \t* Job has failed: [Error] pq: relation "no_such_table" does not exist
+
+Resources:
+    5 unchanged
+
+Duration: 12s
+`;
+
+describe("diagnostics and deploySummary", () => {
+  it("diagnostics keeps the engine's Diagnostics section only", () => {
+    const d = diagnostics(FAILED_UP);
+    expect(d.startsWith("  pulumi:pulumi:Stack (developers-italia-api-staging):")).toBe(true);
+    expect(d).toContain('pq: relation "no_such_table" does not exist');
+    expect(d).not.toContain("Resources:");
+    expect(d).not.toContain("creating failed");
+    expect(diagnostics("Resources:\n    5 unchanged\n")).toBe("");
+  });
+
+  it("a failed up: the plan table, the failure, and the Job's message in the summary", () => {
+    const md = deploySummary("staging", "pulumi up", { code: 255, output: FAILED_UP }, report({ stack: "staging" }));
+    expect(md.startsWith("### Migration plan: stack `staging`")).toBe(true);
+    expect(md).toContain("**pulumi up failed** for stack `staging` (exit code 255).");
+    expect(md).toContain("<details open><summary>Diagnostics</summary>\n\n```text\n  pulumi:pulumi:Stack");
+    expect(md).toContain('* Job has failed: [Error] pq: relation "no_such_table" does not exist\n```');
+  });
+
+  it("a program that stopped before its plan still gets a summary with the output's tail", () => {
+    const md = deploySummary("prod", "pulumi up", { code: 1, output: "error: config promoteFrom: nope" });
+    expect(md).toContain("The program stopped before it made a plan.");
+    expect(md).toContain("```text\nerror: config promoteFrom: nope\n```");
+  });
+
+  it("a successful up: closed diagnostics, no failure", () => {
+    const ok = "Diagnostics:\n  pulumi:pulumi:Stack (x):\n    no migration will run\n\nResources:\n    7 unchanged\n";
+    const md = deploySummary("prod", "pulumi up", { code: 0, output: ok }, report());
+    expect(md).toContain("**pulumi up succeeded** for stack `prod`.");
+    expect(md).toContain("<details><summary>Diagnostics</summary>");
+  });
+});
