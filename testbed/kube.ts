@@ -94,6 +94,28 @@ export interface Container {
   volumeMounts?: VolumeMount[];
   terminationMessagePath?: string;
   terminationMessagePolicy?: "File" | "FallbackToLogsOnError";
+  imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
+  securityContext?: SecurityContext;
+}
+
+export interface SecurityContext {
+  runAsUser?: number;
+  runAsGroup?: number;
+  runAsNonRoot?: boolean;
+  readOnlyRootFilesystem?: boolean;
+  allowPrivilegeEscalation?: boolean;
+  privileged?: boolean;
+  capabilities?: { add?: string[]; drop?: string[] };
+  seccompProfile?: { type: string; localhostProfile?: string };
+}
+
+export interface PodSecurityContext {
+  runAsUser?: number;
+  runAsGroup?: number;
+  runAsNonRoot?: boolean;
+  fsGroup?: number;
+  supplementalGroups?: number[];
+  seccompProfile?: { type: string; localhostProfile?: string };
 }
 
 export interface KeyToPath {
@@ -119,6 +141,8 @@ export interface PodSpec {
   initContainers?: Container[];
   volumes?: Volume[];
   serviceAccountName?: string;
+  securityContext?: PodSecurityContext;
+  hostname?: string;
 }
 
 export interface ContainerState {
