@@ -38,6 +38,7 @@
  * (scripts/env.sh) and KUBECONFIG (else $CLUSTER_DIR/kubeconfig).
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -58,6 +59,7 @@ import {
   checkExecutable,
   commandLine,
   containerIdentity,
+  reachableByAnyone,
   sandboxCommand,
   type SandboxSpec,
 } from "./sandbox";
@@ -617,8 +619,18 @@ async function main(): Promise<void> {
   const root = path.resolve(__dirname, "..");
   IMAGES = imageTable(requiredEnv("TOOLS_BIN"), path.join(root, "tools", "versions.env"));
   POD_LOG_DIR = path.join(clusterDir, "pod-logs");
-  WORK_ROOT = path.join(clusterDir, "executor");
-  STAGE_DIR = path.join(clusterDir, "images");
+  // Pods' layers and volumes must be reachable by a non-root container's uid: a checkout
+  // under a private folder (e.g. /root) gets them in a world-traversable temporary folder.
+  let sandboxRoot = clusterDir;
+  if (!reachableByAnyone(path.join(clusterDir, "x"))) {
+    const hash = createHash("sha256").update(clusterDir).digest("hex").slice(0, 12);
+    sandboxRoot = path.join(os.tmpdir(), `developers-italia-testbed-${hash}`);
+    fs.mkdirSync(sandboxRoot, { recursive: true, mode: 0o755 });
+    fs.chmodSync(sandboxRoot, 0o755);
+    log("executor", `${clusterDir} is not reachable by other users: pods' files go to ${sandboxRoot}`);
+  }
+  WORK_ROOT = path.join(sandboxRoot, "executor");
+  STAGE_DIR = path.join(sandboxRoot, "images");
   kube = kubeClient();
   for (const d of [POD_LOG_DIR, WORK_ROOT]) fs.mkdirSync(d, { recursive: true, mode: 0o755 });
   process.on("SIGTERM", () => void shutdown("SIGTERM"));

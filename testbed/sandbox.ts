@@ -195,7 +195,7 @@ export function checkExecutable(
 }
 
 /** True if every folder above `file` can be traversed by any user (an unprivileged bwrap can bind it). */
-function reachableByAnyone(file: string): boolean {
+export function reachableByAnyone(file: string): boolean {
   for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
     try {
       if ((fs.statSync(dir).mode & 0o001) === 0) return false;
