@@ -214,7 +214,12 @@ export function reachableByAnyone(file: string): boolean {
 export function stagedSource(file: string, stageDir: string): string {
   const real = fs.realpathSync(file);
   if (reachableByAnyone(real)) return real;
-  const target = path.join(stageDir, real.replace(/^\/+/, "").replace(/\//g, "__"));
+  // Keyed by inode and mtime too: a rebuilt tool gets a new staged copy.
+  const st = fs.statSync(real);
+  const target = path.join(
+    stageDir,
+    `${real.replace(/^\/+/, "").replace(/\//g, "__")}-${st.ino}-${Math.trunc(st.mtimeMs)}`,
+  );
   if (!fs.existsSync(target)) {
     fs.mkdirSync(stageDir, { recursive: true, mode: 0o755 });
     const tmp = `${target}.${process.pid}.tmp`;
