@@ -43,6 +43,11 @@ interface JobObject extends KubeObject {
 
 const NS = `e2e-${process.pid}`;
 const IMAGE_TAG = "v1.4.0";
+// The Atlas image the test bed has (testbed/images.ts): exactly the release tools/versions.env
+// builds. Set explicitly, so the suite runs that Atlas whatever the production default is.
+const ATLAS_IMAGE = `arigaio/atlas:${
+  /^ATLAS_VERSION=(.*)$/m.exec(fs.readFileSync(path.join(__dirname, "../../tools/versions.env"), "utf8"))![1]
+}`;
 let kube: KubeClient;
 let db: TestDatabase;
 let stack: TestStack;
@@ -108,7 +113,14 @@ beforeAll(async () => {
   const dsn = `host=${u.hostname} port=${u.port} dbname=${db.name} user=${decodeURIComponent(u.username)} password='${decodeURIComponent(u.password)}' sslmode=disable`;
   stack = await TestStack.create(
     "e2e",
-    { namespace: NS, replicas: "2", imageTag: IMAGE_TAG, migrationDeadlineSeconds: "60", environment: "test" },
+    {
+      namespace: NS,
+      replicas: "2",
+      imageTag: IMAGE_TAG,
+      atlasImage: ATLAS_IMAGE,
+      migrationDeadlineSeconds: "60",
+      environment: "test",
+    },
     dsn,
   );
 });
