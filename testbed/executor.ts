@@ -42,7 +42,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { imageTable, resolveImage, type LocalImage } from "./images";
+import { imageTable, type LocalImage } from "./images";
 import {
   KubeError,
   kubeClient,
@@ -54,22 +54,14 @@ import {
   type PodStatus,
   type Secret,
 } from "./kube";
-import {
-  buildLayer,
-  checkExecutable,
-  commandLine,
-  containerIdentity,
-  reachableByAnyone,
-  sandboxCommand,
-  type SandboxSpec,
-} from "./sandbox";
+import { prepareContainer, reachableByAnyone, type PreparedContainer } from "./sandbox";
 import {
   MAX_TERMINATION_MESSAGE_BYTES,
   containerStatus as buildContainerStatus,
   podConditions,
   terminationMessage,
 } from "./status";
-import { StartProblem, expandVars, materialiseVolumes, resolveEnv, type FetchData } from "./volumes";
+import { StartProblem, type FetchData } from "./volumes";
 
 const POLL_MS = Number(process.env.EXECUTOR_POLL_MS ?? 250);
 const CONFIG_RETRY_MS = 2_000;
@@ -95,15 +87,6 @@ function log(pod: Pod | string, message: string): void {
   console.log(`[executor ${new Date().toISOString().slice(11, 23)}] ${who}: ${message}`);
 }
 
-interface Prepared {
-  /** The container's own argv (for the log). */
-  argv: string[];
-  file: string;
-  args: string[];
-  env: Record<string, string>;
-  terminationLog: string;
-}
-
 interface Run {
   pod: Pod;
   state: "waiting" | "running" | "restarting" | "done";
@@ -115,7 +98,7 @@ interface Run {
   lastWaiting?: string;
   pullFailures: number;
   child?: ChildProcess;
-  prepared?: Prepared;
+  prepared?: PreparedContainer;
   startTime?: string;
   startedAt?: string;
   restartCount: number;
@@ -212,57 +195,13 @@ function reportPullFailure(run: Run, image: string, error: string): void {
   }, 1000);
 }
 
-async function prepare(run: Run): Promise<Prepared | "pull-failed"> {
-  const pod = run.pod;
-  if (pod.spec.containers.length !== 1 || (pod.spec.initContainers ?? []).length > 0) {
-    throw new StartProblem(
-      "the test-bed executor runs pods with exactly one container and no init containers",
-      "StartError",
-      false,
-    );
-  }
-  const c = pod.spec.containers[0];
-  const fetchData = fetcher(pod);
-
-  fs.rmSync(run.workDir, { recursive: true, force: true });
-  fs.mkdirSync(run.workDir, { recursive: true, mode: 0o755 });
-  // 1. Volumes (the pod's, before any container).
-  const mounts = await materialiseVolumes(pod, c, run.workDir, fetchData);
-  // 2. The image.
-  const resolved = resolveImage(IMAGES, c.image ?? "");
-  if ("error" in resolved) {
-    reportPullFailure(run, c.image ?? "", resolved.error);
+async function prepare(run: Run): Promise<PreparedContainer | "pull-failed"> {
+  const prepared = await prepareContainer(run.pod, run.workDir, fetcher(run.pod), IMAGES, STAGE_DIR);
+  if ("pullError" in prepared) {
+    reportPullFailure(run, run.pod.spec.containers[0].image ?? "", prepared.pullError);
     return "pull-failed";
   }
-  const image = resolved.image;
-  // 3. Container config: identity (runAsNonRoot), environment, argv.
-  const identity = containerIdentity(pod, c, image);
-  const containerEnv = await resolveEnv(pod, c, fetchData);
-  const env: Record<string, string> = {
-    ...image.env,
-    HOSTNAME: pod.spec.hostname ?? pod.metadata.name ?? "",
-    ...containerEnv,
-  };
-  if (env.HOME === undefined) env.HOME = identity.home;
-  const argv = commandLine(c, image, (s) => expandVars(s, (name) => containerEnv[name]));
-  checkExecutable(argv[0], env, image, mounts);
-  const terminationLog = path.join(run.workDir, "termination-log");
-  fs.writeFileSync(terminationLog, "");
-  fs.chmodSync(terminationLog, 0o666);
-  const spec: SandboxSpec = {
-    pod,
-    container: c,
-    image,
-    identity,
-    mounts,
-    terminationLog,
-    workDir: run.workDir,
-    stageDir: STAGE_DIR,
-    argv,
-    cwd: c.workingDir ?? image.workingDir ?? "/",
-  };
-  const command = sandboxCommand(spec, buildLayer(spec));
-  return { argv, file: command.file, args: command.args, env, terminationLog };
+  return prepared;
 }
 
 /** Marks the pod terminal without having run anything (or after losing the process). */
@@ -300,7 +239,7 @@ function failWithoutRunning(run: Run, reason: string, message: string): void {
 }
 
 async function tryStart(run: Run): Promise<void> {
-  let prepared: Prepared | "pull-failed";
+  let prepared: PreparedContainer | "pull-failed";
   try {
     prepared = await prepare(run);
   } catch (e) {
@@ -332,7 +271,7 @@ async function tryStart(run: Run): Promise<void> {
   launch(run, prepared);
 }
 
-function launch(run: Run, prepared: Prepared): void {
+function launch(run: Run, prepared: PreparedContainer): void {
   const pod = run.pod;
   fs.mkdirSync(POD_LOG_DIR, { recursive: true });
   fs.writeFileSync(prepared.terminationLog, "");

@@ -24,8 +24,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { type Container, type Pod, type SecurityContext } from "./kube";
-import { type ImageUser, type LocalImage } from "./images";
-import { StartProblem, type Mount } from "./volumes";
+import { resolveImage, type ImageUser, type LocalImage } from "./images";
+import { StartProblem, expandVars, materialiseVolumes, resolveEnv, type FetchData, type Mount } from "./volumes";
 
 export const DEFAULT_TERMINATION_MESSAGE_PATH = "/dev/termination-log";
 
@@ -354,4 +354,73 @@ export function sandboxCommand(spec: SandboxSpec, layer: string): { file: string
     hostTool("bwrap"),
   ];
   return { file: hostTool("setpriv"), args: [...identity, ...bwrap] };
+}
+
+/** A container ready to start: spawn `file` with `args` and exactly `env`. */
+export interface PreparedContainer {
+  /** The container's own argv (for logs). */
+  readonly argv: string[];
+  readonly file: string;
+  readonly args: string[];
+  readonly env: Record<string, string>;
+  /** Host file bound at terminationMessagePath. */
+  readonly terminationLog: string;
+}
+
+/**
+ * Everything the kubelet and the runtime do before a Job pod's container starts, in their
+ * order: volumes (may throw StartProblem, retry), image pull (`pullError` when the table does
+ * not have it), container config (identity and runAsNonRoot, env: StartProblem), argv and the
+ * executable (StartProblem StartError), then the layer and the sandbox command. `workDir` is
+ * emptied first.
+ */
+export async function prepareContainer(
+  pod: Pod,
+  workDir: string,
+  fetchData: FetchData,
+  images: readonly LocalImage[],
+  stageDir: string,
+): Promise<PreparedContainer | { pullError: string }> {
+  if (pod.spec.containers.length !== 1 || (pod.spec.initContainers ?? []).length > 0) {
+    throw new StartProblem(
+      "the test-bed executor runs pods with exactly one container and no init containers",
+      "StartError",
+      false,
+    );
+  }
+  const c = pod.spec.containers[0];
+  fs.rmSync(workDir, { recursive: true, force: true });
+  fs.mkdirSync(workDir, { recursive: true, mode: 0o755 });
+  fs.chmodSync(workDir, 0o755);
+  const mounts = await materialiseVolumes(pod, c, workDir, fetchData);
+  const resolved = resolveImage(images, c.image ?? "");
+  if ("error" in resolved) return { pullError: resolved.error };
+  const image = resolved.image;
+  const identity = containerIdentity(pod, c, image);
+  const containerEnv = await resolveEnv(pod, c, fetchData);
+  const env: Record<string, string> = {
+    ...image.env,
+    HOSTNAME: pod.spec.hostname ?? pod.metadata.name ?? "",
+    ...containerEnv,
+  };
+  if (env.HOME === undefined) env.HOME = identity.home;
+  const argv = commandLine(c, image, (s) => expandVars(s, (name) => containerEnv[name]));
+  checkExecutable(argv[0], env, image, mounts);
+  const terminationLog = path.join(workDir, "termination-log");
+  fs.writeFileSync(terminationLog, "");
+  fs.chmodSync(terminationLog, 0o666);
+  const spec: SandboxSpec = {
+    pod,
+    container: c,
+    image,
+    identity,
+    mounts,
+    terminationLog,
+    workDir,
+    stageDir,
+    argv,
+    cwd: c.workingDir ?? image.workingDir ?? "/",
+  };
+  const command = sandboxCommand(spec, buildLayer(spec));
+  return { argv, file: command.file, args: command.args, env, terminationLog };
 }
