@@ -119,6 +119,21 @@ test("a ConfigMap volume is read-only even when the mount does not say so, as th
   expect(result.output).toContain("/etc/atlas/migrations/atlas.sum: read-only file system");
 });
 
+test("with the Job's hardening, a write into its emptyDir (/tmp) works and a write elsewhere hits the read-only root", async () => {
+  const hashInto = (d: string) =>
+    prepare(
+      migrationPod((spec) => {
+        spec.containers[0].args = ["migrate", "hash", "--dir", `file://${d}`];
+      }),
+    ).then(run);
+  const inEmptyDir = await hashInto("/tmp");
+  expect(inEmptyDir.output).toBe("");
+  expect(inEmptyDir.code).toBe(0);
+  const inRoot = await hashInto("/etc");
+  expect(inRoot.code).not.toBe(0);
+  expect(inRoot.output).toContain("/etc/atlas.sum: read-only file system");
+});
+
 test("without HOME in the pod, HOME comes from the image's /etc/passwd: /home/nonroot for 65532", async () => {
   const prepared = await prepare(
     migrationPod((spec) => {
