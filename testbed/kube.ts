@@ -94,6 +94,28 @@ export interface Container {
   volumeMounts?: VolumeMount[];
   terminationMessagePath?: string;
   terminationMessagePolicy?: "File" | "FallbackToLogsOnError";
+  imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
+  securityContext?: SecurityContext;
+}
+
+export interface SecurityContext {
+  runAsUser?: number;
+  runAsGroup?: number;
+  runAsNonRoot?: boolean;
+  readOnlyRootFilesystem?: boolean;
+  allowPrivilegeEscalation?: boolean;
+  privileged?: boolean;
+  capabilities?: { add?: string[]; drop?: string[] };
+  seccompProfile?: { type: string; localhostProfile?: string };
+}
+
+export interface PodSecurityContext {
+  runAsUser?: number;
+  runAsGroup?: number;
+  runAsNonRoot?: boolean;
+  fsGroup?: number;
+  supplementalGroups?: number[];
+  seccompProfile?: { type: string; localhostProfile?: string };
 }
 
 export interface KeyToPath {
@@ -119,6 +141,8 @@ export interface PodSpec {
   initContainers?: Container[];
   volumes?: Volume[];
   serviceAccountName?: string;
+  securityContext?: PodSecurityContext;
+  hostname?: string;
 }
 
 export interface ContainerState {
@@ -284,8 +308,35 @@ export interface KubeClient {
   delete<T = unknown>(apiPath: string, options?: Record<string, unknown>): Promise<T | undefined>;
   /** Polls `check` until it returns something other than undefined/false/null. */
   waitFor<T>(check: () => Promise<T | undefined | false | null>, options?: WaitOptions): Promise<T>;
+  /**
+   * Records every watch event of a collection (e.g. /apis/batch/v1/namespaces/ns/jobs) from
+   * now on, in the API server's order, each with its resourceVersion (the etcd revision of
+   * that change). Reconnects from the last version seen if the server ends the watch.
+   */
+  record<T extends KubeObject>(listPath: string): Promise<WatchRecorder<T>>;
   /** Closes keep-alive sockets so the process (or jest) can exit. */
   close(): void;
+}
+
+export interface WatchEvent<T> {
+  type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+  object: T;
+}
+
+export interface WatchRecorder<T> {
+  /** Events so far (BOOKMARKs left out). */
+  readonly events: WatchEvent<T>[];
+  /** A watch failure (e.g. 410 Gone), if one happened. */
+  readonly error: () => Error | undefined;
+  stop(): void;
+}
+
+/** An object's resourceVersion as a number: with one etcd, the revision of its last change. */
+export function revision(obj: KubeObject): bigint {
+  const rv = obj.metadata.resourceVersion;
+  if (!rv || !/^\d+$/.test(rv))
+    throw new Error(`${obj.kind ?? "object"} ${obj.metadata.name}: no numeric resourceVersion`);
+  return BigInt(rv);
 }
 
 export function kubeClient(connection: KubeConnection = readKubeconfig()): KubeClient {
@@ -393,6 +444,73 @@ export function kubeClient(connection: KubeConnection = readKubeconfig()): KubeC
         }
         await sleep(intervalMs);
       }
+    },
+    record: async <T extends KubeObject>(listPath: string) => {
+      const list = await call<KubeList<T>>("GET", listPath);
+      let from = list.metadata.resourceVersion ?? "0";
+      const events: WatchEvent<T>[] = [];
+      let failure: Error | undefined;
+      let stopped = false;
+      let current: ReturnType<typeof https.request> | undefined;
+      const sep = listPath.includes("?") ? "&" : "?";
+      const connect = () => {
+        if (stopped) return;
+        let buffered = "";
+        current = https.request(
+          {
+            ca: connection.ca,
+            cert: connection.cert,
+            key: connection.key,
+            agent: false,
+            method: "GET",
+            protocol: base.protocol,
+            hostname: base.hostname,
+            port: base.port,
+            path: `${listPath}${sep}watch=1&allowWatchBookmarks=true&resourceVersion=${from}`,
+            headers: { accept: "application/json" },
+          },
+          (res) => {
+            if (res.statusCode !== 200) {
+              failure = new Error(`watch ${listPath}: HTTP ${res.statusCode}`);
+              res.resume();
+              return;
+            }
+            res.setEncoding("utf8");
+            res.on("data", (chunk: string) => {
+              buffered += chunk;
+              let nl: number;
+              while ((nl = buffered.indexOf("\n")) !== -1) {
+                const line = buffered.slice(0, nl).trim();
+                buffered = buffered.slice(nl + 1);
+                if (line === "") continue;
+                const event = JSON.parse(line) as WatchEvent<T>;
+                if (event.type === "ERROR") {
+                  failure = new Error(`watch ${listPath}: ${JSON.stringify(event.object)}`);
+                  continue;
+                }
+                from = event.object.metadata.resourceVersion ?? from;
+                if (event.type !== "BOOKMARK") events.push(event);
+              }
+            });
+            res.on("end", () => {
+              if (!failure) setTimeout(connect, 100);
+            });
+          },
+        );
+        current.on("error", (e) => {
+          if (!stopped) failure = e;
+        });
+        current.end();
+      };
+      connect();
+      return {
+        events,
+        error: () => failure,
+        stop: () => {
+          stopped = true;
+          current?.destroy();
+        },
+      };
     },
     close: () => agent.destroy(),
   };

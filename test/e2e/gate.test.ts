@@ -1,6 +1,16 @@
 import * as fs from "fs";
 import * as path from "path";
-import { KubeClient, kubeClient, KubeObject, Pod } from "../../testbed/kube";
+import { Client } from "pg";
+import {
+  KubeClient,
+  kubeClient,
+  KubeObject,
+  Pod,
+  revision,
+  trueCondition,
+  type Condition,
+  type WatchRecorder,
+} from "../../testbed/kube";
 import { createDatabase, query, TestDatabase } from "../support/pg";
 import { TestStack } from "../support/stack";
 
@@ -27,15 +37,53 @@ interface JobObject extends KubeObject {
     completionTime?: string;
     succeeded?: number;
     failed?: number;
-    conditions?: Array<{ type: string; status: string }>;
+    conditions?: Condition[];
   };
 }
 
 const NS = `e2e-${process.pid}`;
 const IMAGE_TAG = "v1.4.0";
+// The Atlas image the test bed has (testbed/images.ts): exactly the release tools/versions.env
+// builds. Set explicitly, so the suite runs that Atlas whatever the production default is.
+const ATLAS_IMAGE = `arigaio/atlas:${
+  /^ATLAS_VERSION=(.*)$/m.exec(fs.readFileSync(path.join(__dirname, "../../tools/versions.env"), "utf8"))![1]
+}`;
 let kube: KubeClient;
 let db: TestDatabase;
 let stack: TestStack;
+// Every change to the namespace's Jobs and ReplicaSets, from a watch on the API server.
+let jobWatch: WatchRecorder<JobObject>;
+let rsWatch: WatchRecorder<ReplicaSet>;
+
+/**
+ * Asserts from the watches that the Job `jobName` reported Complete at an earlier etcd
+ * revision than the one at which the ReplicaSet `rsUid` was created: an order that holds even
+ * when both happen in the same second (creationTimestamp and completionTime have 1 s resolution).
+ */
+async function expectCompletedBeforeCreated(jobName: string, rsUid: string): Promise<void> {
+  const [completed, created] = await kube.waitFor(
+    async () => {
+      for (const w of [jobWatch, rsWatch]) if (w.error()) throw w.error();
+      const c = jobWatch.events.find(
+        (e) => e.object.metadata.name === jobName && trueCondition(e.object, "Complete") !== undefined,
+      );
+      const r = rsWatch.events.find((e) => e.type === "ADDED" && e.object.metadata.uid === rsUid);
+      return c && r ? ([c, r] as const) : undefined;
+    },
+    { timeoutMs: 10_000, what: `watch events for Job ${jobName} completing and ReplicaSet ${rsUid} being added` },
+  );
+  expect(revision(completed.object)).toBeLessThan(revision(created.object));
+}
+
+/** Atlas's advisory-lock key for migrate apply: FNV-1 (32 bit) of "atlas_migrate_execute" (sql/postgres Driver.Lock). */
+function atlasApplyLockKey(): number {
+  let h = 0x811c9dc5;
+  for (const b of Buffer.from("atlas_migrate_execute")) {
+    h = Math.imul(h, 0x01000193) >>> 0;
+    h = (h ^ b) >>> 0;
+  }
+  return h;
+}
 
 const jobs = async () =>
   (await kube.list<JobObject>(`/apis/batch/v1/namespaces/${NS}/jobs`)).items.sort((a, b) =>
@@ -57,18 +105,29 @@ const namespaceExists = async () => (await kube.tryGet(`/api/v1/namespaces/${NS}
 
 beforeAll(async () => {
   kube = kubeClient();
+  jobWatch = await kube.record<JobObject>(`/apis/batch/v1/namespaces/${NS}/jobs`);
+  rsWatch = await kube.record<ReplicaSet>(`/apis/apps/v1/namespaces/${NS}/replicasets`);
   db = await createDatabase("e2e");
   const u = new URL(db.url);
   // The libpq form, as operators write it; the program turns it into Atlas's URL.
   const dsn = `host=${u.hostname} port=${u.port} dbname=${db.name} user=${decodeURIComponent(u.username)} password='${decodeURIComponent(u.password)}' sslmode=disable`;
   stack = await TestStack.create(
     "e2e",
-    { namespace: NS, replicas: "2", imageTag: IMAGE_TAG, migrationDeadlineSeconds: "60", environment: "test" },
+    {
+      namespace: NS,
+      replicas: "2",
+      imageTag: IMAGE_TAG,
+      atlasImage: ATLAS_IMAGE,
+      migrationDeadlineSeconds: "60",
+      environment: "test",
+    },
     dsn,
   );
 });
 
 afterAll(async () => {
+  jobWatch?.stop();
+  rsWatch?.stop();
   await stack?.destroy();
   await kube?.delete(`/api/v1/namespaces/${NS}`);
   await db?.drop();
@@ -108,7 +167,7 @@ describe("the migration gate, end to end", () => {
     expect(outputs.appliedVersion).toBe("20260612000000");
     expect(outputs.jobName).toBe(job.metadata.name);
     const [rs] = await replicaSets();
-    expect(Date.parse(job.status!.completionTime!)).toBeLessThanOrEqual(Date.parse(rs.metadata.creationTimestamp!));
+    await expectCompletedBeforeCreated(job.metadata.name!, rs.metadata.uid!);
   });
 
   it("2. a new migration: preview lists exactly it; up applies it before the new ReplicaSet exists", async () => {
@@ -126,9 +185,7 @@ describe("the migration gate, end to end", () => {
     const newJob = (await jobs()).pop()!;
     const newRs = (await replicaSets()).filter((rs) => !before.some((b) => b.metadata.uid === rs.metadata.uid));
     expect(newRs).toHaveLength(1);
-    expect(Date.parse(newJob.status!.completionTime!)).toBeLessThanOrEqual(
-      Date.parse(newRs[0].metadata.creationTimestamp!),
-    );
+    await expectCompletedBeforeCreated(newJob.metadata.name!, newRs[0].metadata.uid!);
     expect((await deployment()).spec.template.metadata.annotations?.["deploy.developers.italia.it/migration-job"]).toBe(
       newJob.metadata.name,
     );
@@ -145,6 +202,7 @@ describe("the migration gate, end to end", () => {
     const up = await stack.up();
     expect(up.code).not.toBe(0);
     expect(up.output).toContain('relation "no_such_table" does not exist');
+    expect((await stack.outputs()).appliedVersion).toBe("20270101000000");
     const dep = await deployment();
     expect(dep.spec.template.spec.containers[0].image).toBe(`ghcr.io/italia/developers-italia-api:${IMAGE_TAG}`);
     const rsAfter = await replicaSets();
@@ -168,6 +226,51 @@ describe("the migration gate, end to end", () => {
       "ghcr.io/italia/developers-italia-api:v1.4.1",
     );
     expect((await revisions()).map((r) => r.version)).toContain("20270102000000");
+  });
+
+  it("4b. a transient failure (the migration lock held elsewhere): up fails and appliedVersion stays; once released, the next up replaces the failed Job with the same key", async () => {
+    stack.writeMigration("20270103000000_after_lock.sql", "CREATE TABLE after_lock (id int);\n");
+    const holder = new Client({ connectionString: db.url });
+    await holder.connect();
+    let failedName = "";
+    let failedKey = "";
+    try {
+      await holder.query("SELECT pg_advisory_lock($1)", [atlasApplyLockKey()]);
+      const failed = await stack.up();
+      expect(failed.code).not.toBe(0);
+      // Atlas waited migrationLockTimeout for the lock, then gave up.
+      expect(failed.output).toContain("acquiring database lock");
+      expect((await stack.outputs()).appliedVersion).toBe("20270102000000");
+      expect((await revisions()).map((r) => r.version)).not.toContain("20270103000000");
+      const failedJob = (await jobs()).find((j) => (j.status?.failed ?? 0) > 0);
+      expect(failedJob).toBeDefined();
+      failedName = failedJob!.metadata.name!;
+      const pod = (await migrationPods()).find(
+        (p) => p.metadata.labels?.["batch.kubernetes.io/job-name"] === failedName,
+      );
+      failedKey = pod?.metadata.annotations?.["deploy.developers.italia.it/migration-key"] ?? "";
+      expect(failedKey).not.toBe("");
+    } finally {
+      await holder.end(); // the session ends: the lock is released
+    }
+
+    const rsBefore = await replicaSets();
+    const up = await stack.up();
+    expect(up.code).toBe(0);
+    const all = await jobs();
+    expect(all).toHaveLength(1);
+    expect(all[0].metadata.name).not.toBe(failedName);
+    expect(all[0].status?.succeeded).toBe(1);
+    const pods = await migrationPods();
+    const newPod = pods.find((p) => p.metadata.labels?.["batch.kubernetes.io/job-name"] === all[0].metadata.name);
+    expect(newPod?.metadata.annotations?.["deploy.developers.italia.it/migration-key"]).toBe(failedKey);
+    const outputs = await stack.outputs();
+    expect(outputs.migrationKey).toBe(failedKey);
+    expect(outputs.appliedVersion).toBe("20270103000000");
+    expect((await revisions()).map((r) => r.version)).toContain("20270103000000");
+    const newRs = (await replicaSets()).filter((rs) => !rsBefore.some((b) => b.metadata.uid === rs.metadata.uid));
+    expect(newRs).toHaveLength(1);
+    await expectCompletedBeforeCreated(all[0].metadata.name!, newRs[0].metadata.uid!);
   });
 
   it("5. an app-only change: no Job change in preview, no migration pod in up, nothing after refresh", async () => {

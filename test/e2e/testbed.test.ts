@@ -25,7 +25,23 @@ import {
 
 jest.setTimeout(180_000);
 
-const ATLAS_IMAGE = "arigaio/atlas:0.13.1";
+// The one Atlas image the test bed has: the release tools/versions.env builds.
+const ATLAS_VERSION = /^ATLAS_VERSION=(.*)$/m.exec(
+  fs.readFileSync(path.join(__dirname, "../../tools/versions.env"), "utf8"),
+)![1];
+const ATLAS_IMAGE = `arigaio/atlas:${ATLAS_VERSION}`;
+/** The migration Job's hardening (lib/migrationRun.ts): non-root 65532, read-only root, no capabilities. */
+const HARDENED_POD: Partial<PodSpec> = {
+  securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532 },
+};
+const HARDENED_CONTAINER: Pick<Container, "securityContext"> = {
+  securityContext: {
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    privileged: false,
+    capabilities: { drop: ["ALL"] },
+  },
+};
 const clusterDir = process.env.CLUSTER_DIR ?? path.resolve(__dirname, "../../.local/cluster");
 
 function requireEnv(name: string): string {
@@ -80,7 +96,15 @@ function job(
           restartPolicy: "Never",
           terminationGracePeriodSeconds: 5,
           ...podSpec,
-          containers: [{ name: "main", image: ATLAS_IMAGE, ...container }],
+          containers: [
+            {
+              name: "main",
+              image: ATLAS_IMAGE,
+              ...container,
+              // As the product's Job does: no update check (offline, read-only HOME).
+              env: [{ name: "ATLAS_NO_UPDATE_NOTIFIER", value: "1" }, ...(container.env ?? [])],
+            },
+          ],
         },
       },
     },
@@ -312,13 +336,177 @@ test("a pod whose Secret is missing waits (CreateContainerConfigError) and runs 
   expect(end.type).toBe("Complete");
 });
 
-test("an image without a local binary fails with a clear termination message", async () => {
-  const end = await runJob(job("busybox", { image: "busybox:1.36", command: ["sh", "-c", "true"] }));
-  expect(end.condition).toBe("Failed");
-  const pod = await terminalPod("busybox");
-  const terminated = pod.status?.containerStatuses?.[0]?.state?.terminated;
-  expect(terminated?.reason).toBe("StartError");
-  expect(terminated?.message).toMatch(/no local binary for image busybox:1\.36/);
+/** Waiting reasons the Job's pod reported, in order, and its phases, until the Job ended (polled). */
+async function waitingReasonsUntilDone(
+  jobName: string,
+  timeoutMs = 60_000,
+): Promise<{ reasons: string[]; messages: string[]; phases: Set<string>; end: Job }> {
+  const reasons: string[] = [];
+  const messages: string[] = [];
+  const phases = new Set<string>();
+  const end = await kube.waitFor(
+    async () => {
+      for (const p of await jobPods(jobName)) {
+        phases.add(p.status?.phase ?? "Pending");
+        const w = p.status?.containerStatuses?.[0]?.state?.waiting;
+        if (w?.reason && reasons[reasons.length - 1] !== w.reason) {
+          reasons.push(w.reason);
+          messages.push(w.message ?? "");
+        }
+      }
+      const j = await kube.get<Job>(`/apis/batch/v1/namespaces/${ns}/jobs/${jobName}`);
+      return trueCondition(j, "Failed") || trueCondition(j, "Complete") ? j : undefined;
+    },
+    { timeoutMs, intervalMs: 200, what: `Job ${jobName} to end` },
+  );
+  return { reasons, messages, phases, end };
+}
+
+function logExists(jobName: string): boolean {
+  return fs.readdirSync(path.join(clusterDir, "pod-logs")).some((f) => f.startsWith(`${ns}_${jobName}-`));
+}
+
+test("an image the test bed does not have (another tag, another image) stays Pending in ErrImagePull / ImagePullBackOff until the deadline", async () => {
+  for (const [name, image] of [
+    ["other-tag", "arigaio/atlas:0.99.0"],
+    ["other-image", "busybox:1.36"],
+  ]) {
+    await kube.post(
+      `/apis/batch/v1/namespaces/${ns}/jobs`,
+      job(name, { image, command: ["/atlas", "version"] }, { activeDeadlineSeconds: 6 }),
+    );
+  }
+  const outcomes = await Promise.all([waitingReasonsUntilDone("other-tag"), waitingReasonsUntilDone("other-image")]);
+  for (const [{ reasons, messages, phases, end }, name, canonical] of [
+    [outcomes[0], "other-tag", "docker.io/arigaio/atlas:0.99.0"],
+    [outcomes[1], "other-image", "docker.io/library/busybox:1.36"],
+  ] as const) {
+    expect(reasons.slice(0, 2)).toEqual(["ErrImagePull", "ImagePullBackOff"]);
+    expect(messages[0]).toContain(`failed to pull and unpack image "${canonical}"`);
+    expect(messages[1]).toMatch(/^Back-off pulling image /);
+    expect([...phases]).toEqual(["Pending"]);
+    expect(failedReason(end)).toBe("DeadlineExceeded");
+    expect(logExists(name)).toBe(false);
+  }
+});
+
+test("runAsNonRoot with an image whose user is root and no runAsUser: CreateContainerConfigError, nothing runs", async () => {
+  await kube.post(
+    `/apis/batch/v1/namespaces/${ns}/jobs`,
+    job(
+      "root-image",
+      { command: ["/atlas", "version"] },
+      { activeDeadlineSeconds: 6 },
+      {
+        securityContext: { runAsNonRoot: true },
+      },
+    ),
+  );
+  const { reasons, messages, phases, end } = await waitingReasonsUntilDone("root-image");
+  expect(reasons).toEqual(["CreateContainerConfigError"]);
+  expect([...phases]).toEqual(["Pending"]);
+  expect(messages[0]).toMatch(/^container has runAsNonRoot and image will run as root \(pod: ".*", container: main\)$/);
+  expect(failedReason(end)).toBe("DeadlineExceeded");
+  expect(logExists("root-image")).toBe(false);
+});
+
+describe("the root filesystem, the uid and volumes are the container's", () => {
+  // `atlas migrate hash --dir file://D` writes D/atlas.sum: a write at a path of our choosing.
+  const hashInto = (dir: string): Omit<Container, "name" | "image"> => ({
+    command: ["/atlas", "migrate", "hash", "--dir", `file://${dir}`],
+    terminationMessagePolicy: "FallbackToLogsOnError",
+    volumeMounts: [{ name: "scratch", mountPath: "/scratch" }],
+  });
+  const scratch: Partial<PodSpec> = { volumes: [{ name: "scratch", emptyDir: {} }] };
+
+  test("hardened (non-root, read-only root): writing into the emptyDir works", async () => {
+    const end = await runJob(
+      job("write-emptydir", { ...hashInto("/scratch"), ...HARDENED_CONTAINER }, {}, { ...HARDENED_POD, ...scratch }),
+    );
+    expect(end.condition).toBe("Complete");
+  });
+
+  test("hardened: writing outside the emptyDir fails with a read-only file system", async () => {
+    const end = await runJob(
+      job("write-root", { ...hashInto("/etc"), ...HARDENED_CONTAINER }, {}, { ...HARDENED_POD, ...scratch }),
+    );
+    expect(end.condition).toBe("Failed");
+    const pod = await terminalPod("write-root");
+    expect(pod.status?.containerStatuses?.[0]?.state?.terminated?.message).toMatch(
+      /\/etc\/atlas\.sum: read-only file system/,
+    );
+  });
+
+  test("a writable root as uid 65532: the image's /etc is root's, so the write is denied", async () => {
+    const end = await runJob(
+      job("write-as-65532", hashInto("/etc"), {}, { securityContext: { runAsUser: 65532 }, ...scratch }),
+    );
+    expect(end.condition).toBe("Failed");
+    const pod = await terminalPod("write-as-65532");
+    expect(pod.status?.containerStatuses?.[0]?.state?.terminated?.message).toMatch(
+      /\/etc\/atlas\.sum: permission denied/,
+    );
+  });
+
+  test("a writable root as the image's user (root): the write lands in the pod's own layer, not on this machine", async () => {
+    const end = await runJob(job("write-as-root", hashInto("/etc"), {}, scratch));
+    expect(end.condition).toBe("Complete");
+    expect(fs.existsSync("/etc/atlas.sum")).toBe(false);
+  });
+
+  test("a Secret volume with items (nested path) is read at its mount path by a hardened container", async () => {
+    const server = await silentServer(true);
+    try {
+      await kube.post(`/api/v1/namespaces/${ns}/secrets`, {
+        metadata: { name: "atlas-config" },
+        stringData: {
+          hcl: `env "t" {\n  url = "postgres://volume-user@127.0.0.1:${server.port}/volume-db?sslmode=disable"\n}\n`,
+        },
+      });
+      const end = await runJob(
+        job(
+          "secret-volume",
+          {
+            command: [
+              "/atlas",
+              "migrate",
+              "apply",
+              "--config",
+              "file:///etc/atlas-config/conf/atlas.hcl",
+              "--env",
+              "t",
+              "--dir",
+              "file:///scratch",
+            ],
+            terminationMessagePolicy: "FallbackToLogsOnError",
+            env: [{ name: "HOME", value: "/scratch" }],
+            volumeMounts: [
+              { name: "config", mountPath: "/etc/atlas-config", readOnly: true },
+              { name: "scratch", mountPath: "/scratch" },
+            ],
+            ...HARDENED_CONTAINER,
+          },
+          {},
+          {
+            ...HARDENED_POD,
+            volumes: [
+              {
+                name: "config",
+                secret: { secretName: "atlas-config", items: [{ key: "hcl", path: "conf/atlas.hcl" }] },
+              },
+              { name: "scratch", emptyDir: {} },
+            ],
+          },
+        ),
+      );
+      expect(end.condition).toBe("Failed");
+      const startup = server.received().toString("latin1");
+      expect(startup).toContain("volume-user");
+      expect(startup).toContain("volume-db");
+    } finally {
+      server.close();
+    }
+  });
 });
 
 test("the Job's activeDeadlineSeconds stops a hanging pod, which then disappears", async () => {
