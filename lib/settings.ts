@@ -1,4 +1,5 @@
-import { DsnError, dsnToUrl } from "./dsn";
+import { DsnError, dsnToUrl, urlParam } from "./dsn";
+import { CaBundleError, DATABASE_CA_PATH, parseCaBundle } from "./databaseTls";
 
 /**
  * Stack configuration, read and validated in one place. Every error names the config key
@@ -23,6 +24,11 @@ export interface Settings {
   readonly env: Readonly<Record<string, string>>;
   /** Secret: the database URL both Atlas and the API use (sslmode always explicit). */
   readonly databaseUrl: string;
+  /**
+   * The database's CA bundle (normalized PEM, public), mounted at DATABASE_CA_PATH in the
+   * migration Job and the API; databaseUrl then carries sslrootcert=DATABASE_CA_PATH.
+   */
+  readonly databaseCaCert?: string;
   /** Secret: PASETO_KEY, when writes are enabled. */
   readonly pasetoKey?: string;
   readonly migration: {
@@ -120,13 +126,21 @@ export function readSettings(config: ConfigSource): Settings {
     throw new ConfigError("image", "give the repository only; put the tag in imageTag and the digest in imageDigest");
   }
 
+  const databaseCaCert = readCaBundle(text("databaseCaCert"));
   const dsn = secret("databaseDsn", true)!;
   let databaseUrl: string;
   try {
-    databaseUrl = dsnToUrl(dsn);
+    databaseUrl = dsnToUrl(dsn, { sslrootcert: databaseCaCert === undefined ? undefined : DATABASE_CA_PATH });
   } catch (err) {
     if (err instanceof DsnError) throw new ConfigError("databaseDsn", err.message);
     throw err;
+  }
+  if (databaseCaCert !== undefined && urlParam(databaseUrl, "sslmode") === "disable") {
+    throw new ConfigError(
+      "databaseCaCert",
+      "is set but databaseDsn has sslmode=disable, so it would never be used: " +
+        "set sslmode=verify-full in databaseDsn (or verify-ca), or remove databaseCaCert",
+    );
   }
 
   const pasetoKey = secret("pasetoKey", false);
@@ -208,6 +222,7 @@ export function readSettings(config: ConfigSource): Settings {
     resources: readResources(text("resources")),
     env,
     databaseUrl,
+    databaseCaCert,
     pasetoKey,
     migration: {
       source,
@@ -220,6 +235,16 @@ export function readSettings(config: ConfigSource): Settings {
       allowDestructive,
     },
   };
+}
+
+function readCaBundle(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw.trim() === "") return undefined;
+  try {
+    return parseCaBundle(raw);
+  } catch (err) {
+    if (err instanceof CaBundleError) throw new ConfigError("databaseCaCert", err.message);
+    throw err;
+  }
 }
 
 const DEFAULT_RESOURCES: Resources = { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } };
