@@ -1,7 +1,16 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { MigrationDir } from "../lib/migrationDir";
-import { containerSecurityContext, JOB_ANNOTATION, KEY_ANNOTATION, podSecurityContext } from "../lib/migrationRun";
+import {
+  containerSecurityContext,
+  databaseCaMount,
+  databaseCaVolume,
+  JOB_ANNOTATION,
+  KEY_ANNOTATION,
+  podSecurityContext,
+} from "../lib/migrationRun";
+import { DATABASE_CA_FILE } from "../lib/databaseTls";
+import { shortDigest } from "../lib/migrationDir";
 import type { MigrationSource, Resources } from "../lib/settings";
 import { AtlasMigration } from "./atlasMigration";
 
@@ -20,6 +29,12 @@ export interface DevelopersItaliaApiArgs {
   readonly env?: Readonly<Record<string, string>>;
   /** Database URL (secret), used by both the API and the migration. */
   readonly databaseUrl: pulumi.Output<string>;
+  /**
+   * The database CA bundle (PEM, public): shipped in a ConfigMap and mounted read-only at
+   * DATABASE_CA_DIR in the migration Job and the API; `databaseUrl` must then carry
+   * sslrootcert=DATABASE_CA_PATH (readSettings does). @default none
+   */
+  readonly databaseCaCert?: string;
   /** PASETO_KEY (secret); without it the API is read-only. @default none */
   readonly pasetoKey?: pulumi.Output<string>;
   /** The verified migration directory. */
@@ -38,6 +53,8 @@ export interface DevelopersItaliaApiArgs {
 }
 
 const APP = "developers-italia-api";
+/** Pod-template annotation with the CA bundle's digest: a new CA rolls the API (pgx reads it at startup). */
+export const DATABASE_CA_ANNOTATION = "deploy.developers.italia.it/database-ca";
 const PORT = 3000;
 
 /**
@@ -64,6 +81,16 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
         : new k8s.core.v1.Namespace(`${name}-ns`, { metadata: { name: args.namespace, labels } }, { parent: this })
             .metadata.name;
 
+    // Mutable, so a new CA keeps the name: the Job is not re-run for it; the API rolls (annotation).
+    const databaseCa =
+      args.databaseCaCert === undefined
+        ? undefined
+        : new k8s.core.v1.ConfigMap(
+            `${name}-db-ca`,
+            { metadata: { namespace, labels }, data: { [DATABASE_CA_FILE]: args.databaseCaCert } },
+            { parent: this },
+          );
+
     this.migration = new AtlasMigration(
       `${name}-migrate`,
       {
@@ -77,6 +104,7 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
         deadlineSeconds: args.migrationDeadlineSeconds,
         lockTimeout: args.migrationLockTimeout,
         revisionsSchema: args.migrationRevisionsSchema,
+        databaseCaConfigMap: databaseCa?.metadata.name,
         labels,
       },
       { parent: this },
@@ -114,11 +142,16 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
             metadata: {
               labels: { ...labels, ...selector },
               // The rollout is tied to the migration run that gates it: a new run, a new rollout.
-              annotations: { [JOB_ANNOTATION]: this.migration.jobName, [KEY_ANNOTATION]: this.migration.key },
+              annotations: {
+                [JOB_ANNOTATION]: this.migration.jobName,
+                [KEY_ANNOTATION]: this.migration.key,
+                ...(args.databaseCaCert ? { [DATABASE_CA_ANNOTATION]: shortDigest([args.databaseCaCert]) } : {}),
+              },
             },
             spec: {
               automountServiceAccountToken: false,
               securityContext: podSecurityContext,
+              ...(databaseCa ? { volumes: [databaseCaVolume(databaseCa.metadata.name)] } : {}),
               containers: [
                 {
                   name: APP,
@@ -137,6 +170,7 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
                   startupProbe: probe("/livez", 30),
                   livenessProbe: probe("/livez", 3),
                   readinessProbe: probe("/readyz", 3),
+                  ...(databaseCa ? { volumeMounts: [databaseCaMount] } : {}),
                   resources: args.resources ?? {},
                   securityContext: containerSecurityContext,
                   terminationMessagePolicy: "FallbackToLogsOnError",
