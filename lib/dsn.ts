@@ -46,7 +46,7 @@ const CONNECTION_KEYWORDS = new Set([
  * which the server checks itself: a keyword outside these lists is far more often a typo
  * that would only fail inside the Job.
  */
-const SERVER_SETTINGS = new Set([
+export const PASSED_SERVER_SETTINGS = [
   "search_path",
   "statement_timeout",
   "lock_timeout",
@@ -65,7 +65,8 @@ const SERVER_SETTINGS = new Set([
   "client_min_messages",
   "jit",
   "plan_cache_mode",
-]);
+] as const;
+const SERVER_SETTINGS: ReadonlySet<string> = new Set(PASSED_SERVER_SETTINGS);
 
 const SSLROOTCERT_HINT =
   "names a file on the deploy machine that no pod has: remove it and put the CA certificate (PEM text) " +
