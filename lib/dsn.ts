@@ -302,16 +302,17 @@ function parseUrlLocated(url: string): Located[] {
       }
     }
     if (host.includes(",") || (port ?? "").includes(",")) throw new DsnError(MULTI_HOST);
-    {
-      if (host !== "") pairs.push({ key: "host", value: percentDecode(host, "host"), where: "the URL's host" });
-      if (port !== undefined) {
-        if (!/^\d*$/.test(port)) {
-          throw new DsnError(
-            "the URL's port is not a number; if the password contains /, ?, # or @, percent-encode them (%2F, %3F, %23, %40)",
-          );
-        }
-        if (port !== "") pairs.push({ key: "port", value: port, where: "the URL's port" });
+    if (!bracket && host.includes(":")) {
+      throw new DsnError('the URL\'s host has a ":" in it: write an IPv6 address in brackets ([::1])');
+    }
+    if (host !== "") pairs.push({ key: "host", value: percentDecode(host, "host"), where: "the URL's host" });
+    if (port !== undefined) {
+      if (!/^\d*$/.test(port)) {
+        throw new DsnError(
+          "the URL's port is not a number; if the password contains /, ?, # or @, percent-encode them (%2F, %3F, %23, %40)",
+        );
       }
+      if (port !== "") pairs.push({ key: "port", value: port, where: "the URL's port" });
     }
   }
   if (path !== undefined && path !== "") {

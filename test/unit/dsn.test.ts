@@ -120,6 +120,7 @@ describe("dsnToUrl", () => {
     ["postgres://app:%FF@db/api", "the URL's password is not UTF-8 once percent-decoded"],
     ["postgres://app:a\nb@db/api", "the URL contains a control character"],
     ["postgres://app@[::1/api", "the URL's host has an unclosed ["],
+    ["postgres://app@::1/api", 'the URL\'s host has a ":" in it: write an IPv6 address in brackets ([::1])'],
   ])("refuses %j", (dsn, message) => {
     expect(() => dsnToUrl(dsn)).toThrow(DsnError);
     expect(() => dsnToUrl(dsn)).toThrow(message);
