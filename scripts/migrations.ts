@@ -13,6 +13,7 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { readDatabaseState } from "../lib/databaseState";
 import { dsnToUrl } from "../lib/dsn";
+import { parseCaBundle } from "../lib/databaseTls";
 import { loadMigrationDir, readMigrationFiles, versionAt, writeSumFile } from "../lib/migrationDir";
 import { planMigrations } from "../lib/migrationPlan";
 
@@ -77,6 +78,8 @@ async function status(args: string[]): Promise<number> {
       url: { type: "string" },
       baseline: { type: "string" },
       "revisions-schema": { type: "string" },
+      // The database's CA bundle (what databaseCaCert holds), for sslmode=verify-ca/verify-full.
+      "ca-file": { type: "string" },
       json: { type: "boolean", default: false },
     },
   });
@@ -86,7 +89,16 @@ async function status(args: string[]): Promise<number> {
     return 2;
   }
   const dir = loadMigrationDir(DIR);
-  const state = await readDatabaseState(dsnToUrl(raw), { revisionsSchema: values["revisions-schema"] });
+  const caFile = values["ca-file"];
+  if (caFile !== undefined && !fs.existsSync(caFile)) {
+    console.error(`--ca-file: no file at ${caFile}; give the database's CA certificate (PEM)`);
+    return 2;
+  }
+  const ca = caFile === undefined ? undefined : parseCaBundle(fs.readFileSync(caFile, "utf8"));
+  const state = await readDatabaseState(dsnToUrl(raw, { sslrootcert: caFile }), {
+    revisionsSchema: values["revisions-schema"],
+    ca,
+  });
   const plan = planMigrations(dir.files, state, values.baseline);
   const report = {
     appliedVersion: plan.appliedVersion ?? null,
