@@ -446,7 +446,9 @@ export function formatUrl(fields: ConnectionFields): string {
   if (user === undefined && password !== undefined) query.push(["password", password]);
   query.push(...fields.params);
   const path = dbname !== undefined ? `/${enc(dbname)}` : "/";
-  const search = query.map(([k, v]) => `${enc(k)}=${enc(v)}`).join("&");
+  // "/" stays raw in values (RFC 3986 allows it in a query; Go reads it as is): a path such as
+  // sslrootcert's stays a path, which the test bed's executor rewrites like a kubelet mount.
+  const search = query.map(([k, v]) => `${enc(k)}=${enc(v).replace(/%2F/g, "/")}`).join("&");
   return `postgres://${userinfo}${authority}${path}?${search}`;
 }
 

@@ -24,9 +24,9 @@ describe("dsnToUrl", () => {
     // unix sockets are directories: they go in the query
     [
       "host=/var/run/postgresql dbname=api user=app sslmode=disable",
-      "postgres://app@/api?host=%2Fvar%2Frun%2Fpostgresql&sslmode=disable",
+      "postgres://app@/api?host=/var/run/postgresql&sslmode=disable",
     ],
-    ["host=/tmp port=5433 dbname=api sslmode=disable", "postgres:///api?host=%2Ftmp&port=5433&sslmode=disable"],
+    ["host=/tmp port=5433 dbname=api sslmode=disable", "postgres:///api?host=/tmp&port=5433&sslmode=disable"],
     // URLs are split into fields and re-encoded the same way
     ["postgres://app:s3cr%40t@db:5432/api?sslmode=disable", "postgres://app:s3cr%40t@db:5432/api?sslmode=disable"],
     ["postgresql://app@db/api", "postgres://app@db/api?sslmode=require"],
@@ -40,7 +40,7 @@ describe("dsnToUrl", () => {
     ["password='ab%zz #1+2;@/?' host=db user=app", "postgres://app:ab%25zz%20%231%2B2%3B%40%2F%3F@db/?sslmode=require"],
     [
       "postgres://app@/api?host=%2Fvar%2Frun%2Fpostgresql",
-      "postgres://app@/api?host=%2Fvar%2Frun%2Fpostgresql&sslmode=require",
+      "postgres://app@/api?host=/var/run/postgresql&sslmode=require",
     ],
   ])("%s", (dsn, url) => {
     expect(dsnToUrl(dsn)).toBe(url);
@@ -48,7 +48,7 @@ describe("dsnToUrl", () => {
 
   it("sets sslrootcert to the mounted CA bundle, once", () => {
     expect(dsnToUrl("host=db user=app sslmode=verify-full", { sslrootcert: "/etc/ca/ca.crt" })).toBe(
-      "postgres://app@db/?sslmode=verify-full&sslrootcert=%2Fetc%2Fca%2Fca.crt",
+      "postgres://app@db/?sslmode=verify-full&sslrootcert=/etc/ca/ca.crt",
     );
   });
 

@@ -94,7 +94,7 @@ describe("readSettings", () => {
       expect(s.databaseCaCert).toBe(ca.certPem.trim() + "\n");
       expect(DATABASE_CA_PATH).toBe("/etc/developers-italia/database-ca/ca.crt");
       expect(s.databaseUrl).toBe(
-        "postgres://app@db/api?sslmode=verify-full&sslrootcert=%2Fetc%2Fdevelopers-italia%2Fdatabase-ca%2Fca.crt",
+        "postgres://app@db/api?sslmode=verify-full&sslrootcert=/etc/developers-italia/database-ca/ca.crt",
       );
       // A plain value is fine: a CA certificate is public. Unset (Pulumi.yaml's ""), no sslrootcert.
       expect(read({ databaseCaCert: "" }).databaseUrl).not.toContain("sslrootcert");
