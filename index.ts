@@ -22,6 +22,7 @@ export = async () => {
       dir: migrations,
       // Only the online preflight reads it, and that is refused without a URL (useExistingSecret).
       databaseUrl: settings.databaseUrl ?? "",
+      databaseCaCert: settings.databaseCaCert,
       baseline: migration.baseline,
       revisionsSchema: migration.revisionsSchema,
       lastAppliedVersion: migration.preflight === "online" ? undefined : await lastAppliedVersion(),
@@ -39,6 +40,7 @@ export = async () => {
       resources: settings.resources,
       env: settings.env,
       databaseUrl: settings.databaseUrl === undefined ? undefined : pulumi.secret(settings.databaseUrl),
+      databaseCaCert: settings.databaseCaCert,
       pasetoKey: settings.pasetoKey === undefined ? undefined : pulumi.secret(settings.pasetoKey),
       migrations,
       migrationSource: migration.source,

@@ -45,6 +45,11 @@ export interface AtlasMigrationArgs {
   readonly lockTimeout?: string;
   /** Schema of atlas_schema_revisions. @default Atlas's own default */
   readonly revisionsSchema?: string;
+  /**
+   * Name of a ConfigMap holding the database CA bundle under key `ca.crt`; mounted read-only
+   * at DATABASE_CA_DIR, where the URL's sslrootcert points. @default none
+   */
+  readonly databaseCaConfigMap?: pulumi.Input<string>;
   /** Labels for every object. @default {} */
   readonly labels?: Readonly<Record<string, string>>;
 }
@@ -140,6 +145,7 @@ export class AtlasMigration extends pulumi.ComponentResource {
                 secret: secret?.metadata.name ?? args.existingSecret!.name,
                 secretKey: args.existingSecret?.key,
                 configMap: configMap?.metadata.name,
+                databaseCa: args.databaseCaConfigMap,
               },
               items,
               this.key,

@@ -1,7 +1,16 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { MigrationDir } from "../lib/migrationDir";
-import { containerSecurityContext, JOB_ANNOTATION, KEY_ANNOTATION, podSecurityContext } from "../lib/migrationRun";
+import {
+  containerSecurityContext,
+  databaseCaMount,
+  databaseCaVolume,
+  JOB_ANNOTATION,
+  KEY_ANNOTATION,
+  podSecurityContext,
+} from "../lib/migrationRun";
+import { DATABASE_CA_FILE } from "../lib/databaseTls";
+import { shortDigest } from "../lib/migrationDir";
 import type { MigrationSource, Resources } from "../lib/settings";
 import type { Exposure } from "../lib/config/exposure";
 import type { NetworkPolicySettings } from "../lib/config/policy";
@@ -35,6 +44,12 @@ export interface DevelopersItaliaApiArgs {
    * useExistingSecret); then databaseUrl and pasetoKey are not given. @default none
    */
   readonly existingSecret?: string;
+  /**
+   * The database CA bundle (PEM, public): shipped in a ConfigMap and mounted read-only at
+   * DATABASE_CA_DIR in the migration Job and the API; `databaseUrl` must then carry
+   * sslrootcert=DATABASE_CA_PATH (readSettings does). @default none
+   */
+  readonly databaseCaCert?: string;
   /** PASETO_KEY (secret); without it the API is read-only. @default none */
   readonly pasetoKey?: pulumi.Output<string>;
   /** The verified migration directory. */
@@ -73,6 +88,8 @@ const DEFAULT_EXPOSURE: Exposure = {
 const APP = "developers-italia-api";
 /** The labels migrationPodSpec gives the Job's pods. */
 const MIGRATION_POD_SELECTOR = { "app.kubernetes.io/name": APP, "app.kubernetes.io/component": "migration" };
+/** Pod-template annotation with the CA bundle's digest: a new CA rolls the API (pgx reads it at startup). */
+export const DATABASE_CA_ANNOTATION = "deploy.developers.italia.it/database-ca";
 const PORT = 3000;
 
 /**
@@ -114,6 +131,16 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
         : new k8s.core.v1.Namespace(`${name}-ns`, { metadata: { name: args.namespace, labels } }, { parent: this })
             .metadata.name;
 
+    // Mutable, so a new CA keeps the name: the Job is not re-run for it; the API rolls (annotation).
+    const databaseCa =
+      args.databaseCaCert === undefined
+        ? undefined
+        : new k8s.core.v1.ConfigMap(
+            `${name}-db-ca`,
+            { metadata: { namespace, labels }, data: { [DATABASE_CA_FILE]: args.databaseCaCert } },
+            { parent: this },
+          );
+
     this.migration = new AtlasMigration(
       `${name}-migrate`,
       {
@@ -127,6 +154,7 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
         deadlineSeconds: args.migrationDeadlineSeconds,
         lockTimeout: args.migrationLockTimeout,
         revisionsSchema: args.migrationRevisionsSchema,
+        databaseCaConfigMap: databaseCa?.metadata.name,
         labels,
         existingSecret:
           args.existingSecret === undefined
@@ -182,6 +210,14 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
       timeoutSeconds: 2,
       failureThreshold,
     });
+    const volumes: k8s.types.input.core.v1.Volume[] = [
+      ...((workload.extraVolumes ?? []) as k8s.types.input.core.v1.Volume[]),
+      ...(databaseCa ? [databaseCaVolume(databaseCa.metadata.name)] : []),
+    ];
+    const volumeMounts: k8s.types.input.core.v1.VolumeMount[] = [
+      ...((workload.extraVolumeMounts ?? []) as k8s.types.input.core.v1.VolumeMount[]),
+      ...(databaseCa ? [databaseCaMount] : []),
+    ];
     this.deployment = new k8s.apps.v1.Deployment(
       `${name}-api`,
       {
@@ -205,6 +241,7 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
                 ...workload.podAnnotations,
                 [JOB_ANNOTATION]: this.migration.jobName,
                 [KEY_ANNOTATION]: this.migration.key,
+                ...(args.databaseCaCert ? { [DATABASE_CA_ANNOTATION]: shortDigest([args.databaseCaCert]) } : {}),
               },
             },
             spec: {
@@ -212,9 +249,7 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
               automountServiceAccountToken: serviceAccount.automountToken,
               securityContext: podSecurityContext,
               ...schedulingSpec(args.scheduling, selector),
-              ...(workload.extraVolumes?.length
-                ? { volumes: [...workload.extraVolumes] as k8s.types.input.core.v1.Volume[] }
-                : {}),
+              ...(volumes.length > 0 ? { volumes } : {}),
               containers: [
                 {
                   name: APP,
@@ -227,9 +262,7 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
                       .map(([k, value]) => ({ name: k, value })),
                     ...secretEnv,
                   ],
-                  ...(workload.extraVolumeMounts?.length
-                    ? { volumeMounts: [...workload.extraVolumeMounts] as k8s.types.input.core.v1.VolumeMount[] }
-                    : {}),
+                  ...(volumeMounts.length > 0 ? { volumeMounts } : {}),
                   startupProbe: probe("/livez", 30),
                   livenessProbe: probe("/livez", 3),
                   readinessProbe: probe("/readyz", 3),

@@ -1,5 +1,6 @@
-import type { Client } from "pg";
-import { describeUrl } from "./dsn";
+import type { Client, ClientConfig } from "pg";
+import { describeUrl, parseOwnUrl, SslMode, urlParam } from "./dsn";
+import { pgTlsOptions } from "./databaseTls";
 import { DatabaseState, Revision } from "./migrationPlan";
 
 /** Atlas's revisions table name, and its schema when the URL is not bound to one schema. */
@@ -11,6 +12,8 @@ export interface ReadOptions {
   readonly revisionsSchema?: string;
   /** Give up connecting after this long. @default 5000 */
   readonly connectTimeoutMs?: number;
+  /** The CA bundle (PEM) the pods get as sslrootcert (databaseCaCert). @default none */
+  readonly ca?: string;
 }
 
 export class DatabaseUnreachableError extends Error {}
@@ -18,7 +21,7 @@ export class DatabaseUnreachableError extends Error {}
 /** The schema a URL binds Atlas to (`search_path`), or undefined for the whole database. */
 export function boundSchema(url: string): string | undefined {
   try {
-    return new URL(url).searchParams.get("search_path") ?? undefined;
+    return parseOwnUrl(url).params.find(([k]) => k === "search_path")?.[1];
   } catch {
     return undefined;
   }
@@ -33,17 +36,14 @@ export async function readDatabaseState(url: string, options: ReadOptions = {}):
   const schema = boundSchema(url);
   const revisionsSchema = options.revisionsSchema ?? schema ?? DEFAULT_REVISIONS_SCHEMA;
   // Imported here: only the online preflight and migrations:status talk to a database.
-  const { Client } = await import("pg");
-  const client = new Client({
-    connectionString: url,
-    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
-    application_name: "developers-italia-deploy-preflight",
-  });
+  const pg = await import("pg");
+  const client = new pg.Client(pgConnectionConfig(url, options));
   try {
     await client.connect();
   } catch (err) {
+    const tls = `sslmode=${urlParam(url, "sslmode")}${options.ca ? ", CA bundle from databaseCaCert" : ""}`;
     throw new DatabaseUnreachableError(
-      `cannot connect to the database at ${describeUrl(url)}: ${reason(err)}; ` +
+      `cannot connect to the database at ${describeUrl(url)} (${tls}): ${reason(err)}; ` +
         "check databaseDsn, or set migrationPreflight to offline when the database is only reachable from the cluster",
     );
   }
@@ -57,6 +57,31 @@ export async function readDatabaseState(url: string, options: ReadOptions = {}):
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/**
+ * node-postgres's settings for the URL Atlas and the API get, field by field: never its
+ * connectionString, whose sslmode aliases differ from lib/pq's and which reads sslrootcert
+ * as a path on this machine (the pods' mount path). TLS follows lib/pq (see databaseTls.ts).
+ */
+export function pgConnectionConfig(url: string, options: ReadOptions = {}): ClientConfig {
+  const fields = parseOwnUrl(url);
+  const param = (key: string) => fields.params.find(([k]) => k === key)?.[1];
+  if (param("sslrootcert") !== undefined && options.ca === undefined) {
+    throw new Error("the database URL names a CA bundle (sslrootcert) but the preflight was not given it");
+  }
+  const sslmode = param("sslmode") as SslMode;
+  return {
+    host: fields.host,
+    port: fields.port === undefined ? undefined : Number(fields.port),
+    database: fields.dbname,
+    user: fields.user,
+    password: fields.password,
+    ssl: pgTlsOptions({ sslmode, host: fields.host?.startsWith("/") ? undefined : fields.host, ca: options.ca }),
+    options: param("options"),
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+    application_name: "developers-italia-deploy-preflight",
+  };
 }
 
 function reason(err: unknown): string {

@@ -1,6 +1,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import { MigrationDir, MigrationDirError, SUM_FILE, shortDigest } from "./migrationDir";
 import type { MigrationSource } from "./settings";
+import { DATABASE_CA_DIR, DATABASE_CA_FILE } from "./databaseTls";
 
 /**
  * Everything the migration Job runs, as plain data: the content key, Atlas's command
@@ -133,7 +134,23 @@ export interface PodNames {
   /** The key of the database URL in that Secret. @default SECRET_KEY */
   readonly secretKey?: string;
   readonly configMap?: k8s.types.input.core.v1.ConfigMapVolumeSource["name"];
+  /** ConfigMap holding the database CA bundle (key DATABASE_CA_FILE), when there is one. */
+  readonly databaseCa?: k8s.types.input.core.v1.ConfigMapVolumeSource["name"];
 }
+
+export const DATABASE_CA_VOLUME = "database-ca";
+
+/**
+ * The database CA bundle as a read-only volume at DATABASE_CA_DIR: the same path in the
+ * migration Job and the API, the one their URL's sslrootcert names.
+ */
+export function databaseCaVolume(configMap: k8s.types.input.core.v1.ConfigMapVolumeSource["name"]) {
+  return {
+    name: DATABASE_CA_VOLUME,
+    configMap: { name: configMap, items: [{ key: DATABASE_CA_FILE, path: DATABASE_CA_FILE }] },
+  };
+}
+export const databaseCaMount = { name: DATABASE_CA_VOLUME, mountPath: DATABASE_CA_DIR, readOnly: true };
 
 export const NON_ROOT_UID = 65532;
 
@@ -210,6 +227,10 @@ export function migrationPodSpec(
       containers: [
         {
           ...container,
+          volumeMounts: [
+            ...(container.volumeMounts as k8s.types.input.core.v1.VolumeMount[]),
+            ...(names.databaseCa ? [databaseCaMount] : []),
+          ],
           imagePullPolicy: "IfNotPresent",
           terminationMessagePolicy: "FallbackToLogsOnError",
           securityContext: containerSecurityContext,
@@ -219,6 +240,7 @@ export function migrationPodSpec(
       volumes: [
         ...(input.source === "configmap" ? [{ name: "atlas", configMap: { name: names.configMap, items } }] : []),
         { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
+        ...(names.databaseCa ? [databaseCaVolume(names.databaseCa)] : []),
       ],
     },
   };

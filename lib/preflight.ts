@@ -13,6 +13,8 @@ export interface PreflightInput {
   readonly mode: MigrationPreflight;
   readonly dir: MigrationDir;
   readonly databaseUrl: string;
+  /** The CA bundle (PEM) the pods get as sslrootcert; the online preflight verifies with it. */
+  readonly databaseCaCert?: string;
   readonly baseline?: string;
   readonly revisionsSchema?: string;
   /** The version the last successful `up` of this stack applied (its `appliedVersion` output). */
@@ -42,7 +44,7 @@ export async function planRun(input: PreflightInput, read: StateReader = readDat
     throw new PreflightError([baselineNotFound(dir.files, baseline)]);
   }
   if (mode === "online") {
-    const state = await read(input.databaseUrl, { revisionsSchema: input.revisionsSchema });
+    const state = await read(input.databaseUrl, { revisionsSchema: input.revisionsSchema, ca: input.databaseCaCert });
     const plan: MigrationPlan = planMigrations(dir.files, state, baseline);
     if (plan.problems.length > 0) throw new PreflightError(plan.problems);
     return {

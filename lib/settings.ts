@@ -1,4 +1,5 @@
-import { DsnError, dsnToUrl } from "./dsn";
+import { DsnError, dsnToUrl, urlParam } from "./dsn";
+import { CaBundleError, DATABASE_CA_PATH, parseCaBundle } from "./databaseTls";
 import { Exposure, readExposure } from "./config/exposure";
 import { NetworkPolicySettings, readPolicy } from "./config/policy";
 import { readScaling, Scaling } from "./config/scaling";
@@ -29,6 +30,13 @@ export interface Settings {
   readonly env: Readonly<Record<string, string>>;
   /** Secret: the database URL both Atlas and the API use (sslmode always explicit); absent with useExistingSecret. */
   readonly databaseUrl?: string;
+  /** Secret: the database URL both Atlas and the API use (sslmode always explicit). */
+  readonly databaseUrl: string;
+  /**
+   * The database's CA bundle (normalized PEM, public), mounted at DATABASE_CA_PATH in the
+   * migration Job and the API; databaseUrl then carries sslrootcert=DATABASE_CA_PATH.
+   */
+  readonly databaseCaCert?: string;
   /** Secret: PASETO_KEY, when writes are enabled. */
   readonly pasetoKey?: string;
   readonly migration: {
@@ -154,13 +162,24 @@ export function readSettings(config: ConfigSource): Settings {
   }
 
   const existingSecret = readExistingSecret(config);
+  const databaseCaCert = readCaBundle(text("databaseCaCert"));
   const dsn = existingSecret === undefined ? secret("databaseDsn", true)! : undefined;
   let databaseUrl: string | undefined;
   try {
-    databaseUrl = dsn === undefined ? undefined : dsnToUrl(dsn);
+    databaseUrl =
+      dsn === undefined
+        ? undefined
+        : dsnToUrl(dsn, { sslrootcert: databaseCaCert === undefined ? undefined : DATABASE_CA_PATH });
   } catch (err) {
     if (err instanceof DsnError) throw new ConfigError("databaseDsn", err.message);
     throw err;
+  }
+  if (databaseCaCert !== undefined && databaseUrl !== undefined && urlParam(databaseUrl, "sslmode") === "disable") {
+    throw new ConfigError(
+      "databaseCaCert",
+      "is set but databaseDsn has sslmode=disable, so it would never be used: " +
+        "set sslmode=verify-full in databaseDsn (or verify-ca), or remove databaseCaCert",
+    );
   }
 
   const pasetoKey = secret("pasetoKey", false);
@@ -236,6 +255,7 @@ export function readSettings(config: ConfigSource): Settings {
     resources: readResources(text("resources")),
     env,
     databaseUrl,
+    databaseCaCert,
     pasetoKey,
     migration: {
       source,
@@ -255,6 +275,16 @@ export function readSettings(config: ConfigSource): Settings {
     networkPolicy: readPolicy(config),
     promoteFrom,
   };
+}
+
+function readCaBundle(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw.trim() === "") return undefined;
+  try {
+    return parseCaBundle(raw);
+  } catch (err) {
+    if (err instanceof CaBundleError) throw new ConfigError("databaseCaCert", err.message);
+    throw err;
+  }
 }
 
 const DEFAULT_RESOURCES: Resources = { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } };

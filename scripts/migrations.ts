@@ -19,6 +19,7 @@ import { execFileSync } from "child_process";
 import { parse as parseYaml } from "yaml";
 import { assertBuildCurrent, projectRoot, StaleBuildError } from "../lib/buildStamp";
 import { findDestructiveStatements, loadSqlParser } from "../lib/destructiveGuard";
+import { parseCaBundle } from "../lib/databaseTls";
 import { loadMigrationDir, readMigrationFiles, versionAt, writeSumFile } from "../lib/migrationDir";
 
 const DIR = process.env.MIGRATIONS_DIR ?? path.join(projectRoot(__dirname), "migrations");
@@ -94,6 +95,8 @@ async function status(args: string[]): Promise<number> {
       url: { type: "string" },
       baseline: { type: "string" },
       "revisions-schema": { type: "string" },
+      // The database's CA bundle (what databaseCaCert holds), for sslmode=verify-ca/verify-full.
+      "ca-file": { type: "string" },
       json: { type: "boolean", default: false },
     },
   });
@@ -109,7 +112,16 @@ async function status(args: string[]): Promise<number> {
     import("../lib/migrationPlan"),
   ]);
   const dir = loadMigrationDir(DIR);
-  const state = await readDatabaseState(dsnToUrl(raw), { revisionsSchema: values["revisions-schema"] });
+  const caFile = values["ca-file"];
+  if (caFile !== undefined && !fs.existsSync(caFile)) {
+    console.error(`--ca-file: no file at ${caFile}; give the database's CA certificate (PEM)`);
+    return 2;
+  }
+  const ca = caFile === undefined ? undefined : parseCaBundle(fs.readFileSync(caFile, "utf8"));
+  const state = await readDatabaseState(dsnToUrl(raw, { sslrootcert: caFile }), {
+    revisionsSchema: values["revisions-schema"],
+    ca,
+  });
   const plan = planMigrations(dir.files, state, values.baseline);
   const report = {
     appliedVersion: plan.appliedVersion ?? null,

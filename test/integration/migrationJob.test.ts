@@ -156,7 +156,7 @@ describe("the read-only preflight on real states", () => {
 
   it("an unreachable database fails, naming host and port, never the password", async () => {
     await expect(readDatabaseState("postgres://app:hunter2@127.0.0.1:1/api?sslmode=disable")).rejects.toThrow(
-      /^cannot connect to the database at 127\.0\.0\.1:1\/api: .*ECONNREFUSED/,
+      /^cannot connect to the database at 127\.0\.0\.1:1\/api \(sslmode=disable\): .*ECONNREFUSED/,
     );
     await expect(readDatabaseState("postgres://app:hunter2@127.0.0.1:1/api?sslmode=disable")).rejects.not.toThrow(
       /hunter2/,

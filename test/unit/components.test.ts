@@ -207,6 +207,63 @@ describe("DevelopersItaliaApi", () => {
     ]);
   });
 
+  describe("with a database CA bundle", () => {
+    const CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    const caVolume = {
+      name: "database-ca",
+      configMap: { name: "dia-db-ca-x1y2z3", items: [{ key: "ca.crt", path: "ca.crt" }] },
+    };
+    const caMount = { name: "database-ca", mountPath: "/etc/developers-italia/database-ca", readOnly: true };
+    const caConfigMap = () => byType("kubernetes:core/v1:ConfigMap").find((r) => r.name === "dia-db-ca")!;
+
+    it("ships it in one ConfigMap, mounted read-only at the same path in the Job and the API", async () => {
+      await settled(build({ databaseCaCert: CA }));
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const cm = caConfigMap().inputs as any;
+      expect(caConfigMap().parent).toBe("dia");
+      expect(cm.data).toEqual({ "ca.crt": CA });
+      // Mutable: a new CA keeps the ConfigMap's name, so it does not re-run the Job.
+      expect(cm.immutable).toBeUndefined();
+      for (const type of ["kubernetes:batch/v1:Job", "kubernetes:apps/v1:Deployment"]) {
+        const pod = inputs(type).spec.template.spec;
+        expect(pod.volumes).toContainEqual(caVolume);
+        expect(pod.containers[0].volumeMounts).toContainEqual(caMount);
+      }
+      const job = registered.find((r) => r.name === "dia-migrate-job")!;
+      expect(job.dependsOn).toContain("dia-db-ca");
+    });
+
+    it("mounts it in the image source's migrate container too", async () => {
+      await settled(build({ databaseCaCert: CA, migrationSource: "image" }));
+      const pod = inputs("kubernetes:batch/v1:Job").spec.template.spec;
+      expect(pod.volumes).toContainEqual(caVolume);
+      expect(pod.containers[0].volumeMounts).toContainEqual(caMount);
+    });
+
+    it("rolls the API when the CA changes (pgx reads it at startup), without touching the Job's key", async () => {
+      const first = build({ databaseCaCert: CA });
+      await settled(first);
+      const before = inputs("kubernetes:apps/v1:Deployment").spec.template.metadata.annotations;
+      const other = build({ databaseCaCert: CA.replace("MIIB", "MIIC") });
+      await settled(other);
+      const after = inputs("kubernetes:apps/v1:Deployment").spec.template.metadata.annotations;
+      expect(before["deploy.developers.italia.it/database-ca"]).toMatch(/^[0-9a-f]{16}$/);
+      expect(after["deploy.developers.italia.it/database-ca"]).not.toBe(
+        before["deploy.developers.italia.it/database-ca"],
+      );
+      expect(other.migration.key).toBe(first.migration.key);
+    });
+
+    it("adds nothing without one", async () => {
+      await settled(build());
+      expect(caConfigMap()).toBeUndefined();
+      const api = inputs("kubernetes:apps/v1:Deployment").spec.template;
+      expect(api.spec.volumes).toBeUndefined();
+      expect(api.metadata.annotations).not.toHaveProperty("deploy.developers.italia.it/database-ca");
+      expect(JSON.stringify(inputs("kubernetes:batch/v1:Job"))).not.toContain("database-ca");
+    });
+  });
+
   it("runs the API image's migrate subcommand in image mode, with DATABASE_DSN and MIGRATION_BASELINE", async () => {
     await settled(build({ migrationSource: "image", migrationBaseline: "20250909000000" }));
     expect(byType("kubernetes:core/v1:ConfigMap")).toHaveLength(0);

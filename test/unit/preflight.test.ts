@@ -38,6 +38,16 @@ describe("planRun", () => {
     expect(plan.basis).toBe("read from the database at db:5432/api");
   });
 
+  it("online: reads with the CA bundle the pods get", async () => {
+    const seen: unknown[] = [];
+    const read = async (_url: string, options: unknown) => {
+      seen.push(options);
+      return { revisions: [], notCleanReason: undefined };
+    };
+    await planRun({ mode: "online", dir, databaseUrl: URL, databaseCaCert: "PEM", revisionsSchema: "revs" }, read);
+    expect(seen).toEqual([{ revisionsSchema: "revs", ca: "PEM" }]);
+  });
+
   it("refuses a baseline that is not in the directory in every mode, listing the nearest versions", async () => {
     for (const mode of ["online", "offline", "off"] as const) {
       await expect(planRun({ mode, dir, databaseUrl: URL, baseline: "20260401000000" }, unreachable)).rejects.toThrow(

@@ -10,6 +10,8 @@ import {
   readVersionList,
 } from "../../lib/settings";
 import { testbedAtlasImage } from "../support/stack";
+import { DATABASE_CA_PATH } from "../../lib/databaseTls";
+import { certDir, makeCa } from "../support/certs";
 
 const DSN = "host=db port=5432 dbname=api user=app password=s3cret sslmode=disable";
 
@@ -221,6 +223,48 @@ describe("readSettings", () => {
     },
   );
 
+  describe("databaseCaCert", () => {
+    const { dir, cleanup } = certDir();
+    afterAll(cleanup);
+    const ca = makeCa(dir, "db-ca");
+
+    it("puts sslrootcert on the mounted bundle in the URL both the Job and the API get", () => {
+      const s = read({ databaseDsn: "host=db dbname=api user=app sslmode=verify-full", databaseCaCert: ca.certPem });
+      expect(s.databaseCaCert).toBe(ca.certPem.trim() + "\n");
+      expect(DATABASE_CA_PATH).toBe("/etc/developers-italia/database-ca/ca.crt");
+      expect(s.databaseUrl).toBe(
+        "postgres://app@db/api?sslmode=verify-full&sslrootcert=/etc/developers-italia/database-ca/ca.crt",
+      );
+      // A plain value is fine: a CA certificate is public. Unset (Pulumi.yaml's ""), no sslrootcert.
+      expect(read({ databaseCaCert: "" }).databaseUrl).not.toContain("sslrootcert");
+    });
+
+    it.each<[Record<string, string>, string]>([
+      [
+        { databaseCaCert: "/etc/ssl/db.pem" },
+        "config databaseCaCert: expected PEM text with one or more -----BEGIN CERTIFICATE----- blocks (this looks like a file path)",
+      ],
+      [
+        { databaseCaCert: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----" },
+        "config databaseCaCert: block 1 is a PRIVATE KEY block, not a CERTIFICATE",
+      ],
+      [{ databaseCaCert: "CA", databaseDsn: "host=db sslmode=disable" }, "config databaseCaCert: expected PEM text"],
+      [
+        { databaseDsn: "host=db sslrootcert=/etc/ssl/db.pem sslmode=verify-full" },
+        "config databaseDsn: sslrootcert names a file on the deploy machine that no pod has: remove it and put the CA certificate (PEM text) in the config key databaseCaCert",
+      ],
+    ])("refuses %j", (values, message) => {
+      expect(() => read(values)).toThrow(ConfigError);
+      expect(() => read(values)).toThrow(message);
+    });
+
+    it("refuses a CA bundle that sslmode=disable would never use", () => {
+      expect(() => read({ databaseDsn: "host=db sslmode=disable", databaseCaCert: ca.certPem })).toThrow(
+        "config databaseCaCert: is set but databaseDsn has sslmode=disable, so it would never be used: set sslmode=verify-full in databaseDsn (or verify-ca), or remove databaseCaCert",
+      );
+    });
+  });
+
   it("refuses a database DSN stored in plain text", () => {
     expect(() => read({}, [])).toThrow(
       "config databaseDsn: is stored in plain text; store it encrypted: pulumi config set --secret databaseDsn '<value>'",
@@ -258,10 +302,14 @@ describe("readSettings", () => {
   });
 
   it("never puts a secret value in an error", () => {
-    for (const values of [{ databaseDsn: "host=db password='s3cret" }, { pasetoKey: "s3cretvalue" }] as Record<
-      string,
-      string
-    >[]) {
+    for (const values of [
+      { databaseDsn: "host=db password='s3cret" },
+      { databaseDsn: "password=s3cret &3 host=db" },
+      { databaseDsn: "postgres://app:s3cret%zz@db/api" },
+      { databaseDsn: "postgres://app:s3cret#1@db/api" },
+      { pasetoKey: "s3cretvalue" },
+    ] as Record<string, string>[]) {
+      expect(() => read(values)).toThrow(ConfigError);
       try {
         read(values);
       } catch (err) {

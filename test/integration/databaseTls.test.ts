@@ -1,0 +1,142 @@
+import * as fs from "fs";
+import * as path from "path";
+import { Client } from "pg";
+import { DatabaseUnreachableError, pgConnectionConfig, readDatabaseState } from "../../lib/databaseState";
+import { DATABASE_CA_PATH } from "../../lib/databaseTls";
+import { formatUrl, parseOwnUrl, urlParam, withParams } from "../../lib/dsn";
+import { loadMigrationDir } from "../../lib/migrationDir";
+import { readSettings, Settings } from "../../lib/settings";
+import { runInput, runMigrationJob } from "../support/atlasJob";
+import { atlasMigrateStatus } from "../support/atlasStatus";
+import { Ca, certDir, makeCa, makeServerCert } from "../support/certs";
+import { startTlsPostgres, TlsPostgres } from "../support/tlsPostgres";
+
+/**
+ * The online preflight and the real Atlas, given the same settings, against a real
+ * PostgreSQL with TLS on and a CA made here: each sslmode connects in one exactly when it
+ * connects in the other. The server's certificate names only IP:127.0.0.1, so "localhost"
+ * is a host name the certificate does not carry.
+ */
+
+jest.setTimeout(120_000);
+
+const REPO_MIGRATIONS = path.join(__dirname, "../../migrations");
+const { dir, cleanup } = certDir();
+let ca: Ca;
+let wrongCa: Ca;
+let pg: TlsPostgres;
+
+beforeAll(async () => {
+  ca = makeCa(dir, "db-ca");
+  wrongCa = makeCa(dir, "other-ca");
+  pg = await startTlsPostgres(makeServerCert(dir, ca, "server", "postgres-test", "IP:127.0.0.1"));
+}, 120_000);
+afterAll(async () => {
+  await pg?.stop();
+  cleanup();
+});
+
+/** What index.ts computes from the stack's config. */
+function settingsFor(host: string, sslmode: string, caPem?: string, dbname = "postgres"): Settings {
+  const values: Record<string, string | undefined> = {
+    databaseDsn: `host=${host} port=${pg.port} dbname=${dbname} user=postgres password='${pg.password}' sslmode=${sslmode}`,
+    databaseCaCert: caPem,
+  };
+  return readSettings({ get: (k) => values[k], isSecret: (k) => k === "databaseDsn" });
+}
+
+/**
+ * The URL the pods get, with the CA bundle "mounted" here: the same bytes written to a local
+ * file, and sslrootcert moved from the pods' mount path to that file (as the Job runner moves
+ * /etc/atlas to a scratch folder).
+ */
+function urlForThisMachine(settings: Settings): string {
+  if (settings.databaseCaCert === undefined) return settings.databaseUrl;
+  expect(urlParam(settings.databaseUrl, "sslrootcert")).toBe(DATABASE_CA_PATH);
+  const file = path.join(dir, `mounted-${Math.random().toString(36).slice(2)}.crt`);
+  fs.writeFileSync(file, settings.databaseCaCert);
+  return formatUrl(withParams(parseOwnUrl(settings.databaseUrl), [["sslrootcert", file]]));
+}
+
+const atlasStatus = (url: string) => atlasMigrateStatus(url, REPO_MIGRATIONS);
+
+async function preflight(settings: Settings): Promise<{ ok: boolean; output: string }> {
+  try {
+    await readDatabaseState(settings.databaseUrl, { ca: settings.databaseCaCert, connectTimeoutMs: 10_000 });
+    return { ok: true, output: "" };
+  } catch (err) {
+    expect(err).toBeInstanceOf(DatabaseUnreachableError);
+    return { ok: false, output: (err as Error).message };
+  }
+}
+
+type CaChoice = "none" | "right" | "wrong";
+const pemOf = (choice: CaChoice) =>
+  choice === "right" ? ca.certPem : choice === "wrong" ? wrongCa.certPem : undefined;
+
+describe("sslmode: the online preflight connects exactly when Atlas does", () => {
+  it.each<[string, string, CaChoice, boolean]>([
+    ["disable", "127.0.0.1", "none", true],
+    // pg-connection-string reads require as verify-full: the old preflight refused these
+    ["require", "127.0.0.1", "none", true],
+    ["require", "localhost", "none", true],
+    // with a CA bundle, require verifies like verify-ca (libpq's rule, kept by lib/pq)
+    ["require", "127.0.0.1", "right", true],
+    ["require", "127.0.0.1", "wrong", false],
+    ["verify-ca", "127.0.0.1", "right", true],
+    ["verify-ca", "127.0.0.1", "wrong", false],
+    // no bundle: the system's roots, which do not hold the test CA
+    ["verify-ca", "127.0.0.1", "none", false],
+    // lib/pq checks a host name even in verify-ca (it verifies against the name it sent as SNI)
+    ["verify-ca", "localhost", "right", false],
+    ["require", "localhost", "right", false],
+    ["verify-full", "127.0.0.1", "right", true],
+    ["verify-full", "127.0.0.1", "wrong", false],
+    ["verify-full", "localhost", "right", false],
+    ["verify-full", "127.0.0.1", "none", false],
+  ])("sslmode=%s host=%s CA %s: connects %s", async (sslmode, host, caChoice, connects) => {
+    const settings = settingsFor(host, sslmode, pemOf(caChoice));
+    const [ours, atlas] = await Promise.all([preflight(settings), atlasStatus(urlForThisMachine(settings))]);
+    expect({ preflight: ours.ok, atlas: atlas.ok, atlasOutput: atlas.ok ? "" : atlas.output }).toEqual({
+      preflight: connects,
+      atlas: connects,
+      atlasOutput: connects ? "" : expect.stringMatching(/x509|tls|certificate/i),
+    });
+    expect(ours.output).not.toContain(pg.password);
+    if (!connects) expect(ours.output).toMatch(/^cannot connect to the database at .* \(sslmode=/);
+  });
+
+  it("the migration Job's own command applies over verify-full with the mounted CA", async () => {
+    const admin = new Client({ ...pgConnectionConfig(settingsFor("127.0.0.1", "require").databaseUrl) });
+    await admin.connect();
+    await admin.query("CREATE DATABASE tls_apply");
+    await admin.end();
+    const target = settingsFor("127.0.0.1", "verify-full", ca.certPem, "tls_apply");
+    const migrations = loadMigrationDir(REPO_MIGRATIONS);
+    const job = await runMigrationJob(migrations, runInput(migrations), urlForThisMachine(target));
+    expect(job.output).not.toContain(pg.password);
+    expect(job.code).toBe(0);
+    const state = await readDatabaseState(target.databaseUrl, { ca: target.databaseCaCert });
+    expect(state.revisions.map((r) => r.version)).toEqual(migrations.files.map((f) => f.version));
+  });
+});
+
+describe("a certificate with only a Common Name", () => {
+  beforeAll(async () => {
+    await pg.useCertificate(makeServerCert(dir, ca, "cn-only", "localhost"));
+  }, 30_000);
+
+  it.each<[string, string, boolean]>([
+    // Go has ignored the Common Name since 1.15; Node's default check would accept it.
+    ["verify-full", "localhost", false],
+    ["verify-ca", "127.0.0.1", true],
+  ])("sslmode=%s host=%s: connects %s in both", async (sslmode, host, connects) => {
+    const settings = settingsFor(host, sslmode, ca.certPem);
+    const [ours, atlas] = await Promise.all([preflight(settings), atlasStatus(urlForThisMachine(settings))]);
+    expect({ preflight: ours.ok, atlas: atlas.ok }).toEqual({ preflight: connects, atlas: connects });
+    if (!connects) {
+      expect(atlas.output).toContain("legacy Common Name field");
+      expect(ours.output).toContain("legacy Common Name field");
+    }
+  });
+});
