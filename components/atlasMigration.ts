@@ -6,6 +6,8 @@ import {
   CONFIGMAP_LIMIT_BYTES,
   configMapData,
   configMapItems,
+  KEY_ANNOTATION,
+  migrationDatabaseUrl,
   migrationKey,
   migrationPodSpec,
   MigrationRunInput,
@@ -38,6 +40,16 @@ export interface AtlasMigrationArgs {
   readonly lockTimeout?: string;
   /** Schema of atlas_schema_revisions. @default Atlas's own default */
   readonly revisionsSchema?: string;
+  /** databaseIdentity of databaseUrl (no credentials); part of the key. @default "" */
+  readonly databaseIdentity?: string;
+  /** PostgreSQL lock_timeout of the migration session; "0" for none. @default "5s" */
+  readonly lockWaitTimeout?: string;
+  /**
+   * Keep the Job, its Secret and ConfigMap exactly as the last `up` left them: nothing is
+   * re-run (rolling the API back without migrations). Needs a Job that already exists.
+   * @default false
+   */
+  readonly hold?: boolean;
   /** Labels for every object. @default {} */
   readonly labels?: Readonly<Record<string, string>>;
 }
@@ -55,6 +67,8 @@ export class AtlasMigration extends pulumi.ComponentResource {
   /** Content key: the migrations, the image and the flags. */
   public readonly key: string;
   public readonly jobName: pulumi.Output<string>;
+  /** The key of the Job in the cluster: `key`, or the held Job's own when `hold` is set. */
+  public readonly runKey: pulumi.Output<string>;
 
   constructor(name: string, args: AtlasMigrationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("developers-italia:migrations:AtlasMigration", name, {}, opts);
@@ -68,7 +82,12 @@ export class AtlasMigration extends pulumi.ComponentResource {
       lockTimeout: args.lockTimeout ?? "10s",
       revisionsSchema: args.revisionsSchema,
       sumTotal: args.dir.hashFile.total,
+      databaseIdentity: args.databaseIdentity,
+      lockWaitTimeout: args.lockWaitTimeout,
+      deadlineSeconds,
     };
+    // A held run ignores every change: a new key must not replace (and so re-run) the Job.
+    const hold = (paths: string[]) => (args.hold ? { ignoreChanges: paths } : {});
     if (source === "image" && !args.apiImage.includes("@sha256:")) {
       throw new pulumi.ResourceError(
         `${name}: the image source needs a digest-pinned API image, got ${args.apiImage}: set imageDigest`,
@@ -86,8 +105,12 @@ export class AtlasMigration extends pulumi.ComponentResource {
     );
     const secret = new k8s.core.v1.Secret(
       `${name}-db`,
-      { metadata, type: "Opaque", stringData: { [SECRET_KEY]: pulumi.secret(args.databaseUrl) } },
-      { parent: this },
+      {
+        metadata,
+        type: "Opaque",
+        stringData: { [SECRET_KEY]: pulumi.secret(args.databaseUrl).apply((url) => migrationDatabaseUrl(url, input)) },
+      },
+      { parent: this, ...hold(["stringData", "data"]) },
     );
 
     let configMap: k8s.core.v1.ConfigMap | undefined;
@@ -104,7 +127,11 @@ export class AtlasMigration extends pulumi.ComponentResource {
       }
       items = configMapItems(data);
       // Immutable: new content means a new ConfigMap (and a new Job), never an edit under a running one.
-      configMap = new k8s.core.v1.ConfigMap(`${name}-files`, { metadata, immutable: true, data }, { parent: this });
+      configMap = new k8s.core.v1.ConfigMap(
+        `${name}-files`,
+        { metadata, immutable: true, data },
+        { parent: this, ...hold(["data"]) },
+      );
     }
 
     this.job = new k8s.batch.v1.Job(
@@ -134,6 +161,7 @@ export class AtlasMigration extends pulumi.ComponentResource {
       },
       {
         parent: this,
+        ...hold(["metadata", "spec"]),
         dependsOn: [serviceAccount, secret, ...(configMap ? [configMap] : [])],
         customTimeouts: {
           create: `${deadlineSeconds + AWAIT_MARGIN_SECONDS}s`,
@@ -142,6 +170,9 @@ export class AtlasMigration extends pulumi.ComponentResource {
       },
     );
     this.jobName = this.job.metadata.name;
+    this.runKey = args.hold
+      ? this.job.spec.template.metadata.annotations.apply((a) => a?.[KEY_ANNOTATION] ?? this.key)
+      : pulumi.output(this.key);
     this.registerOutputs({ key: this.key, jobName: this.jobName });
   }
 }

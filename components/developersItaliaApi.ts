@@ -35,6 +35,12 @@ export interface DevelopersItaliaApiArgs {
   readonly migrationLockTimeout?: string;
   /** @default Atlas's default */
   readonly migrationRevisionsSchema?: string;
+  /** databaseIdentity of databaseUrl; part of the migration key. @default "" */
+  readonly databaseIdentity?: string;
+  /** PostgreSQL lock_timeout of the migration session. @default "5s" */
+  readonly migrationLockWaitTimeout?: string;
+  /** Roll the API without re-running the migration Job (rollbackWithoutMigrations). @default false */
+  readonly holdMigration?: boolean;
 }
 
 const APP = "developers-italia-api";
@@ -77,6 +83,9 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
         deadlineSeconds: args.migrationDeadlineSeconds,
         lockTimeout: args.migrationLockTimeout,
         revisionsSchema: args.migrationRevisionsSchema,
+        databaseIdentity: args.databaseIdentity,
+        lockWaitTimeout: args.migrationLockWaitTimeout,
+        hold: args.holdMigration,
         labels,
       },
       { parent: this },
@@ -114,7 +123,7 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
             metadata: {
               labels: { ...labels, ...selector },
               // The rollout is tied to the migration run that gates it: a new run, a new rollout.
-              annotations: { [JOB_ANNOTATION]: this.migration.jobName, [KEY_ANNOTATION]: this.migration.key },
+              annotations: { [JOB_ANNOTATION]: this.migration.jobName, [KEY_ANNOTATION]: this.migration.runKey },
             },
             spec: {
               automountServiceAccountToken: false,

@@ -33,7 +33,9 @@ export type ProblemCode =
   | "missing-baseline"
   | "database-ahead"
   | "failed-revision"
-  | "out-of-order";
+  | "out-of-order"
+  | "database-changed"
+  | "not-a-rollback";
 
 export interface Problem {
   readonly code: ProblemCode;
@@ -136,16 +138,21 @@ export function planMigrations(
   const pending = files.filter((f) => (partially ? f.version >= last.version : f.version > last.version));
   for (const f of files) {
     if (f.version < last.version && !applied.has(f.version) && !isBelowBaseline(revisions, f.version)) {
-      problems.push({
-        code: "out-of-order",
-        message:
-          `${f.name} is older than the database's last migration ${last.version} but was never applied: ` +
-          "Atlas runs migrations in version order only; give it a version newer than " +
-          `${last.version} (npm run migrations:new) and re-hash`,
-      });
+      problems.push(outOfOrder(f, last.version));
     }
   }
   return { appliedVersion: last.version, pending, clean, problems };
+}
+
+/** A file older than the last applied migration that was never applied (Atlas 0.13 would skip it). */
+export function outOfOrder(file: MigrationFile, lastVersion: string): Problem {
+  return {
+    code: "out-of-order",
+    message:
+      `${file.name} is older than the database's last migration ${lastVersion} but was never applied: ` +
+      "Atlas runs migrations in version order only; give it a version newer than " +
+      `${lastVersion} (npm run migrations:new) and re-hash`,
+  };
 }
 
 function isBelowBaseline(revisions: readonly Revision[], version: string): boolean {
