@@ -115,12 +115,7 @@ export function planMigrations(
 
   for (const r of revisions) {
     if (!known.has(r.version)) {
-      problems.push({
-        code: "database-ahead",
-        message:
-          `the database has migration ${r.version} (${r.description}) that this directory does not have: ` +
-          "a newer release migrated it; deploy that release or newer, Atlas never migrates down",
-      });
+      problems.push(databaseAhead(r.version, r.description));
     }
     if (r.error || r.applied < r.total) {
       problems.push({
@@ -142,6 +137,17 @@ export function planMigrations(
     }
   }
   return { appliedVersion: last.version, pending, clean, problems };
+}
+
+/** The database holds a migration this (older) directory lacks. */
+export function databaseAhead(version: string, description?: string): Problem {
+  return {
+    code: "database-ahead",
+    message:
+      `the database has migration ${version}${description ? ` (${description})` : ""} that this directory does not have: ` +
+      "a newer release migrated it; deploy that release or newer, Atlas never migrates down " +
+      "(to roll the API back without migrations, see rollbackWithoutMigrations)",
+  };
 }
 
 /** A file older than the last applied migration that was never applied (Atlas 0.13 would skip it). */

@@ -1,5 +1,13 @@
 import { describeUrl } from "./dsn";
-import { DatabaseState, MigrationPlan, planMigrations, Problem, baselineNotFound, outOfOrder } from "./migrationPlan";
+import {
+  DatabaseState,
+  MigrationPlan,
+  planMigrations,
+  Problem,
+  baselineNotFound,
+  databaseAhead,
+  outOfOrder,
+} from "./migrationPlan";
 import { MigrationDir, MigrationFile } from "./migrationDir";
 import { databaseIdentity, databaseUrlDigest, readDatabaseState, ReadOptions } from "./databaseState";
 import type { MigrationPreflight } from "./settings";
@@ -134,6 +142,12 @@ export async function planRun(input: PreflightInput, read: StateReader = readDat
   }
 
   const last = input.lastAppliedVersion;
+  if (last !== undefined) {
+    const known = new Set(dir.files.map((f) => f.version));
+    const recorded = input.lastAppliedMigrations ?? [last];
+    const ahead = recorded.filter((v) => !known.has(v) && (baseline === undefined || v > baseline));
+    if (ahead.length > 0) throw new PreflightError(ahead.map((v) => databaseAhead(v)));
+  }
   if (last !== undefined && input.lastAppliedMigrations !== undefined) {
     const applied = new Set(input.lastAppliedMigrations);
     const skipped = afterBaseline.filter((f) => f.version <= last && !applied.has(f.version));

@@ -222,6 +222,12 @@ describe("planRun: rollbackWithoutMigrations", () => {
     );
   });
 
+  it("offline: the recorded versions ahead of this directory refuse as online does, unless rolling back", async () => {
+    await expect(planRun({ mode: "offline", dir, databaseUrl: URL, ...recorded }, unreachable)).rejects.toThrow(
+      "the database has migration 20260612000000 that this directory does not have: a newer release migrated it",
+    );
+  });
+
   it("offline: from the recorded versions", async () => {
     const plan = await planRun({ mode: "offline", dir, databaseUrl: URL, ...recorded, rollback: true }, unreachable);
     expect(plan.pending).toEqual([]);
