@@ -65,7 +65,6 @@ export function migrationSessionParameters(input: MigrationRunInput): Array<[str
     ["lock_timeout", input.lockWaitTimeout ?? DEFAULT_LOCK_WAIT_TIMEOUT],
     ["statement_timeout", `${Math.max(1, deadline - STATEMENT_TIMEOUT_MARGIN_SECONDS)}s`],
     ["client_connection_check_interval", CONNECTION_CHECK_INTERVAL],
-    ["fallback_application_name", MIGRATION_APPLICATION_NAME],
   ];
 }
 
@@ -81,6 +80,8 @@ export function migrationDatabaseUrl(databaseUrl: string, input: MigrationRunInp
   const base = at < 0 ? databaseUrl : databaseUrl.slice(0, at);
   const query = new URLSearchParams(at < 0 ? "" : databaseUrl.slice(at + 1));
   for (const [key, value] of migrationSessionParameters(input)) query.set(key, value);
+  // Names the session in pg_stat_activity, unless the DSN names it (both lib/pq and pgx send it).
+  if (!query.has("application_name")) query.set("application_name", MIGRATION_APPLICATION_NAME);
   return `${base}?${query.toString()}`;
 }
 

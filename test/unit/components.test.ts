@@ -179,7 +179,7 @@ describe("DevelopersItaliaApi", () => {
     expect(apiData.value.DATABASE_DSN).toBe(URL);
     expect(jobData.value.databaseUrl).toBe(
       `${URL}&lock_timeout=5s&statement_timeout=295s&client_connection_check_interval=2s` +
-        "&fallback_application_name=developers-italia-migration",
+        "&application_name=developers-italia-migration",
     );
   });
 
