@@ -2,7 +2,8 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { assertBuildCurrent, projectRoot } from "./lib/buildStamp";
 import { DevelopersItaliaApi } from "./components/developersItaliaApi";
-import { lastAppliedVersion, stackConfig } from "./components/stackConfig";
+import { lastApplied, stackConfig } from "./components/stackConfig";
+import { databaseUrlDigest } from "./lib/databaseState";
 import { checkDestructive, loadSqlParser } from "./lib/destructiveGuard";
 import { loadMigrationDir, newestVersion } from "./lib/migrationDir";
 import { describePlan, planRun } from "./lib/preflight";
@@ -17,6 +18,7 @@ export = async () => {
     const settings = readSettings(stackConfig());
     const migrations = loadMigrationDir(path.join(projectRoot(__dirname), "migrations"));
     const { migration } = settings;
+    const applied = await lastApplied();
     const plan = await planRun({
       mode: migration.preflight,
       dir: migrations,
@@ -25,7 +27,12 @@ export = async () => {
       databaseCaCert: settings.databaseCaCert,
       baseline: migration.baseline,
       revisionsSchema: migration.revisionsSchema,
-      lastAppliedVersion: migration.preflight === "online" ? undefined : await lastAppliedVersion(),
+      lastAppliedVersion: migration.preflight === "online" && !migration.rollback ? undefined : applied.version,
+      lastAppliedMigrations: applied.migrations,
+      lastDatabaseIdentity: applied.databaseIdentity,
+      lastDatabaseUrlDigest: applied.databaseUrlDigest,
+      acceptDatabase: migration.acceptDatabase,
+      rollback: migration.rollback,
     });
     // The parser is WebAssembly: loaded only when there is something to parse.
     if (plan.pending.length > 0) await loadSqlParser();
@@ -56,23 +63,33 @@ export = async () => {
       scheduling: settings.scheduling,
       workload: settings.workload,
       networkPolicy: settings.networkPolicy,
+      databaseIdentity: plan.databaseIdentity,
+      migrationLockWaitTimeout: migration.lockWaitTimeout,
+      holdMigration: plan.rollback,
     });
     void pulumi.log.info(describePlan(plan, api.migration.key));
 
     const newest = newestVersion(migrations);
+    // Known only once the Job completed: a failed run leaves the previous values in place. A
+    // rollback keeps the record of the run it did not repeat.
+    const onceApplied = <T>(value: T, kept: T | undefined) =>
+      plan.rollback ? kept : api.migration.job.status.apply((s) => (s?.succeeded ? value : undefined));
     return {
       deploymentName: api.deployment.metadata.name,
       jobName: api.migration.jobName,
-      migrationKey: api.migration.key,
+      migrationKey: api.migration.runKey,
       newestMigration: newest,
       pendingMigrations: plan.pending.map((f) => f.version),
-      // Known only once the Job completed: a failed run leaves the previous value in place.
       readyReplicas: api.readyReplicas,
       serviceUrl: api.serviceUrl,
-      appliedVersion: api.migration.job.status.apply((s) => (s?.succeeded ? newest : undefined)),
-      // What a stack promoting from this one may run (promoteFrom): set only once the Job completed.
-      appliedMigrations: api.migration.job.status.apply((s) =>
-        s?.succeeded ? appliedMigrations(migrations.files) : undefined,
+      // Known only once the Job completed: a failed run leaves the previous value in place.
+      appliedVersion: onceApplied(newest, applied.version),
+      // Which files it applied (version, name, sha256; no contents): the offline plan's record,
+      // and what a stack promoting from this one may run (promoteFrom).
+      appliedMigrations: onceApplied(appliedMigrations(migrations.files), applied.migrationRecords),
+      appliedDatabase: onceApplied(plan.databaseIdentity, applied.databaseIdentity),
+      appliedDatabaseUrlDigest: pulumi.secret(
+        onceApplied(databaseUrlDigest(settings.databaseUrl ?? ""), applied.databaseUrlDigest),
       ),
       migrationPlan: report,
     };

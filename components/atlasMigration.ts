@@ -6,6 +6,8 @@ import {
   CONFIGMAP_LIMIT_BYTES,
   configMapData,
   configMapItems,
+  KEY_ANNOTATION,
+  migrationDatabaseUrl,
   migrationKey,
   migrationPodSpec,
   MigrationRunInput,
@@ -50,6 +52,16 @@ export interface AtlasMigrationArgs {
    * at DATABASE_CA_DIR, where the URL's sslrootcert points. @default none
    */
   readonly databaseCaConfigMap?: pulumi.Input<string>;
+  /** databaseIdentity of databaseUrl (no credentials); part of the key. @default "" */
+  readonly databaseIdentity?: string;
+  /** PostgreSQL lock_timeout of the migration session; "0" for none. @default "5s" */
+  readonly lockWaitTimeout?: string;
+  /**
+   * Keep the Job, its Secret and ConfigMap exactly as the last `up` left them: nothing is
+   * re-run (rolling the API back without migrations). Needs a Job that already exists.
+   * @default false
+   */
+  readonly hold?: boolean;
   /** Labels for every object. @default {} */
   readonly labels?: Readonly<Record<string, string>>;
 }
@@ -67,6 +79,8 @@ export class AtlasMigration extends pulumi.ComponentResource {
   /** Content key: the migrations, the image and the flags. */
   public readonly key: string;
   public readonly jobName: pulumi.Output<string>;
+  /** The key of the Job in the cluster: `key`, or the held Job's own when `hold` is set. */
+  public readonly runKey: pulumi.Output<string>;
 
   constructor(name: string, args: AtlasMigrationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("developers-italia:migrations:AtlasMigration", name, {}, opts);
@@ -80,7 +94,12 @@ export class AtlasMigration extends pulumi.ComponentResource {
       lockTimeout: args.lockTimeout ?? "10s",
       revisionsSchema: args.revisionsSchema,
       sumTotal: args.dir.hashFile.total,
+      databaseIdentity: args.databaseIdentity,
+      lockWaitTimeout: args.lockWaitTimeout,
+      deadlineSeconds,
     };
+    // A held run ignores every change: a new key must not replace (and so re-run) the Job.
+    const hold = (paths: string[]) => (args.hold ? { ignoreChanges: paths } : {});
     if (source === "image" && !args.apiImage.includes("@sha256:")) {
       throw new pulumi.ResourceError(
         `${name}: the image source needs a digest-pinned API image, got ${args.apiImage}: set imageDigest`,
@@ -99,12 +118,20 @@ export class AtlasMigration extends pulumi.ComponentResource {
     if (args.existingSecret === undefined && args.databaseUrl === undefined) {
       throw new pulumi.ResourceError(`${name}: give databaseUrl or existingSecret`, this);
     }
+    // With an existing Secret, the Job reads its URL as it is: the session settings of
+    // migrationDatabaseUrl cannot be added to a value this program never sees.
     const secret = args.existingSecret
       ? undefined
       : new k8s.core.v1.Secret(
           `${name}-db`,
-          { metadata, type: "Opaque", stringData: { [SECRET_KEY]: pulumi.secret(args.databaseUrl!) } },
-          { parent: this },
+          {
+            metadata,
+            type: "Opaque",
+            stringData: {
+              [SECRET_KEY]: pulumi.secret(args.databaseUrl!).apply((url) => migrationDatabaseUrl(url, input)),
+            },
+          },
+          { parent: this, ...hold(["stringData", "data"]) },
         );
 
     let configMap: k8s.core.v1.ConfigMap | undefined;
@@ -121,7 +148,11 @@ export class AtlasMigration extends pulumi.ComponentResource {
       }
       items = configMapItems(data);
       // Immutable: new content means a new ConfigMap (and a new Job), never an edit under a running one.
-      configMap = new k8s.core.v1.ConfigMap(`${name}-files`, { metadata, immutable: true, data }, { parent: this });
+      configMap = new k8s.core.v1.ConfigMap(
+        `${name}-files`,
+        { metadata, immutable: true, data },
+        { parent: this, ...hold(["data"]) },
+      );
     }
 
     this.job = new k8s.batch.v1.Job(
@@ -156,6 +187,7 @@ export class AtlasMigration extends pulumi.ComponentResource {
       },
       {
         parent: this,
+        ...hold(["metadata", "spec"]),
         dependsOn: [serviceAccount, ...(secret ? [secret] : []), ...(configMap ? [configMap] : [])],
         customTimeouts: {
           create: `${deadlineSeconds + AWAIT_MARGIN_SECONDS}s`,
@@ -164,6 +196,9 @@ export class AtlasMigration extends pulumi.ComponentResource {
       },
     );
     this.jobName = this.job.metadata.name;
+    this.runKey = args.hold
+      ? this.job.spec.template.metadata.annotations.apply((a) => a?.[KEY_ANNOTATION] ?? this.key)
+      : pulumi.output(this.key);
     this.registerOutputs({ key: this.key, jobName: this.jobName });
   }
 }

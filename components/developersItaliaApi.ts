@@ -77,6 +77,12 @@ export interface DevelopersItaliaApiArgs {
   readonly workload?: Partial<Workload>;
   /** Opt-in NetworkPolicies for the API and the migration Job. @default none */
   readonly networkPolicy?: NetworkPolicySettings;
+  /** databaseIdentity of databaseUrl; part of the migration key. @default "" */
+  readonly databaseIdentity?: string;
+  /** PostgreSQL lock_timeout of the migration session. @default "5s" */
+  readonly migrationLockWaitTimeout?: string;
+  /** Roll the API without re-running the migration Job (rollbackWithoutMigrations). @default false */
+  readonly holdMigration?: boolean;
 }
 
 const DEFAULT_EXPOSURE: Exposure = {
@@ -155,6 +161,9 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
         lockTimeout: args.migrationLockTimeout,
         revisionsSchema: args.migrationRevisionsSchema,
         databaseCaConfigMap: databaseCa?.metadata.name,
+        databaseIdentity: args.databaseIdentity,
+        lockWaitTimeout: args.migrationLockWaitTimeout,
+        hold: args.holdMigration,
         labels,
         existingSecret:
           args.existingSecret === undefined
@@ -240,7 +249,7 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
               annotations: {
                 ...workload.podAnnotations,
                 [JOB_ANNOTATION]: this.migration.jobName,
-                [KEY_ANNOTATION]: this.migration.key,
+                [KEY_ANNOTATION]: this.migration.runKey,
                 ...(args.databaseCaCert ? { [DATABASE_CA_ANNOTATION]: shortDigest([args.databaseCaCert]) } : {}),
               },
             },

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { AppliedMigration, parseAppliedMigrations } from "../lib/promotion";
 import type { ConfigSource } from "../lib/settings";
 
 // Not in the SDK's typings, but what Config.getSecret relies on: the keys the engine
@@ -15,12 +16,53 @@ export function stackConfig(project = pulumi.getProject()): ConfigSource {
 }
 
 /**
+ * This stack's fully qualified name as the backend knows it: the organization the engine
+ * reports (a Pulumi Cloud organization, or "organization" on a file backend), the project
+ * and the stack.
+ */
+export function selfStackName(): string {
+  return `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
+}
+
+/** What the last successful `up` of this stack recorded about its migration run. */
+export interface AppliedRecord {
+  /** `appliedVersion`: the newest version of the directory it applied. */
+  readonly version?: string;
+  /** The versions of its `appliedMigrations`: every file of that directory. */
+  readonly migrations?: readonly string[];
+  /** `appliedMigrations` as exported (version, file, sha256; no contents), kept by a rollback. */
+  readonly migrationRecords?: readonly AppliedMigration[];
+  /** `appliedDatabase`: the identity (no credentials) of the database it migrated. */
+  readonly databaseIdentity?: string;
+  /** `appliedDatabaseUrlDigest` (a secret output): tells a credential change from none. */
+  readonly databaseUrlDigest?: string;
+}
+
+/** The stack's own outputs from its last `up`, read from its state (the offline plan's reference). */
+export async function lastApplied(): Promise<AppliedRecord> {
+  const self = new pulumi.StackReference(selfStackName());
+  const read = async (name: string) => {
+    const details = await self.getOutputDetails(name);
+    return details.value ?? details.secretValue;
+  };
+  const [version, migrations, identity, digest] = await Promise.all(
+    ["appliedVersion", "appliedMigrations", "appliedDatabase", "appliedDatabaseUrlDigest"].map(read),
+  );
+  const records = parseAppliedMigrations(migrations);
+  const text = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
+  return {
+    version: text(version),
+    migrations: records?.map((m) => m.version),
+    migrationRecords: records,
+    databaseIdentity: text(identity),
+    databaseUrlDigest: text(digest),
+  };
+}
+
+/**
  * The `appliedVersion` this stack exported after its last successful `up`, read from the
  * stack's own state (the offline plan's reference point).
  */
 export async function lastAppliedVersion(): Promise<string | undefined> {
-  const self = new pulumi.StackReference(`organization/${pulumi.getProject()}/${pulumi.getStack()}`);
-  const details = await self.getOutputDetails("appliedVersion");
-  const value = details.value ?? details.secretValue;
-  return typeof value === "string" && value !== "" ? value : undefined;
+  return (await lastApplied()).version;
 }

@@ -1,3 +1,4 @@
+import { createHash } from "crypto";
 import type { Client, ClientConfig } from "pg";
 import { describeUrl, parseOwnUrl, SslMode, urlParam } from "./dsn";
 import { pgTlsOptions } from "./databaseTls";
@@ -25,6 +26,40 @@ export function boundSchema(url: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Which database a URL is about, without its credentials: a digest of host, port, database
+ * name and search_path (the schema Atlas is bound to). A password rotation keeps it; a
+ * restored backup on another host, another database or another schema changes it. Without
+ * a database name the server uses the user's name, so the user stands in for it then.
+ */
+export function databaseIdentity(url: string): string {
+  // useExistingSecret: the URL is in a Secret this program never reads, so no identity.
+  if (url === "") return "";
+  const parsed = new URL(url);
+  const query = parsed.searchParams;
+  const host = (parsed.hostname || query.get("host") || "localhost").toLowerCase();
+  const port = parsed.port || query.get("port") || "5432";
+  const dbname =
+    decodeURIComponent(parsed.pathname.replace(/^\//, "")) ||
+    query.get("dbname") ||
+    decodeURIComponent(parsed.username) ||
+    query.get("user") ||
+    "";
+  const schema = query.get("search_path") ?? "";
+  const h = createHash("sha256");
+  for (const part of ["database-identity-v1", host, port, dbname, schema]) h.update(part).update("\0");
+  return h.digest("hex").slice(0, 16);
+}
+
+/**
+ * A digest of the whole URL (credentials included) that tells a credential or option change
+ * from no change. It is only ever stored as a Pulumi secret.
+ */
+export function databaseUrlDigest(url: string): string {
+  if (url === "") return "";
+  return createHash("sha256").update("database-url-v1\0").update(url).digest("hex");
 }
 
 /**

@@ -33,7 +33,9 @@ export type ProblemCode =
   | "missing-baseline"
   | "database-ahead"
   | "failed-revision"
-  | "out-of-order";
+  | "out-of-order"
+  | "database-changed"
+  | "not-a-rollback";
 
 export interface Problem {
   readonly code: ProblemCode;
@@ -113,12 +115,7 @@ export function planMigrations(
 
   for (const r of revisions) {
     if (!known.has(r.version)) {
-      problems.push({
-        code: "database-ahead",
-        message:
-          `the database has migration ${r.version} (${r.description}) that this directory does not have: ` +
-          "a newer release migrated it; deploy that release or newer, Atlas never migrates down",
-      });
+      problems.push(databaseAhead(r.version, r.description));
     }
     if (r.error || r.applied < r.total) {
       problems.push({
@@ -136,16 +133,32 @@ export function planMigrations(
   const pending = files.filter((f) => (partially ? f.version >= last.version : f.version > last.version));
   for (const f of files) {
     if (f.version < last.version && !applied.has(f.version) && !isBelowBaseline(revisions, f.version)) {
-      problems.push({
-        code: "out-of-order",
-        message:
-          `${f.name} is older than the database's last migration ${last.version} but was never applied: ` +
-          "Atlas runs migrations in version order only; give it a version newer than " +
-          `${last.version} (npm run migrations:new) and re-hash`,
-      });
+      problems.push(outOfOrder(f, last.version));
     }
   }
   return { appliedVersion: last.version, pending, clean, problems };
+}
+
+/** The database holds a migration this (older) directory lacks. */
+export function databaseAhead(version: string, description?: string): Problem {
+  return {
+    code: "database-ahead",
+    message:
+      `the database has migration ${version}${description ? ` (${description})` : ""} that this directory does not have: ` +
+      "a newer release migrated it; deploy that release or newer, Atlas never migrates down " +
+      "(to roll the API back without migrations, see rollbackWithoutMigrations)",
+  };
+}
+
+/** A file older than the last applied migration that was never applied (Atlas 0.13 would skip it). */
+export function outOfOrder(file: MigrationFile, lastVersion: string): Problem {
+  return {
+    code: "out-of-order",
+    message:
+      `${file.name} is older than the database's last migration ${lastVersion} but was never applied: ` +
+      "Atlas runs migrations in version order only; give it a version newer than " +
+      `${lastVersion} (npm run migrations:new) and re-hash`,
+  };
 }
 
 function isBelowBaseline(revisions: readonly Revision[], version: string): boolean {

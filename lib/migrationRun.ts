@@ -20,6 +20,12 @@ export interface MigrationRunInput {
   readonly revisionsSchema?: string;
   /** atlas.sum total of the directory shipped to the Job. */
   readonly sumTotal: string;
+  /** Which database the run is about (databaseIdentity: no credentials). @default "" */
+  readonly databaseIdentity?: string;
+  /** PostgreSQL `lock_timeout` of the migration session; "0" disables it. @default DEFAULT_LOCK_WAIT_TIMEOUT */
+  readonly lockWaitTimeout?: string;
+  /** The Job's activeDeadlineSeconds, from which the session's statement_timeout derives. @default 300 */
+  readonly deadlineSeconds?: number;
 }
 
 /** Each migration file runs in its own transaction, rolled back if any statement fails. */
@@ -39,6 +45,47 @@ export const SECRET_KEY = "databaseUrl";
 export const KEY_ANNOTATION = "deploy.developers.italia.it/migration-key";
 export const JOB_ANNOTATION = "deploy.developers.italia.it/migration-job";
 
+/** How long a migration's statement waits for a table lock before failing (PostgreSQL lock_timeout). */
+export const DEFAULT_LOCK_WAIT_TIMEOUT = "5s";
+/** statement_timeout is this much below the Job's deadline, so PostgreSQL ends the statement itself. */
+export const STATEMENT_TIMEOUT_MARGIN_SECONDS = 5;
+/** How often the server checks, during a statement, that the migration pod is still connected. */
+export const CONNECTION_CHECK_INTERVAL = "2s";
+export const MIGRATION_APPLICATION_NAME = "developers-italia-migration";
+
+/**
+ * The PostgreSQL settings of the migration's session, so that a migration never holds the
+ * live API hostage: DDL that cannot get its lock fails after `lock_timeout` instead of
+ * queueing every API query behind it; a statement ends before the Job's deadline; and when
+ * the pod dies, the server notices the closed connection within seconds, ends the statement
+ * and so releases the session's advisory lock.
+ */
+export function migrationSessionParameters(input: MigrationRunInput): Array<[string, string]> {
+  const deadline = input.deadlineSeconds ?? 300;
+  return [
+    ["lock_timeout", input.lockWaitTimeout ?? DEFAULT_LOCK_WAIT_TIMEOUT],
+    ["statement_timeout", `${Math.max(1, deadline - STATEMENT_TIMEOUT_MARGIN_SECONDS)}s`],
+    ["client_connection_check_interval", CONNECTION_CHECK_INTERVAL],
+  ];
+}
+
+/**
+ * The URL the migration Job connects with: the user's URL (already validated and
+ * normalised by dsnToUrl) plus migrationSessionParameters as query parameters. lib/pq
+ * (inside Atlas) sends every query parameter it does not know itself to the server as a
+ * run-time parameter in the startup message, so these apply from the first statement. Only
+ * the Job's Secret holds this URL; the API keeps the user's.
+ */
+export function migrationDatabaseUrl(databaseUrl: string, input: MigrationRunInput): string {
+  const at = databaseUrl.indexOf("?");
+  const base = at < 0 ? databaseUrl : databaseUrl.slice(0, at);
+  const query = new URLSearchParams(at < 0 ? "" : databaseUrl.slice(at + 1));
+  for (const [key, value] of migrationSessionParameters(input)) query.set(key, value);
+  // Names the session in pg_stat_activity, unless the DSN names it (both lib/pq and pgx send it).
+  if (!query.has("application_name")) query.set("application_name", MIGRATION_APPLICATION_NAME);
+  return `${base}?${query.toString()}`;
+}
+
 /** The image the Job runs, which is part of what the migrations mean. */
 export function runImage(input: MigrationRunInput): string {
   return input.source === "configmap" ? input.atlasImage : input.apiImage;
@@ -46,11 +93,13 @@ export function runImage(input: MigrationRunInput): string {
 
 /**
  * The content key: changes exactly when what the Job would do changes (the migrations,
- * the program that applies them, and its flags), so an unchanged key never re-runs a Job.
+ * the program that applies them, its flags and session settings, and which database it is
+ * about), so an unchanged key never re-runs a Job. The database enters as its identity
+ * (host, port, name, search_path), never its credentials.
  */
 export function migrationKey(input: MigrationRunInput): string {
   return shortDigest([
-    "v1",
+    "v2",
     input.source,
     runImage(input),
     input.sumTotal,
@@ -59,6 +108,8 @@ export function migrationKey(input: MigrationRunInput): string {
     `exec-order=${EXEC_ORDER}`,
     `lock-timeout=${input.lockTimeout}`,
     `revisions-schema=${input.revisionsSchema ?? ""}`,
+    `database=${input.databaseIdentity ?? ""}`,
+    ...migrationSessionParameters(input).map(([k, v]) => `${k}=${v}`),
   ]);
 }
 

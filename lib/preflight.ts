@@ -1,7 +1,15 @@
 import { describeUrl } from "./dsn";
-import { DatabaseState, MigrationPlan, planMigrations, Problem, baselineNotFound } from "./migrationPlan";
+import {
+  DatabaseState,
+  MigrationPlan,
+  planMigrations,
+  Problem,
+  baselineNotFound,
+  databaseAhead,
+  outOfOrder,
+} from "./migrationPlan";
 import { MigrationDir, MigrationFile } from "./migrationDir";
-import { readDatabaseState, ReadOptions } from "./databaseState";
+import { databaseIdentity, databaseUrlDigest, readDatabaseState, ReadOptions } from "./databaseState";
 import type { MigrationPreflight } from "./settings";
 
 /**
@@ -19,7 +27,27 @@ export interface PreflightInput {
   readonly revisionsSchema?: string;
   /** The version the last successful `up` of this stack applied (its `appliedVersion` output). */
   readonly lastAppliedVersion?: string;
+  /** Every version in the directory of that `up` (its `appliedMigrations` output). */
+  readonly lastAppliedMigrations?: readonly string[];
+  /** databaseIdentity of the database that `up` migrated (its `appliedDatabase` output). */
+  readonly lastDatabaseIdentity?: string;
+  /** databaseUrlDigest of the URL that `up` used (its secret `appliedDatabaseUrlDigest` output). */
+  readonly lastDatabaseUrlDigest?: string;
+  /** migrationAcceptDatabase: the identity of a new database whose full run is accepted offline. */
+  readonly acceptDatabase?: string;
+  /** rollbackWithoutMigrations: deploy the API without running the Job. */
+  readonly rollback?: boolean;
 }
+
+/** What the database is, compared with the one this stack last migrated. */
+export type DatabaseChange =
+  /** No record: a first deploy, or a state written before the record existed. */
+  | "unrecorded"
+  | "same"
+  /** The same database (host, port, name, search_path) with other credentials or options. */
+  | "credentials"
+  /** Another database. */
+  | "changed";
 
 export interface RunPlan {
   readonly mode: MigrationPreflight;
@@ -28,6 +56,13 @@ export interface RunPlan {
   readonly baselineToWrite?: string;
   /** Where the plan came from, for the preview message. */
   readonly basis: string;
+  /** The database's identity (no credentials), for the content key and the stack's record. */
+  readonly databaseIdentity: string;
+  readonly databaseChange: DatabaseChange;
+  /** The Job is kept as it is and not re-run (rollbackWithoutMigrations). */
+  readonly rollback: boolean;
+  /** Further lines for the preview: a database change, a rotation, a rollback. */
+  readonly notes: readonly string[];
 }
 
 export class PreflightError extends Error {
@@ -43,27 +78,153 @@ export async function planRun(input: PreflightInput, read: StateReader = readDat
   if (baseline && !dir.files.some((f) => f.version === baseline)) {
     throw new PreflightError([baselineNotFound(dir.files, baseline)]);
   }
+  const identity = databaseIdentity(input.databaseUrl);
+  const where = describeUrl(input.databaseUrl);
+  const change: DatabaseChange =
+    input.lastDatabaseIdentity === undefined
+      ? "unrecorded"
+      : input.lastDatabaseIdentity !== identity
+        ? "changed"
+        : input.lastDatabaseUrlDigest !== undefined &&
+            input.lastDatabaseUrlDigest !== databaseUrlDigest(input.databaseUrl)
+          ? "credentials"
+          : "same";
+  const notes: string[] = [];
+  if (change === "changed") {
+    notes.push(
+      `the database changed: databaseDsn now points at ${where} (identity ${identity}), not at the database ` +
+        `this stack last migrated (identity ${input.lastDatabaseIdentity}); the Job runs against it`,
+    );
+  }
+  if (change === "credentials") {
+    notes.push(
+      `databaseDsn changed but names the same database (${where}): a password rotation or a connection-option change; ` +
+        "the Job re-runs with the new credentials (nothing new to apply) and the API rolls out with them once it succeeds",
+    );
+  }
+  const common = { mode, databaseIdentity: identity, databaseChange: change, rollback: input.rollback === true, notes };
+
+  if (input.rollback) return planRollback(input, common, read);
+
   if (mode === "online") {
     const state = await read(input.databaseUrl, { revisionsSchema: input.revisionsSchema, ca: input.databaseCaCert });
     const plan: MigrationPlan = planMigrations(dir.files, state, baseline);
     if (plan.problems.length > 0) throw new PreflightError(plan.problems);
     return {
-      mode,
+      ...common,
       pending: plan.pending,
       appliedVersion: plan.appliedVersion,
       baselineToWrite: plan.baselineToWrite,
-      basis: `read from the database at ${describeUrl(input.databaseUrl)}`,
+      basis: `read from the database at ${where}`,
     };
   }
-  const after = input.lastAppliedVersion ?? baseline;
+
+  const afterBaseline = dir.files.filter((f) => baseline === undefined || f.version > baseline);
+  if (change === "changed") {
+    if (input.acceptDatabase !== identity) {
+      throw new PreflightError([
+        {
+          code: "database-changed",
+          message:
+            `${notes[0]}. The offline plan only knows what this stack applied to its previous database, so it cannot ` +
+            "tell what this one lacks: run with online preflight (pulumi config set migrationPreflight online) from " +
+            "where the database is reachable, or accept a full run (Atlas applies whatever the database lacks, every " +
+            `file is checked by the destructive-change guard): pulumi config set migrationAcceptDatabase ${identity}`,
+        },
+      ]);
+    }
+    return {
+      ...common,
+      pending: afterBaseline,
+      baselineToWrite: baseline,
+      basis:
+        `the database changed and was not read; planned as unknown: every migration may run ` +
+        `(a full run accepted with migrationAcceptDatabase ${identity})`,
+    };
+  }
+
+  const last = input.lastAppliedVersion;
+  if (last !== undefined) {
+    const known = new Set(dir.files.map((f) => f.version));
+    const recorded = input.lastAppliedMigrations ?? [last];
+    const ahead = recorded.filter((v) => !known.has(v) && (baseline === undefined || v > baseline));
+    if (ahead.length > 0) throw new PreflightError(ahead.map((v) => databaseAhead(v)));
+  }
+  if (last !== undefined && input.lastAppliedMigrations !== undefined) {
+    const applied = new Set(input.lastAppliedMigrations);
+    const skipped = afterBaseline.filter((f) => f.version <= last && !applied.has(f.version));
+    if (skipped.length > 0) throw new PreflightError(skipped.map((f) => outOfOrder(f, last)));
+  }
+  const after = last ?? baseline;
   return {
-    mode,
+    ...common,
     pending: dir.files.filter((f) => after === undefined || f.version > after),
-    appliedVersion: input.lastAppliedVersion,
-    baselineToWrite: input.lastAppliedVersion === undefined ? baseline : undefined,
-    basis: input.lastAppliedVersion
-      ? `newer than ${input.lastAppliedVersion}, the version this stack last applied; the database was not read`
+    appliedVersion: last,
+    baselineToWrite: last === undefined ? baseline : undefined,
+    basis: last
+      ? `newer than ${last}, the version this stack last applied; the database was not read`
       : "this stack has not applied migrations yet; the database was not read",
+  };
+}
+
+type PlanCommon = Pick<RunPlan, "mode" | "databaseIdentity" | "databaseChange" | "rollback" | "notes">;
+
+/**
+ * rollbackWithoutMigrations: the API goes back to an older release while the database stays
+ * ahead of this (older) directory. Allowed only when nothing of this directory is missing
+ * from the database, so the Job has nothing to do and is kept as it is.
+ */
+async function planRollback(input: PreflightInput, common: PlanCommon, read: StateReader): Promise<RunPlan> {
+  const { dir, mode } = input;
+  const refuse = (message: string): never => {
+    throw new PreflightError([{ code: "not-a-rollback", message: `rollbackWithoutMigrations: ${message}` }]);
+  };
+  if (input.lastAppliedVersion === undefined) {
+    refuse(
+      "this stack has not applied migrations yet, so there is nothing to roll back to; unset rollbackWithoutMigrations",
+    );
+  }
+  if (common.databaseChange === "changed") {
+    refuse("databaseDsn points at another database than the one this stack migrated; a rollback keeps the database");
+  }
+  let missing: MigrationFile[];
+  let appliedVersion: string | undefined;
+  let basis: string;
+  if (mode === "online") {
+    const state = await read(input.databaseUrl, { revisionsSchema: input.revisionsSchema });
+    const plan = planMigrations(dir.files, state, input.baseline);
+    // The database being ahead of this directory is what a rollback is; anything else still refuses.
+    const problems = plan.problems.filter((p) => p.code !== "database-ahead");
+    if (problems.length > 0) throw new PreflightError(problems);
+    missing = [...plan.pending];
+    appliedVersion = plan.appliedVersion;
+    basis = `read from the database at ${describeUrl(input.databaseUrl)}`;
+  } else {
+    const applied = new Set(input.lastAppliedMigrations ?? []);
+    const last = input.lastAppliedVersion!;
+    missing = dir.files.filter((f) =>
+      input.lastAppliedMigrations ? !applied.has(f.version) && f.version > (input.baseline ?? "") : f.version > last,
+    );
+    appliedVersion = last;
+    basis = `the versions this stack last applied (up to ${last}); the database was not read`;
+  }
+  if (missing.length > 0) {
+    refuse(
+      `the database lacks ${missing.length} migration(s) of this directory (${missing.map((f) => f.name).join(", ")}), ` +
+        "so this is not a rollback: unset rollbackWithoutMigrations to run them",
+    );
+  }
+  return {
+    ...common,
+    pending: [],
+    appliedVersion,
+    basis,
+    notes: [
+      ...common.notes,
+      `rollback without migrations (rollbackWithoutMigrations): the migration Job is kept as it is and not re-run; ` +
+        `the database stays at ${appliedVersion}` +
+        (dir.files.length ? `, this directory ends at ${dir.files[dir.files.length - 1].version}` : ""),
+    ],
   };
 }
 
@@ -72,12 +233,15 @@ export function describePlan(plan: RunPlan, key: string): string {
   const lines = [`Migrations (preflight ${plan.mode}; ${plan.basis}):`];
   if (plan.appliedVersion) lines.push(`  applied so far: ${plan.appliedVersion}`);
   lines.push(`  baseline: ${plan.baselineToWrite ? `${plan.baselineToWrite} (will be recorded, not run)` : "none"}`);
-  if (plan.pending.length === 0) {
+  if (plan.rollback) {
+    lines.push("  no migration will run: the Job is not re-run");
+  } else if (plan.pending.length === 0) {
     lines.push("  no migration will run");
   } else {
     lines.push(`  ${plan.pending.length} migration(s) will run, in this order:`);
     for (const f of plan.pending) lines.push(`    ${f.version}  ${f.name}`);
   }
+  for (const note of plan.notes) lines.push(`  ${note}`);
   lines.push(`  migration key: ${key}`);
   return lines.join("\n");
 }

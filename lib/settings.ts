@@ -48,6 +48,12 @@ export interface Settings {
     readonly revisionsSchema?: string;
     readonly preflight: MigrationPreflight;
     readonly allowDestructive: readonly string[];
+    /** PostgreSQL lock_timeout of the migration session ("0": no limit). */
+    readonly lockWaitTimeout: string;
+    /** Roll the API back without running migrations: the Job is kept as it is. */
+    readonly rollback: boolean;
+    /** The identity of a new database whose full run the offline plan accepts. */
+    readonly acceptDatabase?: string;
   };
   /** The chart's useExistingSecret: a Secret managed elsewhere (lib/config/secrets.ts). */
   readonly existingSecret?: string;
@@ -247,6 +253,21 @@ export function readSettings(config: ConfigSource): Settings {
     );
   }
 
+  const lockWaitTimeout = text("migrationLockWaitTimeout", "5s")!;
+  if (!/^(0|[1-9]\d*(ms|s|min|h))$/.test(lockWaitTimeout)) {
+    throw new ConfigError(
+      "migrationLockWaitTimeout",
+      `expected a PostgreSQL duration such as 5s, 500ms or 1min, or 0 for no limit, got ${JSON.stringify(lockWaitTimeout)}`,
+    );
+  }
+  const acceptDatabase = text("migrationAcceptDatabase");
+  if (acceptDatabase !== undefined && !/^[0-9a-f]{16}$/.test(acceptDatabase)) {
+    throw new ConfigError(
+      "migrationAcceptDatabase",
+      `expected the 16-hex-digit database identity that the preview prints, got ${JSON.stringify(acceptDatabase)}`,
+    );
+  }
+
   return {
     namespace,
     createNamespace: bool("createNamespace", true),
@@ -266,6 +287,9 @@ export function readSettings(config: ConfigSource): Settings {
       revisionsSchema,
       preflight,
       allowDestructive,
+      lockWaitTimeout,
+      rollback: bool("rollbackWithoutMigrations", false),
+      acceptDatabase,
     },
     existingSecret,
     exposure: readExposure(config),

@@ -8,6 +8,7 @@ import {
   CONFIG_MOUNT,
   configMapData,
   configMapItems,
+  migrationDatabaseUrl,
   migrationKey,
   migrationPodSpec,
   MigrationRunInput,
@@ -43,10 +44,12 @@ export function atlasBinary(): string {
   return bin;
 }
 
+/** `signal` kills the run with SIGKILL, as a node loss or the deadline's last step would. */
 export async function runMigrationJob(
   dir: MigrationDir,
   input: MigrationRunInput,
   databaseUrl: string,
+  options: { signal?: AbortSignal } = {},
 ): Promise<JobRun> {
   const data = configMapData(dir, formatHashFile(dir.hashFile));
   const items = configMapItems(data);
@@ -75,25 +78,25 @@ export async function runMigrationJob(
     fs.mkdirSync(home);
     const env: Record<string, string> = { PATH: process.env.PATH ?? "" };
     for (const e of container.env) {
-      // The only secretKeyRef is the database URL.
-      env[e.name] = e.valueFrom ? databaseUrl : (e.value ?? "");
+      // The only secretKeyRef is the database URL, as the component writes it into the Job's Secret.
+      env[e.name] = e.valueFrom ? migrationDatabaseUrl(databaseUrl, input) : (e.value ?? "");
     }
     env.HOME = home;
     const args = container.args.map((a) => a.split(CONFIG_MOUNT).join(root));
-    const result = await run(atlasBinary(), args, env);
+    const result = await run(atlasBinary(), args, env, undefined, options.signal);
     return { ...result, args };
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
 }
 
-export function run(cmd: string, args: string[], env: Record<string, string>, cwd?: string) {
+export function run(cmd: string, args: string[], env: Record<string, string>, cwd?: string, signal?: AbortSignal) {
   return new Promise<{ code: number; output: string }>((resolve, reject) => {
-    const child = spawn(cmd, args, { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(cmd, args, { env, cwd, signal, killSignal: "SIGKILL", stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     child.stdout.on("data", (b: Buffer) => (output += b.toString()));
     child.stderr.on("data", (b: Buffer) => (output += b.toString()));
-    child.on("error", reject);
+    child.on("error", (err) => (err.name === "AbortError" ? undefined : reject(err)));
     child.on("close", (code) => resolve({ code: code ?? -1, output }));
   });
 }

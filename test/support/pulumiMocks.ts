@@ -9,6 +9,8 @@ export interface Registered {
   readonly dependsOn: string[];
   /** The create timeout from customTimeouts, e.g. "420s". */
   readonly createTimeout?: string;
+  /** Its ignoreChanges property paths. */
+  readonly ignoreChanges: string[];
 }
 
 const nameOfUrn = (urn: string) => urn.split("::").pop() ?? urn;
@@ -19,11 +21,14 @@ const nameOfUrn = (urn: string) => urn.split("::").pop() ?? urn;
  */
 export function recordResources(): Registered[] {
   const registered: Registered[] = [];
-  const pending = new Map<string, { parent?: string; dependsOn: string[]; createTimeout?: string }>();
+  const pending = new Map<
+    string,
+    { parent?: string; dependsOn: string[]; createTimeout?: string; ignoreChanges: string[] }
+  >();
   void pulumi.runtime.setMocks(
     {
       newResource(args) {
-        const wiring = pending.get(args.name) ?? { dependsOn: [] };
+        const wiring = pending.get(args.name) ?? { dependsOn: [], ignoreChanges: [] };
         registered.push({ type: args.type, name: args.name, inputs: args.inputs, ...wiring });
         const metadata = (args.inputs.metadata ?? {}) as Record<string, unknown>;
         const state =
@@ -54,6 +59,7 @@ export function recordResources(): Registered[] {
       parent: req.getParent() ? nameOfUrn(req.getParent()) : undefined,
       dependsOn: [...deps].sort(),
       createTimeout: req.getCustomtimeouts()?.getCreate() || undefined,
+      ignoreChanges: req.getIgnorechangesList(),
     });
     return register(req, ...rest);
   };

@@ -183,7 +183,35 @@ describe("DevelopersItaliaApi", () => {
       ["DATABASE_DSN", "PASETO_KEY"],
       ["databaseUrl"],
     ]);
-    expect(stringData.map((d) => d.value.DATABASE_DSN ?? d.value.databaseUrl)).toEqual([URL, URL]);
+    // The API gets the user's URL; only the Job's adds the migration session's settings.
+    const [apiData, jobData] = [...stringData].sort((a, b) =>
+      a.value.DATABASE_DSN ? -1 : b.value.DATABASE_DSN ? 1 : 0,
+    );
+    expect(apiData.value.DATABASE_DSN).toBe(URL);
+    expect(jobData.value.databaseUrl).toBe(
+      `${URL}&lock_timeout=5s&statement_timeout=295s&client_connection_check_interval=2s` +
+        "&application_name=developers-italia-migration",
+    );
+  });
+
+  it("derives the session's statement_timeout from the deadline and takes its lock_timeout", async () => {
+    await settled(build({ migrationDeadlineSeconds: 60, migrationLockWaitTimeout: "0" }));
+    const secret = byType("kubernetes:core/v1:Secret").find((s) => s.name === "dia-migrate-db")!;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const url = (secret.inputs as any).stringData.value.databaseUrl as string;
+    expect(new globalThis.URL(url).searchParams.get("statement_timeout")).toBe("55s");
+    expect(new globalThis.URL(url).searchParams.get("lock_timeout")).toBe("0");
+  });
+
+  it("holds the migration run on a rollback: the Job, its Secret and ConfigMap ignore every change", async () => {
+    await settled(build({ holdMigration: true }));
+    const ignored = (name: string) => registered.find((r) => r.name === name)!.ignoreChanges;
+    expect(ignored("dia-migrate-job")).toEqual(["metadata", "spec"]);
+    expect(ignored("dia-migrate-db")).toEqual(["stringData", "data"]);
+    expect(ignored("dia-migrate-files")).toEqual(["data"]);
+    await settled(build());
+    expect(ignored("dia-migrate-job")).toEqual([]);
+    expect(ignored("dia-migrate-db")).toEqual([]);
   });
 
   it("ships the migrations, atlas.sum and atlas.hcl in an immutable ConfigMap mapped under /etc/atlas", async () => {
@@ -326,6 +354,9 @@ describe("migrationKey", () => {
     ["the lock timeout", { lockTimeout: "30s" }],
     ["the revisions schema", { revisionsSchema: "atlas" }],
     ["the source", { source: "image" as const }],
+    ["the database", { databaseIdentity: "0123456789abcdef" }],
+    ["the session's lock_timeout", { lockWaitTimeout: "1s" }],
+    ["the deadline (statement_timeout)", { deadlineSeconds: 60 }],
   ])("changes with %s", (_, change) => {
     expect(migrationKey({ ...base, ...change })).not.toBe(key);
   });

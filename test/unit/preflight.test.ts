@@ -1,3 +1,5 @@
+import { databaseIdentity, databaseUrlDigest } from "../../lib/databaseState";
+import { planMigrations, REVISION_TYPE } from "../../lib/migrationPlan";
 import { describePlan, planRun, PreflightError } from "../../lib/preflight";
 import { migrationDir, migrationFile } from "../support/migrationFiles";
 
@@ -84,5 +86,187 @@ describe("describePlan", () => {
       unreachable,
     );
     expect(describePlan(plan, "k")).toContain("  no migration will run");
+  });
+});
+
+describe("planRun: what this stack recorded", () => {
+  const identity = databaseIdentity(URL);
+  const recorded = {
+    lastAppliedVersion: "20260525000000",
+    lastAppliedMigrations: ["20250909000000", "20260410000000", "20260525000000"],
+    lastDatabaseIdentity: identity,
+    lastDatabaseUrlDigest: databaseUrlDigest(URL),
+  };
+  const withLate = migrationDir(
+    [...files, migrationFile("20260501000000", "", "late")].sort((a, b) => a.name.localeCompare(b.name)),
+  );
+
+  it("offline: refuses a file at or below the applied version that the stack never applied, as the online check does", async () => {
+    const offline = planRun({ mode: "offline", dir: withLate, databaseUrl: URL, ...recorded }, unreachable);
+    const online = planMigrations(
+      withLate.files,
+      {
+        revisions: recorded.lastAppliedMigrations.map((version) => ({
+          version,
+          description: "m",
+          type: REVISION_TYPE.execute,
+          applied: 1,
+          total: 1,
+        })),
+      },
+      undefined,
+    );
+    expect(online.problems).toHaveLength(1);
+    await expect(offline).rejects.toThrow(new PreflightError(online.problems).message);
+    await expect(offline).rejects.toThrow(
+      "20260501000000_late.sql is older than the database's last migration 20260525000000 but was never applied",
+    );
+  });
+
+  it("offline: a newer file is still simply pending", async () => {
+    const newer = migrationDir([...files, migrationFile("20260601000000")]);
+    const plan = await planRun({ mode: "offline", dir: newer, databaseUrl: URL, ...recorded }, unreachable);
+    expect(plan.pending.map((f) => f.version)).toEqual(["20260601000000"]);
+    expect(plan.databaseChange).toBe("same");
+    expect(plan.notes).toEqual([]);
+  });
+
+  it("offline: another database is refused, saying how to go online or accept a full run", async () => {
+    const other = "postgres://app:s3cret@restore.internal:5432/api?sslmode=disable";
+    const otherId = databaseIdentity(other);
+    const plan = planRun({ mode: "offline", dir, databaseUrl: other, ...recorded }, unreachable);
+    await expect(plan).rejects.toThrow(
+      `the database changed: databaseDsn now points at restore.internal:5432/api (identity ${otherId}), not at the database this stack last migrated (identity ${identity})`,
+    );
+    await expect(plan).rejects.toThrow("pulumi config set migrationPreflight online");
+    await expect(plan).rejects.toThrow(`pulumi config set migrationAcceptDatabase ${otherId}`);
+    await expect(plan).rejects.not.toThrow("s3cret");
+  });
+
+  it("offline: an accepted new database is planned as unknown: every migration may run", async () => {
+    const other = "postgres://app:s3cret@restore.internal:5432/api?sslmode=disable";
+    const otherId = databaseIdentity(other);
+    // An acceptance for another identity does not count.
+    await expect(
+      planRun({ mode: "offline", dir, databaseUrl: other, ...recorded, acceptDatabase: identity }, unreachable),
+    ).rejects.toThrow(PreflightError);
+    const plan = await planRun(
+      { mode: "offline", dir, databaseUrl: other, ...recorded, acceptDatabase: otherId },
+      unreachable,
+    );
+    expect(plan.pending.map((f) => f.version)).toEqual(dir.files.map((f) => f.version));
+    expect(plan.appliedVersion).toBeUndefined();
+    expect(plan.databaseChange).toBe("changed");
+    expect(describePlan(plan, "k")).toContain("planned as unknown: every migration may run");
+  });
+
+  it("names a password rotation: the same database with another URL", async () => {
+    const rotated = "postgres://app:n3w-pass@db:5432/api?sslmode=disable";
+    expect(databaseIdentity(rotated)).toBe(identity);
+    const plan = await planRun({ mode: "offline", dir, databaseUrl: rotated, ...recorded }, unreachable);
+    expect(plan.databaseChange).toBe("credentials");
+    const text = describePlan(plan, "k");
+    expect(text).toContain("databaseDsn changed but names the same database (db:5432/api): a password rotation");
+    expect(text).not.toContain("n3w-pass");
+    expect(text).not.toContain("s3cret");
+  });
+
+  it("online: the database decides, and a change of database is only a note", async () => {
+    const other = "postgres://app:s3cret@db:5432/api_copy?sslmode=disable";
+    const read = async () => ({ revisions: [] });
+    const plan = await planRun({ mode: "online", dir, databaseUrl: other, ...recorded }, read);
+    expect(plan.pending).toHaveLength(3);
+    expect(plan.notes[0]).toMatch(/^the database changed: databaseDsn now points at db:5432\/api_copy/);
+  });
+});
+
+describe("databaseIdentity", () => {
+  const id = (url: string) => databaseIdentity(url);
+  const base = "postgres://app:pw@db.example:5432/api?sslmode=require";
+  it("ignores credentials and connection options", () => {
+    expect(id("postgres://other:secret@db.example:5432/api?sslmode=verify-full")).toBe(id(base));
+    expect(id("postgres://app:pw@DB.example/api?sslmode=require")).toBe(id(base));
+  });
+  it.each([
+    ["host", "postgres://app:pw@db2.example:5432/api?sslmode=require"],
+    ["port", "postgres://app:pw@db.example:6432/api?sslmode=require"],
+    ["database", "postgres://app:pw@db.example:5432/api2?sslmode=require"],
+    ["search_path", "postgres://app:pw@db.example:5432/api?sslmode=require&search_path=tenant"],
+  ])("changes with the %s", (_, url) => {
+    expect(id(url)).not.toBe(id(base));
+  });
+  it("never contains a part of the URL", () => {
+    expect(id(base)).toMatch(/^[0-9a-f]{16}$/);
+  });
+});
+
+describe("planRun: rollbackWithoutMigrations", () => {
+  const newer = migrationDir([...files, migrationFile("20260612000000")]);
+  const revisionsOf = (versions: string[]) => async () => ({
+    revisions: versions.map((version) => ({
+      version,
+      description: "m",
+      type: REVISION_TYPE.execute,
+      applied: 1,
+      total: 1,
+    })),
+  });
+  const recorded = {
+    lastAppliedVersion: "20260612000000",
+    lastAppliedMigrations: newer.files.map((f) => f.version),
+    lastDatabaseIdentity: databaseIdentity(URL),
+  };
+
+  it("online: the database ahead of this older directory is accepted and the Job is not re-run", async () => {
+    const read = revisionsOf(newer.files.map((f) => f.version));
+    await expect(planRun({ mode: "online", dir, databaseUrl: URL, ...recorded }, read)).rejects.toThrow(
+      "the database has migration 20260612000000 (m) that this directory does not have",
+    );
+    const plan = await planRun({ mode: "online", dir, databaseUrl: URL, ...recorded, rollback: true }, read);
+    expect(plan.pending).toEqual([]);
+    expect(plan.rollback).toBe(true);
+    const text = describePlan(plan, "k");
+    expect(text).toContain("no migration will run: the Job is not re-run");
+    expect(text).toContain(
+      "rollback without migrations (rollbackWithoutMigrations): the migration Job is kept as it is and not re-run; the database stays at 20260612000000, this directory ends at 20260525000000",
+    );
+  });
+
+  it("offline: the recorded versions ahead of this directory refuse as online does, unless rolling back", async () => {
+    await expect(planRun({ mode: "offline", dir, databaseUrl: URL, ...recorded }, unreachable)).rejects.toThrow(
+      "the database has migration 20260612000000 that this directory does not have: a newer release migrated it",
+    );
+  });
+
+  it("offline: from the recorded versions", async () => {
+    const plan = await planRun({ mode: "offline", dir, databaseUrl: URL, ...recorded, rollback: true }, unreachable);
+    expect(plan.pending).toEqual([]);
+    expect(plan.appliedVersion).toBe("20260612000000");
+  });
+
+  it("refuses when the database lacks a migration of the directory, on a first deploy, or on another database", async () => {
+    await expect(
+      planRun(
+        { mode: "online", dir, databaseUrl: URL, ...recorded, rollback: true },
+        revisionsOf(["20250909000000", "20260410000000"]),
+      ),
+    ).rejects.toThrow(
+      "rollbackWithoutMigrations: the database lacks 1 migration(s) of this directory (20260525000000_m.sql), so this is not a rollback",
+    );
+    await expect(planRun({ mode: "offline", dir, databaseUrl: URL, rollback: true }, unreachable)).rejects.toThrow(
+      "rollbackWithoutMigrations: this stack has not applied migrations yet",
+    );
+    await expect(
+      planRun(
+        {
+          mode: "offline",
+          dir,
+          databaseUrl: "postgres://app:s3cret@elsewhere:5432/api?sslmode=disable",
+          ...recorded,
+          rollback: true,
+        },
+        unreachable,
+      ),
+    ).rejects.toThrow("rollbackWithoutMigrations: databaseDsn points at another database");
   });
 });

@@ -38,7 +38,22 @@ describe("readSettings", () => {
       revisionsSchema: undefined,
       preflight: "offline",
       allowDestructive: [],
+      lockWaitTimeout: "5s",
+      rollback: false,
+      acceptDatabase: undefined,
     });
+  });
+
+  it("reads the session lock wait, the rollback switch and an accepted database", () => {
+    const s = read({
+      migrationLockWaitTimeout: "0",
+      rollbackWithoutMigrations: "true",
+      migrationAcceptDatabase: "0123456789abcdef",
+    });
+    expect(s.migration.lockWaitTimeout).toBe("0");
+    expect(s.migration.rollback).toBe(true);
+    expect(s.migration.acceptDatabase).toBe("0123456789abcdef");
+    expect(read({ migrationLockWaitTimeout: "1min" }).migration.lockWaitTimeout).toBe("1min");
   });
 
   it("treats empty strings (Pulumi.yaml defaults) as unset", () => {
@@ -76,6 +91,15 @@ describe("readSettings", () => {
       { migrationLockTimeout: "10" },
       'config migrationLockTimeout: expected a Go duration such as 10s or 1m30s, got "10"',
     ],
+    [
+      { migrationLockWaitTimeout: "5" },
+      'config migrationLockWaitTimeout: expected a PostgreSQL duration such as 5s, 500ms or 1min, or 0 for no limit, got "5"',
+    ],
+    [
+      { migrationAcceptDatabase: "yes" },
+      'config migrationAcceptDatabase: expected the 16-hex-digit database identity that the preview prints, got "yes"',
+    ],
+    [{ rollbackWithoutMigrations: "1" }, 'config rollbackWithoutMigrations: expected true or false, got "1"'],
     [
       { migrationDeadlineSeconds: "5" },
       'config migrationDeadlineSeconds: expected a whole number from 30 to 3600, got "5"',

@@ -1,0 +1,50 @@
+import * as pulumi from "@pulumi/pulumi";
+import { lastApplied, selfStackName } from "../../components/stackConfig";
+
+/** The stack reads its own outputs by the name the backend knows: organization/project/stack. */
+
+const references: string[] = [];
+async function mockEngine(organization: string) {
+  references.length = 0;
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        if (args.type !== "pulumi:pulumi:StackReference") return { id: args.name, state: args.inputs };
+        references.push(args.inputs.name as string);
+        return {
+          id: args.inputs.name as string,
+          state: {
+            name: args.inputs.name,
+            outputs: {
+              appliedVersion: "20260612000000",
+              appliedMigrations: ["20250909000000", "20260612000000"],
+              appliedDatabase: "0123456789abcdef",
+              appliedDatabaseUrlDigest: "d1",
+            },
+            secretOutputNames: ["appliedDatabaseUrlDigest"],
+          },
+        };
+      },
+      call: (args) => args.inputs,
+    },
+    "developers-italia-api",
+    "prod",
+    false,
+    organization,
+  );
+}
+
+describe("the stack's reference to itself", () => {
+  it.each(["acme-platform", "organization"])("follows the organization the engine reports (%s)", async (org) => {
+    await mockEngine(org);
+    expect(selfStackName()).toBe(`${org}/developers-italia-api/prod`);
+    const record = await lastApplied();
+    expect(references).toEqual([`${org}/developers-italia-api/prod`]);
+    expect(record).toEqual({
+      version: "20260612000000",
+      migrations: ["20250909000000", "20260612000000"],
+      databaseIdentity: "0123456789abcdef",
+      databaseUrlDigest: "d1",
+    });
+  });
+});
