@@ -220,11 +220,11 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
       failureThreshold,
     });
     const volumes: k8s.types.input.core.v1.Volume[] = [
-      ...((workload.extraVolumes ?? []) as k8s.types.input.core.v1.Volume[]),
+      ...((workload.extraVolumes ?? []) as unknown as k8s.types.input.core.v1.Volume[]),
       ...(databaseCa ? [databaseCaVolume(databaseCa.metadata.name)] : []),
     ];
     const volumeMounts: k8s.types.input.core.v1.VolumeMount[] = [
-      ...((workload.extraVolumeMounts ?? []) as k8s.types.input.core.v1.VolumeMount[]),
+      ...((workload.extraVolumeMounts ?? []) as unknown as k8s.types.input.core.v1.VolumeMount[]),
       ...(databaseCa ? [databaseCaMount] : []),
     ];
     this.deployment = new k8s.apps.v1.Deployment(

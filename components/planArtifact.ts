@@ -16,7 +16,15 @@ export async function publishPlan(settings: Settings, dir: MigrationDir, plan: R
     ? checkPromotion(plan.pending, await readPromotionSource(settings.promoteFrom))
     : undefined;
   const findings = guardFindings(plan.pending, settings.migration.allowDestructive);
-  const report = buildPlanReport({ stack: pulumi.getStack(), settings, dir, plan, findings, promotion });
+  const report = buildPlanReport({
+    stack: pulumi.getStack(),
+    settings,
+    dir,
+    plan,
+    findings,
+    promotion,
+    databaseIdentity: plan.databaseIdentity || undefined,
+  });
   writePlanFile(report);
   if (promotion) {
     void pulumi.log.info(describePromotion(promotion));

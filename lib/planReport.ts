@@ -63,7 +63,7 @@ export function guardFindings(pending: readonly MigrationFile[], acknowledged: r
 }
 
 /** The content key the migration Job will carry, from the same inputs the component uses. */
-export function migrationKeyFor(settings: Settings, dir: MigrationDir): string {
+export function migrationKeyFor(settings: Settings, dir: MigrationDir, databaseIdentity?: string): string {
   const m = settings.migration;
   return migrationKey({
     source: m.source,
@@ -73,6 +73,9 @@ export function migrationKeyFor(settings: Settings, dir: MigrationDir): string {
     lockTimeout: m.lockTimeout,
     revisionsSchema: m.revisionsSchema,
     sumTotal: dir.hashFile.total,
+    databaseIdentity,
+    lockWaitTimeout: m.lockWaitTimeout,
+    deadlineSeconds: m.deadlineSeconds,
   });
 }
 
@@ -104,12 +107,15 @@ export function buildPlanReport(input: PlanReportInput): PlanReport {
     stack: input.stack,
     preflight: plan.mode,
     basis: plan.basis,
-    database: describeUrl(input.settings.databaseUrl),
+    database:
+      input.settings.databaseUrl === undefined
+        ? `in Secret ${input.settings.existingSecret ?? "(none)"}`
+        : describeUrl(input.settings.databaseUrl),
     databaseIdentity: input.databaseIdentity ?? null,
     appliedVersion: plan.appliedVersion ?? null,
     baseline: plan.baselineToWrite ?? null,
     pending: plan.pending.map((f) => ({ version: f.version, file: f.name, sha256: fileSha256(f) })),
-    migrationKey: migrationKeyFor(input.settings, input.dir),
+    migrationKey: migrationKeyFor(input.settings, input.dir, input.databaseIdentity),
     guard: findings,
     promotion: promotion ?? null,
     refusals,

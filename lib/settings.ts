@@ -30,8 +30,6 @@ export interface Settings {
   readonly env: Readonly<Record<string, string>>;
   /** Secret: the database URL both Atlas and the API use (sslmode always explicit); absent with useExistingSecret. */
   readonly databaseUrl?: string;
-  /** Secret: the database URL both Atlas and the API use (sslmode always explicit). */
-  readonly databaseUrl: string;
   /**
    * The database's CA bundle (normalized PEM, public), mounted at DATABASE_CA_PATH in the
    * migration Job and the API; databaseUrl then carries sslrootcert=DATABASE_CA_PATH.

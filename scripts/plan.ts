@@ -27,15 +27,23 @@ async function planFromStack(cwd: string, stackArg: string | undefined): Promise
   const settings = readSettings(await stackConfig(cwd, stack));
   const dir = loadMigrationDir(path.join(cwd, "migrations"));
   const { migration } = settings;
-  const outputs = migration.preflight === "online" ? {} : await stackOutputs(cwd, stack);
-  const applied = outputs.appliedVersion;
+  // The same record index.ts reads through its StackReference (the URL digest stays a secret
+  // here, so a credential change is not named; everything else plans the same).
+  const outputs = await stackOutputs(cwd, stack);
+  const text = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
   const plan = await planRun({
     mode: migration.preflight,
     dir,
-    databaseUrl: settings.databaseUrl,
+    databaseUrl: settings.databaseUrl ?? "",
+    databaseCaCert: settings.databaseCaCert,
     baseline: migration.baseline,
     revisionsSchema: migration.revisionsSchema,
-    lastAppliedVersion: typeof applied === "string" && applied !== "" ? applied : undefined,
+    lastAppliedVersion:
+      migration.preflight === "online" && !migration.rollback ? undefined : text(outputs.appliedVersion),
+    lastAppliedMigrations: parseAppliedMigrations(outputs.appliedMigrations)?.map((m) => m.version),
+    lastDatabaseIdentity: text(outputs.appliedDatabase),
+    acceptDatabase: migration.acceptDatabase,
+    rollback: migration.rollback,
   });
   await loadSqlParser();
   let promotion;
@@ -53,6 +61,7 @@ async function planFromStack(cwd: string, stackArg: string | undefined): Promise
     plan,
     findings: guardFindings(plan.pending, migration.allowDestructive),
     promotion,
+    databaseIdentity: plan.databaseIdentity || undefined,
   });
 }
 

@@ -51,18 +51,18 @@ function settingsFor(host: string, sslmode: string, caPem?: string, dbname = "po
  * /etc/atlas to a scratch folder).
  */
 function urlForThisMachine(settings: Settings): string {
-  if (settings.databaseCaCert === undefined) return settings.databaseUrl;
-  expect(urlParam(settings.databaseUrl, "sslrootcert")).toBe(DATABASE_CA_PATH);
+  if (settings.databaseCaCert === undefined) return settings.databaseUrl!;
+  expect(urlParam(settings.databaseUrl!, "sslrootcert")).toBe(DATABASE_CA_PATH);
   const file = path.join(dir, `mounted-${Math.random().toString(36).slice(2)}.crt`);
   fs.writeFileSync(file, settings.databaseCaCert);
-  return formatUrl(withParams(parseOwnUrl(settings.databaseUrl), [["sslrootcert", file]]));
+  return formatUrl(withParams(parseOwnUrl(settings.databaseUrl!), [["sslrootcert", file]]));
 }
 
 const atlasStatus = (url: string) => atlasMigrateStatus(url, REPO_MIGRATIONS);
 
 async function preflight(settings: Settings): Promise<{ ok: boolean; output: string }> {
   try {
-    await readDatabaseState(settings.databaseUrl, { ca: settings.databaseCaCert, connectTimeoutMs: 10_000 });
+    await readDatabaseState(settings.databaseUrl!, { ca: settings.databaseCaCert, connectTimeoutMs: 10_000 });
     return { ok: true, output: "" };
   } catch (err) {
     expect(err).toBeInstanceOf(DatabaseUnreachableError);
@@ -107,7 +107,7 @@ describe("sslmode: the online preflight connects exactly when Atlas does", () =>
   });
 
   it("the migration Job's own command applies over verify-full with the mounted CA", async () => {
-    const admin = new Client({ ...pgConnectionConfig(settingsFor("127.0.0.1", "require").databaseUrl) });
+    const admin = new Client({ ...pgConnectionConfig(settingsFor("127.0.0.1", "require").databaseUrl!) });
     await admin.connect();
     await admin.query("CREATE DATABASE tls_apply");
     await admin.end();
@@ -116,7 +116,7 @@ describe("sslmode: the online preflight connects exactly when Atlas does", () =>
     const job = await runMigrationJob(migrations, runInput(migrations), urlForThisMachine(target));
     expect(job.output).not.toContain(pg.password);
     expect(job.code).toBe(0);
-    const state = await readDatabaseState(target.databaseUrl, { ca: target.databaseCaCert });
+    const state = await readDatabaseState(target.databaseUrl!, { ca: target.databaseCaCert });
     expect(state.revisions.map((r) => r.version)).toEqual(migrations.files.map((f) => f.version));
   });
 });

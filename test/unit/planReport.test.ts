@@ -44,6 +44,10 @@ const offlinePlan = (pending = [v2, v3]): RunPlan => ({
   pending,
   appliedVersion: "20250909000000",
   basis: "newer than 20250909000000, the version this stack last applied; the database was not read",
+  databaseIdentity: "",
+  databaseChange: "unrecorded",
+  rollback: false,
+  notes: [],
 });
 
 beforeAll(() => loadSqlParser());
@@ -83,7 +87,7 @@ describe("migrationKeyFor", () => {
       namespace: settings.namespace,
       image: imageRef(settings.image),
       env: settings.env,
-      databaseUrl: pulumi.secret(settings.databaseUrl),
+      databaseUrl: pulumi.secret(settings.databaseUrl!),
       migrations: dir,
       migrationSource: settings.migration.source,
       atlasImage: settings.migration.atlasImage,
@@ -253,7 +257,16 @@ describe("renderPlanMarkdown", () => {
   it("a baseline and a database identity are shown when present", () => {
     const md = renderPlanMarkdown(
       report({
-        plan: { mode: "online", pending: [v3], baselineToWrite: "20260410000000", basis: "read from the database" },
+        plan: {
+          mode: "online",
+          pending: [v3],
+          baselineToWrite: "20260410000000",
+          basis: "read from the database",
+          databaseIdentity: "",
+          databaseChange: "unrecorded",
+          rollback: false,
+          notes: [],
+        },
         databaseIdentity: "a1b2c3",
       }),
     );
