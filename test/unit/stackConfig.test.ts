@@ -4,6 +4,10 @@ import { lastApplied, selfStackName } from "../../components/stackConfig";
 /** The stack reads its own outputs by the name the backend knows: organization/project/stack. */
 
 const references: string[] = [];
+const records = [
+  { version: "20250909000000", file: "20250909000000_initial_schema.sql", sha256: "a".repeat(64) },
+  { version: "20260612000000", file: "20260612000000_log_entity_index.sql", sha256: "b".repeat(64) },
+];
 async function mockEngine(organization: string) {
   references.length = 0;
   await pulumi.runtime.setMocks(
@@ -17,7 +21,7 @@ async function mockEngine(organization: string) {
             name: args.inputs.name,
             outputs: {
               appliedVersion: "20260612000000",
-              appliedMigrations: ["20250909000000", "20260612000000"],
+              appliedMigrations: records,
               appliedDatabase: "0123456789abcdef",
               appliedDatabaseUrlDigest: "d1",
             },
@@ -43,6 +47,7 @@ describe("the stack's reference to itself", () => {
     expect(record).toEqual({
       version: "20260612000000",
       migrations: ["20250909000000", "20260612000000"],
+      migrationRecords: records,
       databaseIdentity: "0123456789abcdef",
       databaseUrlDigest: "d1",
     });
