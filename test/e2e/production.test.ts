@@ -85,7 +85,14 @@ describe("production, end to end (offline preflight)", () => {
     expect(await revisions(db)).toEqual(REPO_VERSIONS);
     const outputs = await stack.outputs();
     expect(outputs.appliedVersion).toBe("20260612000000");
-    expect(outputs.appliedMigrations).toEqual(REPO_VERSIONS);
+    // One record per file of the directory: version, file name and sha256 (never its contents).
+    const records = outputs.appliedMigrations as Array<{ version: string; file: string; sha256: string }>;
+    expect(records.map((r) => r.version)).toEqual(REPO_VERSIONS);
+    for (const r of records) {
+      expect(r.file).toMatch(new RegExp(`^${r.version}_.+\\.sql$`));
+      expect(r.sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(Object.keys(r).sort()).toEqual(["file", "sha256", "version"]);
+    }
     expect(outputs.appliedDatabase).toMatch(/^[0-9a-f]{16}$/);
     expect(outputs.appliedDatabaseUrlDigest).toBeDefined();
     expect(JSON.stringify(outputs)).not.toContain("first0pass");
