@@ -13,6 +13,10 @@ import { expectedApiSchema, readSchema } from "../support/schema";
  * the real PostgreSQL, and the read-only preflight against the states Atlas leaves behind.
  */
 
+// Each test runs the real Atlas (one or several processes) against the real PostgreSQL:
+// a few seconds alone, well over jest's 5 s default on a busy machine.
+jest.setTimeout(120_000);
+
 const REPO_MIGRATIONS = path.join(__dirname, "../../migrations");
 const FIXTURES = path.join(__dirname, "../fixtures");
 const dir = loadMigrationDir(REPO_MIGRATIONS);
