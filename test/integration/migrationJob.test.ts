@@ -5,7 +5,7 @@ import { readDatabaseState } from "../../lib/databaseState";
 import { loadMigrationDir, MigrationDir, writeSumFile } from "../../lib/migrationDir";
 import { planMigrations } from "../../lib/migrationPlan";
 import { runInput, runMigrationJob } from "../support/atlasJob";
-import { createDatabase, query, TestDatabase } from "../support/pg";
+import { databasesDroppedAfterEach, query } from "../support/pg";
 import { expectedApiSchema, readSchema } from "../support/schema";
 
 /**
@@ -32,16 +32,7 @@ const tableOids = (url: string) =>
     "SELECT relname, oid::text FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' ORDER BY relname",
   );
 
-let databases: TestDatabase[] = [];
-async function database(prefix: string) {
-  const db = await createDatabase(prefix);
-  databases.push(db);
-  return db;
-}
-afterEach(async () => {
-  await Promise.all(databases.map((d) => d.drop()));
-  databases = [];
-});
+const database = databasesDroppedAfterEach();
 
 /** A copy of the repository's migrations plus extra files, re-hashed. */
 function dirPlus(extra: Record<string, string>): MigrationDir {

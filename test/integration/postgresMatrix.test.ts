@@ -4,7 +4,7 @@ import { readDatabaseState } from "../../lib/databaseState";
 import { loadMigrationDir } from "../../lib/migrationDir";
 import { planMigrations } from "../../lib/migrationPlan";
 import { runInput, runMigrationJob } from "../support/atlasJob";
-import { createDatabase, pgMajor, query, serverVersion, TestDatabase } from "../support/pg";
+import { databasesDroppedAfterEach, pgMajor, query, serverVersion } from "../support/pg";
 import { expectedApiSchema, readSchema } from "../support/schema";
 
 /**
@@ -28,16 +28,7 @@ jest.setTimeout(60_000);
 const dir = loadMigrationDir(path.join(__dirname, "../../migrations"));
 const versions = dir.files.map((f) => f.version);
 
-let databases: TestDatabase[] = [];
-async function database(prefix: string) {
-  const db = await createDatabase(prefix);
-  databases.push(db);
-  return db;
-}
-afterEach(async () => {
-  await Promise.all(databases.map((d) => d.drop()));
-  databases = [];
-});
+const database = databasesDroppedAfterEach();
 
 /** Runs every migration file in version order, each in its own transaction, as Atlas's
  * `--tx-mode file` does, without Atlas. */

@@ -114,3 +114,17 @@ export async function createDatabase(prefix: string): Promise<TestDatabase> {
     },
   };
 }
+
+/** createDatabase for one test file: every database it made is dropped after each test. */
+export function databasesDroppedAfterEach(): (prefix: string) => Promise<TestDatabase> {
+  let databases: TestDatabase[] = [];
+  afterEach(async () => {
+    await Promise.all(databases.map((d) => d.drop()));
+    databases = [];
+  });
+  return async (prefix) => {
+    const db = await createDatabase(prefix);
+    databases.push(db);
+    return db;
+  };
+}
