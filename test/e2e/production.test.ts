@@ -64,7 +64,8 @@ beforeAll(async () => {
   for (const d of [db, db2]) await query(adminUrl(), `ALTER DATABASE "${d.name}" OWNER TO ${ROLE}`);
   stack = await TestStack.create(
     "production",
-    { namespace: NS, replicas: "1", migrationDeadlineSeconds: "60", environment: "test" },
+    // The shortest deadline the config accepts: the stuck migration below waits it out.
+    { namespace: NS, replicas: "1", migrationDeadlineSeconds: "30", environment: "test" },
     dsn(db, "first0pass"),
   );
 });

@@ -63,7 +63,7 @@ beforeAll(async () => {
       environment: "test",
     };
     if (name === "prod") config.promoteFrom = "staging";
-    stacks[name] = await TestStack.create(name, config, dsn, undefined, backend);
+    stacks[name] = await TestStack.create(name, config, dsn, { backendDir: backend });
   }
 });
 

@@ -9,7 +9,8 @@ import { TestStack } from "../support/stack";
 
 jest.setTimeout(600_000);
 
-const PROGRAM = path.join(__dirname, "../support/guardProgram.ts");
+// Type-checked by tsc in npm test already: Pulumi only transpiles it here.
+const GUARD_PROGRAM = { program: path.join(__dirname, "../support/guardProgram.ts"), typeCheck: false };
 const DSN = "host=127.0.0.1 port=5432 dbname=api user=app password=unused sslmode=disable";
 
 /** The `pulumi config set ...` commands in a failed preview's message, as argv. */
@@ -27,7 +28,7 @@ afterEach(async () => {
 
 describe("acknowledging a destructive migration with the printed command", () => {
   it("the printed commands store versions the schema and the reader accept, appending each time", async () => {
-    stack = await TestStack.create(`ack-${process.pid}`, {}, DSN, PROGRAM);
+    stack = await TestStack.create(`ack-${process.pid}`, {}, DSN, GUARD_PROGRAM);
     stack.writeMigration("20990101000000_drop_logs.sql", "DROP TABLE logs;\n");
 
     const refused = await stack.preview();
@@ -61,7 +62,7 @@ describe("acknowledging a destructive migration with the printed command", () =>
     ["--path without --type (a YAML number)", [["--path", "allowDestructiveMigrations[0]", "20990101000000"]]],
     ["a plain value", [["allowDestructiveMigrations", "20990101000000"]]],
   ])("what the CLI stores from %s is read as the version", async (_, commands) => {
-    stack = await TestStack.create(`ack-forms-${process.pid}`, {}, DSN, PROGRAM);
+    stack = await TestStack.create(`ack-forms-${process.pid}`, {}, DSN, GUARD_PROGRAM);
     stack.writeMigration("20990101000000_drop_logs.sql", "DROP TABLE logs;\n");
     for (const args of commands) expect((await stack.pulumi("config", "set", ...args)).code).toBe(0);
     const up = await stack.up();

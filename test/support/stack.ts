@@ -35,6 +35,15 @@ export function testbedAtlasImage(): string {
   return `arigaio/atlas:${version}`;
 }
 
+export interface StackOptions {
+  /** Another program than index.ts (bench/reference.ts), run as TypeScript by Pulumi. */
+  readonly program?: string;
+  /** A backend directory shared with other stacks (promotion reads another stack's outputs). */
+  readonly backendDir?: string;
+  /** false: Pulumi's TypeScript support only transpiles `program` (the default type-checks). */
+  readonly typeCheck?: boolean;
+}
+
 export interface CommandResult {
   readonly code: number;
   readonly output: string;
@@ -47,9 +56,9 @@ export class TestStack {
 
   private constructor(
     readonly name: string,
-    program?: string,
-    backendDir?: string,
+    options: StackOptions,
   ) {
+    const { program, backendDir } = options;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "dia-stack-"));
     for (const f of PROJECT_FILES) fs.cpSync(path.join(ROOT, f), path.join(this.dir, f), { recursive: true });
     // Another program over the same project files (the benchmarks' reference stack), run
@@ -78,6 +87,8 @@ export class TestStack {
       PULUMI_SKIP_UPDATE_CHECK: "true",
       PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
       ATLAS_NO_UPDATE_NOTIFIER: "1",
+      // Pulumi's TypeScript support type-checks at every run unless told not to.
+      ...(options.typeCheck === false ? { PULUMI_NODEJS_TRANSPILE_ONLY: "true" } : {}),
     };
   }
 
@@ -87,14 +98,13 @@ export class TestStack {
     name: string,
     config: Record<string, string>,
     databaseDsn: string,
-    program?: string,
-    backendDir?: string,
+    options: StackOptions = {},
   ): Promise<TestStack> {
-    const stack = new TestStack(name, program, backendDir);
+    const stack = new TestStack(name, options);
     await stack.must("stack", "init", name);
-    for (const [key, value] of Object.entries({ atlasImage: testbedAtlasImage(), ...config })) {
-      await stack.setConfig(key, value);
-    }
+    // The plain values in one CLI process; the secret through stdin (never argv).
+    const plain = Object.entries({ atlasImage: testbedAtlasImage(), ...config });
+    await stack.must("config", "set-all", ...plain.flatMap(([key, value]) => ["--plaintext", `${key}=${value}`]));
     await stack.setConfig("databaseDsn", databaseDsn, true);
     return stack;
   }
