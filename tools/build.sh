@@ -244,9 +244,29 @@ link_into_bin() {
   # works from PATH, but warns in every preview).
   local host=$BIN_DIR/pulumi-language-nodejs
   if [ -e "$BIN_DIR/pulumi" ] && [ -e "$host" ]; then
-    ln -sfn "$(readlink -f "$host")" "$(dirname "$(readlink -f "$BIN_DIR/pulumi")")/pulumi-language-nodejs"
+    language_host_wrapper "$(readlink -f "$host")" >"$host.new"
+    chmod +x "$host.new"
+    mv -f "$host.new" "$(dirname "$(readlink -f "$BIN_DIR/pulumi")")/pulumi-language-nodejs"
     rm -f "$host"
   fi
+}
+
+# Host 3.68 reads the project's runtime options only as flags, which the CLI of its day
+# passed; today's CLI sends them in the run request, which 3.68 ignores, so it would load
+# ts-node for every program, `typescript: false` or not. The wrapper passes that option as
+# the flag again (Pulumi.yaml found from the directory the CLI starts the host in), as a
+# current host reads it: the compiled program runs without ts-node.
+language_host_wrapper() {
+  cat <<EOF
+#!/bin/sh
+# Written by tools/build.sh (language_host_wrapper): Pulumi.yaml's typescript option as a flag.
+dir=\$PWD
+while [ "\$dir" != / ] && [ ! -f "\$dir/Pulumi.yaml" ]; do dir=\$(dirname "\$dir"); done
+if grep -Eq '^[[:space:]]+typescript:[[:space:]]*false[[:space:]]*\$' "\$dir/Pulumi.yaml" 2>/dev/null; then
+  exec "$1" -typescript=false "\$@"
+fi
+exec "$1" "\$@"
+EOF
 }
 
 main() {

@@ -24,10 +24,13 @@ afterAll(async () => {
   await db?.drop();
 });
 
-test("the freshly built program previews", async () => {
-  const result = await stack.preview();
+test("the freshly built program previews, without loading ts-node (typescript: false)", async () => {
+  // The SDK's debug log names the program it runs, and ts-node when it registers it.
+  const result = await stack.preview("--logtostderr", "-v=3");
   expect(result.code).toBe(0);
   expect(result.output).toContain("5 migration(s) will run, in this order:");
+  expect(result.output).toMatch(/Running program '[^']*bin\/index\.js'/);
+  expect(result.output).not.toContain("Found ts-node version");
 });
 
 // Run from TypeScript, the check has nothing to compare (lib/buildStamp.ts): this failure
