@@ -70,14 +70,13 @@ bash scripts/cluster.sh up
 source scripts/env.sh
 
 step "integration and end-to-end tests, with today's PostgreSQL majors ($(bash scripts/pg-matrix.sh majors))"
-# One jest run, three files at a time: the end-to-end files mostly wait on the cluster and
+# One jest run, four files at a time: the end-to-end files mostly wait on the cluster and
 # the integration files on PostgreSQL and Atlas, and each has its own databases and
-# namespaces. Measured on two cores: 6 min together against 8 min one suite after the other
-# (README, "Where the time goes").
+# namespaces. What that saves on two cores: README, "Where the time goes".
 projects=(--selectProjects integration)
 for m in $(bash scripts/pg-matrix.sh majors); do projects+=("integration-pg$m"); done
 projects+=(e2e)
-jest "${projects[@]}" --maxWorkers=3 --json --outputFile="$results/integration-e2e.json"
+jest "${projects[@]}" --maxWorkers=4 --json --outputFile="$results/integration-e2e.json"
 
 step "done"
 for i in "${!durations[@]}"; do printf '%5ss  %s\n' "${durations[i]}" "${steps[i]}"; done
