@@ -20,6 +20,7 @@ const matrix = PG_MATRIX.map((major) => ({
   globals: { TESTBED_PG_MAJOR: major },
 }));
 module.exports = {
+  testSequencer: "<rootDir>/test/support/sequencer.js",
   projects: [
     { ...common, displayName: "unit", testMatch: ["<rootDir>/test/unit/**/*.test.ts"] },
     { ...common, displayName: "integration", testMatch: ["<rootDir>/test/integration/**/*.test.ts"] },
