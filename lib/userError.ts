@@ -31,9 +31,14 @@ const expected = [
  * nodejs/node#64011): 35 s of garbage collection and 3 GB of heap for every failed preview.
  */
 export function userError(err: unknown): pulumi.RunError {
-  const known = expected.some((type) => err instanceof type);
-  const message = known ? (err as Error).message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+  const message = stopMessage(err);
   const stopped = new pulumi.RunError(message);
   stopped.stack = `${stopped.name}: ${message}`;
   return stopped;
+}
+
+function stopMessage(err: unknown): string {
+  if (expected.some((type) => err instanceof type)) return (err as Error).message;
+  if (err instanceof Error) return err.stack ?? err.message;
+  return String(err);
 }

@@ -56,9 +56,8 @@ export class TestStack {
 
   private constructor(
     readonly name: string,
-    options: StackOptions,
+    { program, backendDir, typeCheck = true }: StackOptions,
   ) {
-    const { program, backendDir } = options;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "dia-stack-"));
     for (const f of PROJECT_FILES) fs.cpSync(path.join(ROOT, f), path.join(this.dir, f), { recursive: true });
     // Another program over the same project files (the benchmarks' reference stack), run
@@ -88,7 +87,7 @@ export class TestStack {
       PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
       ATLAS_NO_UPDATE_NOTIFIER: "1",
       // Pulumi's TypeScript support type-checks at every run unless told not to.
-      ...(options.typeCheck === false ? { PULUMI_NODEJS_TRANSPILE_ONLY: "true" } : {}),
+      ...(typeCheck ? {} : { PULUMI_NODEJS_TRANSPILE_ONLY: "true" }),
     };
   }
 
