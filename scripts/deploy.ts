@@ -12,11 +12,12 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { projectRoot } from "../lib/buildStamp";
 import { parseArgs } from "util";
 import { deploySummary, diagnostics, parsePlanReport, PLAN_FILE_ENV, PlanReport } from "../lib/planReport";
 import { run } from "./pulumiCli";
 
-const ROOT = path.join(__dirname, "..");
+const ROOT = projectRoot(__dirname);
 
 /** A workflow command's message: one line, with GitHub's escapes. */
 function annotation(text: string): string {

@@ -11,6 +11,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { projectRoot } from "../lib/buildStamp";
 import { parseArgs } from "util";
 import { loadSqlParser } from "../lib/destructiveGuard";
 import { loadMigrationDir } from "../lib/migrationDir";
@@ -20,7 +21,7 @@ import { checkPromotion, parseAppliedMigrations } from "../lib/promotion";
 import { readSettings } from "../lib/settings";
 import { currentStack, stackConfig, stackOutputs } from "./pulumiCli";
 
-const ROOT = path.join(__dirname, "..");
+const ROOT = projectRoot(__dirname);
 
 async function planFromStack(cwd: string, stackArg: string | undefined): Promise<PlanReport> {
   const stack = stackArg ?? (await currentStack(cwd));
