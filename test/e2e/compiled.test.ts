@@ -1,4 +1,5 @@
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { createDatabase, TestDatabase } from "../support/pg";
 import { TestStack } from "../support/stack";
@@ -31,6 +32,29 @@ test("the freshly built program previews, without loading ts-node (typescript: f
   expect(result.output).toContain("5 migration(s) will run, in this order:");
   expect(result.output).toMatch(/Running program '[^']*bin\/index\.js'/);
   expect(result.output).not.toContain("Found ts-node version");
+});
+
+test("the program's Node process never loads TypeScript or arborist (Pulumi.yaml nodeargs, lib/preload.ts)", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "loaded-modules-"));
+  const probe = path.join(__dirname, "../support/loadedModules.js");
+  const result = await stack.command("pulumi", ["preview", "--non-interactive", "--color", "never"], {
+    NODE_OPTIONS: `--require ${probe}`,
+    LOADED_MODULES_DIR: dir,
+  });
+  expect(result.code).toBe(0);
+  const records = fs
+    .readdirSync(dir)
+    .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")) as { argv: string[]; files: string[] });
+  fs.rmSync(dir, { recursive: true });
+  // The process that ran the program: the SDK's harness, which loaded bin/index.js.
+  const program = records.filter((r) => r.files.some((f) => f.endsWith("/bin/index.js")));
+  expect(program).toHaveLength(1);
+  const files = program[0].files.map((f) => f.replace(/.*\/node_modules\//, ""));
+  expect(files).toContain("@pulumi/pulumi/index.js");
+  expect(files).toContain("@pulumi/kubernetes/index.js");
+  // Files only the real modules load (their stand-ins sit under the entry files' names).
+  expect(files).not.toContain("typescript/lib/typescript.js");
+  expect(files).not.toContain("@npmcli/arborist/lib/arborist/index.js");
 });
 
 // Run from TypeScript, the check has nothing to compare (lib/buildStamp.ts): this failure

@@ -61,3 +61,22 @@ test("an edited source: the check fails naming it; migrations:check rebuilds, th
   expect(again.output).not.toContain("build:");
   expect(again.output).toContain("atlas.sum matches (edited)");
 });
+
+test("the compiled preload defers TypeScript and arborist until the SDK uses them, and then they work", () => {
+  // Files only the real modules load (the stand-ins sit under the entry files' names).
+  const script = `
+    const loaded = () => Object.keys(require.cache).filter((f) =>
+      /node_modules\\/typescript\\/lib\\/typescript\\.js$|@npmcli\\/arborist\\/lib\\/arborist\\/index\\.js$/.test(f)).length;
+    const pulumi = require("@pulumi/pulumi");
+    const before = loaded();
+    (async () => {
+      const fn = await pulumi.runtime.serializeFunction(() => 42);
+      const paths = await pulumi.runtime.computeCodePaths();
+      console.log(JSON.stringify({ before, after: loaded(), serialized: fn.text.includes("42"), codePaths: paths.size }));
+    })();`;
+  const r = spawnSync("node", ["-r", "./bin/lib/preload.js", "-e", script], { cwd: dir, encoding: "utf8" });
+  expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: expect.any(String) });
+  const result = JSON.parse(r.stdout) as { before: number; after: number; serialized: boolean; codePaths: number };
+  expect(result).toEqual({ before: 0, after: 2, serialized: true, codePaths: expect.any(Number) });
+  expect(result.codePaths).toBeGreaterThan(0);
+});

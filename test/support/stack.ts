@@ -68,6 +68,7 @@ export class TestStack {
       const project = fs
         .readFileSync(path.join(this.dir, "Pulumi.yaml"), "utf8")
         .replace(/^main: .*\n/m, "")
+        .replace(/^ +nodeargs: .*\n/m, "")
         .replace("typescript: false", "typescript: true");
       fs.writeFileSync(path.join(this.dir, "Pulumi.yaml"), project);
     }

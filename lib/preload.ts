@@ -1,0 +1,5 @@
+import { defer, sdkModulesToDefer } from "./deferSdkModules";
+
+// Loaded by node before the Pulumi SDK (Pulumi.yaml, runtime.options.nodeargs): see
+// deferSdkModules.ts.
+for (const module of sdkModulesToDefer()) defer(module);

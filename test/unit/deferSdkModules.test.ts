@@ -1,0 +1,79 @@
+import * as fs from "fs";
+import { defer, sdkModulesToDefer } from "../../lib/deferSdkModules";
+
+/** A module cache and loader of our own: what `defer` does to Node's, observed. */
+function fakeModules(exports: Record<string, unknown>) {
+  const cache: NodeJS.Dict<NodeJS.Module> = {};
+  const loads: string[] = [];
+  const load = (file: string) => {
+    loads.push(file);
+    expect(cache[file]).toBeUndefined(); // the real module is loaded, not the stand-in
+    return exports;
+  };
+  return { cache, loads, load };
+}
+
+describe("defer", () => {
+  it("loads the real module on the first property read, once, and keeps the stand-in cached", () => {
+    const { cache, loads, load } = fakeModules({ version: "5.9.3", createSourceFile: () => "parsed" });
+    defer({ file: "/sdk/typescript-shim.js", importedAsNamespace: false }, cache, load);
+    const ts = cache["/sdk/typescript-shim.js"]!.exports as Record<string, unknown>;
+    expect(loads).toEqual([]);
+    expect(ts.version).toBe("5.9.3");
+    expect((ts.createSourceFile as () => string)()).toBe("parsed");
+    expect("version" in ts).toBe(true);
+    expect(loads).toEqual(["/sdk/typescript-shim.js"]);
+    expect(cache["/sdk/typescript-shim.js"]!.exports).toBe(ts);
+    expect(cache["/sdk/typescript-shim.js"]!.loaded).toBe(true);
+  });
+
+  it("imported with `import * as`: answers __esModule without loading, and default with the whole module", () => {
+    class Arborist {}
+    const { cache, loads, load } = fakeModules({ Arborist });
+    defer({ file: "/arborist/index.js", importedAsNamespace: true }, cache, load);
+    const namespace = cache["/arborist/index.js"]!.exports as Record<string, unknown>;
+    expect(namespace.__esModule).toBe(true);
+    expect(loads).toEqual([]);
+    expect(namespace.Arborist).toBe(Arborist);
+    expect(namespace.default).toEqual({ Arborist });
+  });
+
+  it("a plain module keeps its own __esModule", () => {
+    const { cache, load } = fakeModules({});
+    defer({ file: "/plain.js", importedAsNamespace: false }, cache, load);
+    expect((cache["/plain.js"]!.exports as Record<string, unknown>).__esModule).toBeUndefined();
+  });
+
+  it("a module that fails to load fails where it is used, and the next use tries again", () => {
+    const cache: NodeJS.Dict<NodeJS.Module> = {};
+    let attempts = 0;
+    const load = () => {
+      attempts++;
+      throw new Error("Cannot find module 'typescript'");
+    };
+    defer({ file: "/sdk/typescript-shim.js", importedAsNamespace: false }, cache, load);
+    const ts = cache["/sdk/typescript-shim.js"]!.exports as Record<string, unknown>;
+    expect(() => ts.version).toThrow("Cannot find module 'typescript'");
+    expect(() => ts.version).toThrow("Cannot find module 'typescript'");
+    expect(attempts).toBe(2);
+    expect(cache["/sdk/typescript-shim.js"]!.exports).toBe(ts);
+  });
+});
+
+describe("sdkModulesToDefer", () => {
+  it("finds both modules in the installed SDK (a new SDK release that moves them fails here)", () => {
+    const modules = sdkModulesToDefer();
+    expect(modules.map((m) => [m.file.replace(/.*node_modules\//, ""), m.importedAsNamespace])).toEqual([
+      ["@pulumi/pulumi/typescript-shim.js", false],
+      ["@npmcli/arborist/lib/index.js", true],
+    ]);
+    for (const m of modules) expect(fs.existsSync(m.file)).toBe(true);
+  });
+
+  it("defers nothing when the SDK cannot be found", () => {
+    const missing = (request: string) => {
+      throw new Error(`Cannot find module '${request}'`);
+    };
+    expect(sdkModulesToDefer(missing)).toEqual([]);
+  });
+});
