@@ -158,7 +158,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (ingressController) clearInterval(ingressController);
-  await stack?.destroy();
+  stack?.remove();
   await kube?.delete(`/api/v1/namespaces/${NS}`);
   await kube?.delete(`/apis/scheduling.k8s.io/v1/priorityclasses/${PRIORITY_CLASS}`);
   await kube?.delete(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${CRD_NAME}`);

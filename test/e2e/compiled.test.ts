@@ -21,7 +21,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await stack?.destroy();
+  stack?.remove();
   await db?.drop();
 });
 

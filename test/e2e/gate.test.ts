@@ -128,7 +128,7 @@ beforeAll(async () => {
 afterAll(async () => {
   jobWatch?.stop();
   rsWatch?.stop();
-  await stack?.destroy();
+  stack?.remove();
   await kube?.delete(`/api/v1/namespaces/${NS}`);
   await db?.drop();
   kube?.close();
@@ -329,7 +329,7 @@ describe("a baseline that would skip the schema", () => {
     );
   });
   afterAll(async () => {
-    await other?.destroy();
+    other?.remove();
     await fresh?.drop();
   });
 

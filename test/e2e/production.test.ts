@@ -71,7 +71,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await stack?.destroy();
+  stack?.remove();
   await kube?.delete(`/api/v1/namespaces/${NS}`);
   await db?.drop();
   await db2?.drop();

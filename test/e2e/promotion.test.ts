@@ -69,7 +69,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const name of ["prod", "staging"]) {
-    await stacks[name]?.destroy();
+    stacks[name]?.remove();
     await kube?.delete(`/api/v1/namespaces/${ns(name)}`);
     await dbs[name]?.drop();
   }

@@ -9,8 +9,7 @@ import { TestStack } from "../support/stack";
 
 jest.setTimeout(600_000);
 
-// Type-checked by tsc in npm test already: Pulumi only transpiles it here.
-const GUARD_PROGRAM = { program: path.join(__dirname, "../support/guardProgram.ts"), typeCheck: false };
+const GUARD_PROGRAM = { compiledProgram: path.join(__dirname, "../support/guardProgram.ts") };
 const DSN = "host=127.0.0.1 port=5432 dbname=api user=app password=unused sslmode=disable";
 
 /** The `pulumi config set ...` commands in a failed preview's message, as argv. */
@@ -22,7 +21,7 @@ function printedCommands(output: string): string[][] {
 
 let stack: TestStack | undefined;
 afterEach(async () => {
-  await stack?.destroy();
+  stack?.remove();
   stack = undefined;
 });
 

@@ -1,19 +1,20 @@
 import * as path from "path";
 import { stackConfig } from "../../components/stackConfig";
+import { projectRoot } from "../../lib/buildStamp";
 import { checkDestructive, loadSqlParser } from "../../lib/destructiveGuard";
 import { loadMigrationDir } from "../../lib/migrationDir";
 import { readSettings } from "../../lib/settings";
 import { userError } from "../../lib/userError";
 
 /**
- * A Pulumi program (run by TestStack in place of index.ts) that does what index.ts does
+ * A Pulumi program (run by TestStack in place of index.ts, compiled) that does what index.ts does
  * before any resource: read and validate the stack's config and run the destructive-change
  * guard, here on every migration. It creates nothing, so it needs no cluster.
  */
 export = async () => {
   try {
     const settings = readSettings(stackConfig());
-    const migrations = loadMigrationDir(path.join(__dirname, "migrations"));
+    const migrations = loadMigrationDir(path.join(projectRoot(__dirname), "migrations"));
     await loadSqlParser();
     const found = checkDestructive(migrations.files, settings.migration.allowDestructive);
     return { allowDestructive: settings.migration.allowDestructive, acknowledged: found.map((d) => d.version) };

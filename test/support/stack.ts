@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { writeSumFile } from "../../lib/migrationDir";
+import * as ts from "typescript";
 import { run } from "./atlasJob";
 
 /**
@@ -35,13 +36,20 @@ export function testbedAtlasImage(): string {
   return `arigaio/atlas:${version}`;
 }
 
+/** A program's imports of lib/ and components/ from test/support or bench/, made relative to
+ * the project root (index.ts) or bin/ (bin/index.js), which hold both. */
+function rootRelativeImports(text: string): string {
+  return text.replace(/from "(?:\.\.\/)+(lib|components)\//g, 'from "./$1/');
+}
+
 export interface StackOptions {
   /** Another program than index.ts (bench/reference.ts), run as TypeScript by Pulumi. */
   readonly program?: string;
+  /** Another program than index.ts, run compiled as index.ts is: transpiled into bin/index.js
+   * (tsc in npm test type-checks it), next to the compiled lib/ and components/ it imports. */
+  readonly compiledProgram?: string;
   /** A backend directory shared with other stacks (promotion reads another stack's outputs). */
   readonly backendDir?: string;
-  /** false: Pulumi's TypeScript support only transpiles `program` (the default type-checks). */
-  readonly typeCheck?: boolean;
 }
 
 export interface CommandResult {
@@ -56,21 +64,27 @@ export class TestStack {
 
   private constructor(
     readonly name: string,
-    { program, backendDir, typeCheck = true }: StackOptions,
+    { program, compiledProgram, backendDir }: StackOptions,
   ) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "dia-stack-"));
     for (const f of PROJECT_FILES) fs.cpSync(path.join(ROOT, f), path.join(this.dir, f), { recursive: true });
     // Another program over the same project files (the benchmarks' reference stack), run
     // the default way: index.ts compiled by Pulumi's TypeScript support at every run.
     if (program) {
-      const text = fs.readFileSync(program, "utf8").replace(/from "(?:\.\.\/)+(lib|components)\//g, 'from "./$1/');
-      fs.writeFileSync(path.join(this.dir, "index.ts"), text);
+      fs.writeFileSync(path.join(this.dir, "index.ts"), rootRelativeImports(fs.readFileSync(program, "utf8")));
       const project = fs
         .readFileSync(path.join(this.dir, "Pulumi.yaml"), "utf8")
         .replace(/^main: .*\n/m, "")
         .replace(/^ +nodeargs: .*\n/m, "")
         .replace("typescript: false", "typescript: true");
       fs.writeFileSync(path.join(this.dir, "Pulumi.yaml"), project);
+    }
+    if (compiledProgram) {
+      const source = rootRelativeImports(fs.readFileSync(compiledProgram, "utf8"));
+      const { outputText } = ts.transpileModule(source, {
+        compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+      });
+      fs.writeFileSync(path.join(this.dir, "bin", "index.js"), outputText);
     }
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(this.dir, "node_modules"));
     this.migrationsDir = path.join(this.dir, "migrations");
@@ -87,8 +101,6 @@ export class TestStack {
       PULUMI_SKIP_UPDATE_CHECK: "true",
       PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
       ATLAS_NO_UPDATE_NOTIFIER: "1",
-      // Pulumi's TypeScript support type-checks at every run unless told not to.
-      ...(typeCheck ? {} : { PULUMI_NODEJS_TRANSPILE_ONLY: "true" }),
     };
   }
 
@@ -175,9 +187,20 @@ export class TestStack {
     writeSumFile(this.migrationsDir);
   }
 
-  async destroy(): Promise<void> {
-    await this.pulumi("destroy", "--yes", "--skip-preview");
-    await this.pulumi("stack", "rm", "--yes", "--force");
+  /**
+   * Deletes this copy of the project and its backend, not what its stack created: each test
+   * deletes its own namespace (and any cluster-wide object), which the cluster finishes on its
+   * own, where `pulumi destroy` would wait on every deletion. A shared backend (`backendDir`)
+   * belongs to the test that made it.
+   */
+  remove(): void {
     fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** `pulumi destroy`, waiting on every deletion, then remove(): for a namespace whose name is
+   * used again right away (the benchmarks'). */
+  async destroy(): Promise<void> {
+    await this.must("destroy", "--yes", "--skip-preview");
+    this.remove();
   }
 }
