@@ -24,15 +24,23 @@ bash tools/build.sh
 source scripts/env.sh
 bash scripts/pulumi-plugins.sh
 
-step "typecheck, lint, format, workflows"
-# tsc and prettier on one core while eslint takes the other; each one's output is shown when
-# it fails.
+results=$STATE_DIR/test-results
+rm -rf "$results" && mkdir -p "$results"
+
+step "typecheck, lint, format, workflows; unit tests"
+# Three CPU-bound jobs on two cores, side by side: tsc then prettier, eslint, and the unit
+# suite (in band: measured faster here than two workers). The unit suite's output is shown,
+# the others' when they fail.
 checks=$(mktemp -d)
 (tsc --noEmit -p . && prettier --check --log-level warn .) >"$checks/tsc-prettier" 2>&1 &
 tsc_prettier=$!
 eslint . >"$checks/eslint" 2>&1 &
 lint=$!
+jest --selectProjects unit --runInBand --json --outputFile="$results/unit.json" >"$checks/unit" 2>&1 &
+unit=$!
 failed=0
+wait "$unit" || failed=1
+cat "$checks/unit"
 wait "$tsc_prettier" || { cat "$checks/tsc-prettier"; failed=1; }
 wait "$lint" || { cat "$checks/eslint"; failed=1; }
 rm -rf "$checks"
@@ -45,13 +53,6 @@ npm run --silent migrations:guard -- --all
 step "build: bin/, the compiled program and migration commands (scripts/build.sh)"
 bash scripts/build.sh --typechecked
 bash scripts/build.sh --check
-
-results=$STATE_DIR/test-results
-rm -rf "$results" && mkdir -p "$results"
-
-step "unit tests"
-# CPU-bound: in band (measured faster here than two workers).
-jest --selectProjects unit --runInBand --json --outputFile="$results/unit.json"
 
 started=()
 cleanup() {

@@ -105,7 +105,9 @@ export async function createDatabase(prefix: string): Promise<TestDatabase> {
       .replace(/[^a-z0-9_]+/g, "_")
       .slice(0, 40) || "t";
   const name = `${clean}_${randomBytes(5).toString("hex")}`;
-  await query(admin, `CREATE DATABASE "${name}" ENCODING 'UTF8' TEMPLATE template0`);
+  // FILE_COPY: copies template0's few files instead of writing them all through the WAL
+  // (PostgreSQL 15+'s default), 0.14 s instead of 0.3 s here; the suites create over a hundred.
+  await query(admin, `CREATE DATABASE "${name}" ENCODING 'UTF8' TEMPLATE template0 STRATEGY FILE_COPY`);
   return {
     name,
     url: urlForDatabase(admin, name),
