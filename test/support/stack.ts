@@ -2,7 +2,6 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { writeSumFile } from "../../lib/migrationDir";
-import * as ts from "typescript";
 import { run } from "./atlasJob";
 
 /**
@@ -64,7 +63,7 @@ export class TestStack {
 
   private constructor(
     readonly name: string,
-    { program, compiledProgram, backendDir }: StackOptions,
+    { program, backendDir }: StackOptions,
   ) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "dia-stack-"));
     for (const f of PROJECT_FILES) fs.cpSync(path.join(ROOT, f), path.join(this.dir, f), { recursive: true });
@@ -78,13 +77,6 @@ export class TestStack {
         .replace(/^ +nodeargs: .*\n/m, "")
         .replace("typescript: false", "typescript: true");
       fs.writeFileSync(path.join(this.dir, "Pulumi.yaml"), project);
-    }
-    if (compiledProgram) {
-      const source = rootRelativeImports(fs.readFileSync(compiledProgram, "utf8"));
-      const { outputText } = ts.transpileModule(source, {
-        compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-      });
-      fs.writeFileSync(path.join(this.dir, "bin", "index.js"), outputText);
     }
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(this.dir, "node_modules"));
     this.migrationsDir = path.join(this.dir, "migrations");
@@ -113,12 +105,23 @@ export class TestStack {
     options: StackOptions = {},
   ): Promise<TestStack> {
     const stack = new TestStack(name, options);
+    if (options.compiledProgram) await stack.compileProgram(options.compiledProgram);
     await stack.must("stack", "init", name);
     // The plain values in one CLI process; the secret through stdin (never argv).
     const plain = Object.entries({ atlasImage: testbedAtlasImage(), ...config });
     await stack.must("config", "set-all", ...plain.flatMap(([key, value]) => ["--plaintext", `${key}=${value}`]));
     await stack.setConfig("databaseDsn", databaseDsn, true);
     return stack;
+  }
+
+  /** `program` in place of the compiled index.ts (TypeScript loads only for the stacks that
+   * need it: it costs every test file that imports this module a second otherwise). */
+  private async compileProgram(program: string): Promise<void> {
+    const ts = await import("typescript");
+    const { outputText } = ts.transpileModule(rootRelativeImports(fs.readFileSync(program, "utf8")), {
+      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+    });
+    fs.writeFileSync(path.join(this.dir, "bin", "index.js"), outputText);
   }
 
   pulumi(...args: string[]): Promise<CommandResult> {
