@@ -46,7 +46,9 @@ async function main(argv: string[]): Promise<number> {
     const command = "pulumi up";
     const result = await run(
       "pulumi",
-      ["up", "--yes", "--stack", stack, "--non-interactive", "--diff", "--color", "never"],
+      // --skip-preview: the Preview workflow showed this plan for review already, and the
+      // update runs the same checks before any change; a preview here would run it all twice.
+      ["up", "--yes", "--skip-preview", "--stack", stack, "--non-interactive", "--diff", "--color", "never"],
       { cwd: path.resolve(values.cwd), env, echo: true },
     );
     const output = `${result.stdout}\n${result.stderr}`;
