@@ -31,8 +31,13 @@ step "typecheck, lint, format, workflows; unit tests"
 # Three CPU-bound jobs on two cores, side by side: tsc then prettier, eslint, and the unit
 # suite (in band: measured faster here than two workers). The unit suite's output is shown,
 # the others' when they fail.
-checks=$(mktemp -d)
-(tsc --noEmit -p . && prettier --check --log-level warn .) >"$checks/tsc-prettier" 2>&1 &
+# tsc and prettier keep their caches in .local/lint-cache (tsc's build info; prettier's by
+# file content), correct across edits and warm from the last run: 15 s of CPU -> 5 s here.
+checks=$(mktemp -d) cache=$STATE_DIR/lint-cache
+mkdir -p "$cache"
+(tsc --noEmit -p . --incremental --tsBuildInfoFile "$cache/tsc.tsbuildinfo" &&
+  prettier --check --log-level warn --cache --cache-strategy content --cache-location "$cache/prettier.json" .) \
+  >"$checks/tsc-prettier" 2>&1 &
 tsc_prettier=$!
 eslint . >"$checks/eslint" 2>&1 &
 lint=$!
