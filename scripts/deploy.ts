@@ -12,8 +12,8 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { projectRoot } from "../lib/buildStamp";
 import { parseArgs } from "util";
+import { projectRoot } from "../lib/buildStamp";
 import { deploySummary, diagnostics, parsePlanReport, PLAN_FILE_ENV, PlanReport } from "../lib/planReport";
 import { run } from "./pulumiCli";
 

@@ -11,8 +11,8 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { projectRoot } from "../lib/buildStamp";
 import { parseArgs } from "util";
+import { projectRoot } from "../lib/buildStamp";
 import { loadSqlParser } from "../lib/destructiveGuard";
 import { loadMigrationDir } from "../lib/migrationDir";
 import { buildPlanReport, guardFindings, parsePlanReport, PlanReport, renderPlanMarkdown } from "../lib/planReport";
