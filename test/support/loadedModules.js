@@ -1,10 +1,10 @@
 // Preloaded through NODE_OPTIONS by test/e2e/compiled.test.ts into every Node process a
-// `pulumi` command starts: at exit, each writes its argv and the files it loaded
-// (require.cache) to $LOADED_MODULES_DIR/<pid>.json.
+// `pulumi` command starts: at exit, each writes the files it loaded (require.cache) to
+// $LOADED_MODULES_DIR/<pid>.json.
 const fs = require("fs");
 const path = require("path");
 
 process.on("exit", () => {
-  const record = { argv: process.argv, files: Object.keys(require.cache) };
-  fs.writeFileSync(path.join(process.env.LOADED_MODULES_DIR, `${process.pid}.json`), JSON.stringify(record));
+  const files = Object.keys(require.cache);
+  fs.writeFileSync(path.join(process.env.LOADED_MODULES_DIR, `${process.pid}.json`), JSON.stringify(files));
 });
