@@ -34,7 +34,7 @@ test("the freshly built program previews, without loading ts-node (typescript: f
   expect(result.output).not.toContain("Found ts-node version");
 });
 
-test("the program's Node process never loads TypeScript or arborist (Pulumi.yaml nodeargs, lib/preload.ts)", async () => {
+test("the program's Node process never loads TypeScript, arborist or source-map-support (Pulumi.yaml nodeargs, lib/preload.ts)", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "loaded-modules-"));
   const probe = path.join(__dirname, "../support/loadedModules.js");
   const result = await stack.command("pulumi", ["preview", "--non-interactive", "--color", "never"], {
@@ -53,6 +53,7 @@ test("the program's Node process never loads TypeScript or arborist (Pulumi.yaml
   // Files only the real modules load (their stand-ins sit under the entry files' names).
   expect(files).not.toContain("typescript/lib/typescript.js");
   expect(files).not.toContain("@npmcli/arborist/lib/arborist/index.js");
+  expect(files).not.toContain("source-map-support/source-map-support.js");
 });
 
 // Run from TypeScript, the check has nothing to compare (lib/buildStamp.ts): this failure
@@ -67,4 +68,18 @@ test("a source edited after the build fails preview before any resource, saying 
   // A RunError: the message alone, no stack trace.
   expect(result.output).not.toContain("at assertBuildCurrent");
   expect(result.output).not.toMatch(/\+ +kubernetes:core\/v1:Namespace/);
+});
+
+// nodejs/node#64011 (README, "The program runs compiled"): with source-map-support installed, the
+// SDK's frames are named like node_modules/@pulumi/resource.ts, and formatting an uncaught error
+// that has one loops until the heap is exhausted (58 s and 3.7 GB here, by hand). The preload
+// keeps it out; this error is raised where userError cannot turn it into a RunError.
+test("a bug inside an apply fails the preview with its message, in a 128 MB heap", async () => {
+  await stack.compileProgram(path.join(__dirname, "../support/bugInApply.ts"));
+  const result = await stack.command("pulumi", ["preview", "--non-interactive", "--color", "never"], {
+    NODE_OPTIONS: "--max-old-space-size=128",
+  });
+  expect(result.code).not.toBe(0);
+  expect(result.output).not.toContain("heap out of memory");
+  expect(result.output).toContain("TypeError: a bug inside an apply");
 });

@@ -80,3 +80,23 @@ test("the compiled preload defers TypeScript and arborist until the SDK uses the
   expect(result).toEqual({ before: 0, after: 2, serialized: true, codePaths: expect.any(Number) });
   expect(result.codePaths).toBeGreaterThan(0);
 });
+
+test("the compiled preload keeps the SDK's harness from installing source-map-support", () => {
+  // What cmd/run/index.js requires first, from where it requires it; then a stack is formatted.
+  const script = `
+    const nodeDefault = Error.prepareStackTrace;
+    const harness = require("module").createRequire(require.resolve("@pulumi/pulumi/cmd/run/index.js"));
+    harness("source-map-support/register");
+    new Error().stack;
+    console.log(JSON.stringify({
+      installed: Error.prepareStackTrace !== nodeDefault,
+      loaded: Object.keys(require.cache).some((f) => f.endsWith("/source-map-support/source-map-support.js")),
+    }));`;
+  const run = (...preload: string[]) => {
+    const r = spawnSync("node", [...preload, "-e", script], { cwd: dir, encoding: "utf8" });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
+    return JSON.parse(r.stdout) as { installed: boolean; loaded: boolean };
+  };
+  expect(run()).toEqual({ installed: true, loaded: true });
+  expect(run("-r", "./bin/lib/preload.js")).toEqual({ installed: false, loaded: false });
+});

@@ -114,9 +114,9 @@ export class TestStack {
     return stack;
   }
 
-  /** `program` in place of the compiled index.ts (TypeScript loads only for the stacks that
-   * need it: it costs every test file that imports this module a second otherwise). */
-  private async compileProgram(program: string): Promise<void> {
+  /** `program` in place of the compiled index.ts from now on (TypeScript loads only for the
+   * stacks that need it: it costs every test file that imports this module a second otherwise). */
+  async compileProgram(program: string): Promise<void> {
     const ts = await import("typescript");
     const { outputText } = ts.transpileModule(rootRelativeImports(fs.readFileSync(program, "utf8")), {
       compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },

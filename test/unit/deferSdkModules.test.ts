@@ -1,5 +1,5 @@
 import * as fs from "fs";
-import { defer, sdkModulesToDefer } from "../../lib/deferSdkModules";
+import { defer, sdkModulesToDefer, sdkSourceMapSupport, skip } from "../../lib/deferSdkModules";
 
 /** A module cache and loader of our own: what `defer` does to Node's, observed. */
 function fakeModules(exports: Record<string, unknown>) {
@@ -75,5 +75,28 @@ describe("sdkModulesToDefer", () => {
       throw new Error(`Cannot find module '${request}'`);
     };
     expect(sdkModulesToDefer(missing)).toEqual([]);
+  });
+});
+
+describe("sdkSourceMapSupport and skip", () => {
+  it("finds the file the SDK's harness requires (a new SDK release that moves it fails here)", () => {
+    const file = sdkSourceMapSupport();
+    expect(file?.replace(/.*node_modules\//, "")).toBe("source-map-support/register.js");
+    expect(fs.existsSync(file!)).toBe(true);
+    const harness = require.resolve("@pulumi/pulumi/cmd/run/index.js");
+    expect(fs.readFileSync(harness, "utf8")).toContain('require("source-map-support/register")');
+  });
+
+  it("finds nothing when the SDK cannot be found", () => {
+    const missing = (request: string) => {
+      throw new Error(`Cannot find module '${request}'`);
+    };
+    expect(sdkSourceMapSupport(missing)).toBeUndefined();
+  });
+
+  it("puts an empty, loaded module in the cache", () => {
+    const cache: NodeJS.Dict<NodeJS.Module> = {};
+    skip("/sms/register.js", cache);
+    expect(cache["/sms/register.js"]).toMatchObject({ filename: "/sms/register.js", loaded: true, exports: {} });
   });
 });
