@@ -308,7 +308,7 @@ describe("the migration gate, end to end", () => {
       ),
     ).toEqual([{ n: 0 }]);
 
-    await stack.removeConfig("migrationBaseline");
+    stack.removeConfig("migrationBaseline");
     const back = await stack.previewSteps();
     expect(back.find((s) => s.type === "kubernetes:batch/v1:Job")?.op).toMatch(/replace/);
     expect((await stack.up()).code).toBe(0);

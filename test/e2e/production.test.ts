@@ -165,7 +165,7 @@ describe("production, end to end (offline preflight)", () => {
     expect((await stack.outputs()).appliedDatabase).toBe(identity);
     expect((await replicaSetUids()).filter((uid) => !rsBefore.includes(uid))).toHaveLength(1);
     // Recorded now: the acceptance is spent, the same database plans normally.
-    await stack.removeConfig("migrationAcceptDatabase");
+    stack.removeConfig("migrationAcceptDatabase");
     const again = await stack.preview();
     expect(again.code).toBe(0);
     expect(again.output).toContain("no migration will run");
