@@ -32,10 +32,28 @@ bash scripts/pulumi-plugins.sh
 results=$STATE_DIR/test-results
 rm -rf "$results" && mkdir -p "$results"
 
+# The test bed starts in the background, beside the checks below: most of its 12-14 s is
+# the API server starting, and waiting on it would leave the cores to the checks anyway.
+# What this run starts, it stops (a bed that was already running stays).
+started=() bed=
+cleanup() {
+  local code=$?
+  if [ -n "$bed" ]; then wait "$bed" || true; fi
+  for ((i = ${#started[@]} - 1; i >= 0; i--)); do bash "scripts/${started[i]}.sh" down || true; done
+  exit "$code"
+}
+trap cleanup EXIT
+bash scripts/pg.sh status || started+=(pg)
+bash scripts/pg-matrix.sh status || started+=(pg-matrix)
+bash scripts/cluster.sh status >/dev/null 2>&1 || started+=(cluster)
+bed_log=$(mktemp)
+(bash scripts/pg.sh up && bash scripts/pg-matrix.sh up && bash scripts/cluster.sh up) >"$bed_log" 2>&1 &
+bed=$!
+
 step "typecheck, lint, format, workflows; unit tests"
-# Three CPU-bound jobs on two cores, side by side: tsc then prettier, eslint, and the unit
-# suite (in band: measured faster here than two workers). The unit suite's output is shown,
-# the others' when they fail.
+# CPU-bound jobs on two cores, side by side: tsc then prettier, eslint, the workflow checks,
+# and the unit suite (in band: measured faster here than two workers). The unit suite's and
+# the workflow checks' output is shown, the others' when they fail.
 # tsc and prettier keep their caches in .local/lint-cache (tsc's build info; prettier's by
 # file content), correct across edits and warm from the last run: 15 s of CPU -> 5 s here.
 checks=$(mktemp -d) cache=$STATE_DIR/lint-cache
@@ -53,6 +71,10 @@ eslint_cache=() key=$(eslint_inputs_digest) && {
 }
 eslint . "${eslint_cache[@]}" >"$checks/eslint" 2>&1 &
 lint=$!
+# The workflows (.github/workflows) and the npm scripts they run before the suites.
+(actionlint && npm run --silent migrations:check && npm run --silent migrations:guard -- --all) \
+  >"$checks/workflows" 2>&1 &
+workflows=$!
 jest --selectProjects unit --runInBand --json --outputFile="$results/unit.json" >"$checks/unit" 2>&1 &
 unit=$!
 failed=0
@@ -60,31 +82,20 @@ wait "$unit" || failed=1
 cat "$checks/unit"
 wait "$tsc_prettier" || { cat "$checks/tsc-prettier"; failed=1; }
 wait "$lint" || { cat "$checks/eslint"; failed=1; }
+wait "$workflows" || failed=1
+cat "$checks/workflows"
 rm -rf "$checks"
 [ "$failed" = 0 ]
-# The workflows (.github/workflows) and the npm scripts they run before the suites.
-actionlint
-npm run --silent migrations:check
-npm run --silent migrations:guard -- --all
 
 step "build: bin/, the compiled program and migration commands (scripts/build.sh)"
 bash scripts/build.sh --typechecked
 bash scripts/build.sh --check
 
-started=()
-cleanup() {
-  local code=$?
-  for ((i = ${#started[@]} - 1; i >= 0; i--)); do bash "scripts/${started[i]}.sh" down || true; done
-  exit "$code"
-}
-trap cleanup EXIT
-step "test bed: PostgreSQL and the local cluster"
-bash scripts/pg.sh status || started+=(pg)
-bash scripts/pg.sh up
-bash scripts/pg-matrix.sh status || started+=(pg-matrix)
-bash scripts/pg-matrix.sh up
-bash scripts/cluster.sh status >/dev/null 2>&1 || started+=(cluster)
-bash scripts/cluster.sh up
+step "test bed: PostgreSQL and the local cluster (started beside the checks)"
+wait "$bed" || bed_failed=1
+bed=
+cat "$bed_log" && rm -f "$bed_log"
+[ -z "${bed_failed:-}" ]
 source scripts/env.sh
 
 step "integration and end-to-end tests, with today's PostgreSQL majors ($(bash scripts/pg-matrix.sh majors))"
