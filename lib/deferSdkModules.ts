@@ -16,10 +16,14 @@ import * as path from "path";
  * A third module is not loaded at all: see sdkSourceMapSupport.
  */
 
+type Resolve = (request: string) => string;
+
+const sdkDir = (resolve: Resolve) => path.dirname(resolve("@pulumi/pulumi/package.json"));
+
 /** The modules deferred, as file paths; empty when they cannot be found. */
-export function sdkModulesToDefer(resolve: (request: string) => string = require.resolve): DeferredModule[] {
+export function sdkModulesToDefer(resolve: Resolve = require.resolve): DeferredModule[] {
   try {
-    const sdk = path.dirname(resolve("@pulumi/pulumi/package.json"));
+    const sdk = sdkDir(resolve);
     return [
       // Required as `const ts = require("../../typescript-shim")`: a plain CommonJS object.
       { file: resolve(path.join(sdk, "typescript-shim.js")), importedAsNamespace: false },
@@ -74,11 +78,7 @@ export function defer(
       has: (_, key) => key in loadReal(),
     },
   );
-  const standIn = new Module(file);
-  standIn.filename = file;
-  standIn.loaded = true;
-  standIn.exports = exports;
-  cache[file] = standIn;
+  const standIn = cachedModule(cache, file, exports);
 }
 
 /**
@@ -90,9 +90,9 @@ export function defer(
  * program's would change; only the SDK's own frames, in an unexpected error's stack trace,
  * keep their .js names instead of the SDK's .ts sources.
  */
-export function sdkSourceMapSupport(resolve: (request: string) => string = require.resolve): string | undefined {
+export function sdkSourceMapSupport(resolve: Resolve = require.resolve): string | undefined {
   try {
-    const harness = path.join(path.dirname(resolve("@pulumi/pulumi/package.json")), "cmd", "run", "index.js");
+    const harness = path.join(sdkDir(resolve), "cmd", "run", "index.js");
     return Module.createRequire(harness).resolve("source-map-support/register");
   } catch {
     return undefined;
@@ -101,8 +101,15 @@ export function sdkSourceMapSupport(resolve: (request: string) => string = requi
 
 /** Puts an empty, loaded module for `file` in `cache`: requiring it then does nothing. */
 export function skip(file: string, cache: NodeJS.Dict<NodeJS.Module> = require.cache): void {
-  const empty = new Module(file);
-  empty.filename = file;
-  empty.loaded = true;
-  cache[file] = empty;
+  cachedModule(cache, file, {});
+}
+
+/** A module that is already loaded, with these exports, put in `cache` under `file`. */
+function cachedModule(cache: NodeJS.Dict<NodeJS.Module>, file: string, exports: object): NodeJS.Module {
+  const module = new Module(file);
+  module.filename = file;
+  module.loaded = true;
+  module.exports = exports;
+  cache[file] = module;
+  return module;
 }

@@ -44,12 +44,17 @@ function rootRelativeImports(text: string): string {
   return text.replace(/from "(?:\.\.\/)+(lib|components)\//g, 'from "./$1/');
 }
 
-/** The state's encrypted values (Pulumi's secret signature) as `pulumi stack output` shows them. */
+// How the state marks an encrypted value: @pulumi/pulumi's runtime/rpc specialSigKey and
+// specialSecretSig (not imported: that loads the SDK's whole runtime into every test file).
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+/** The state's encrypted values as `pulumi stack output` shows them. */
 function hideSecrets(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(hideSecrets);
   if (value === null || typeof value !== "object") return value;
   const object = value as Record<string, unknown>;
-  if (object["4dabf18193072939515e22adb298388d"] === "1b47061264138c4ac30d75fd1eb44270") return "[secret]";
+  if (object[SIG_KEY] === SECRET_SIG) return "[secret]";
   return Object.fromEntries(Object.entries(object).map(([k, v]) => [k, hideSecrets(v)]));
 }
 
@@ -160,7 +165,7 @@ export class TestStack {
     if (!secret) return this.editConfig((config) => config.setIn([this.configKey(key)], value));
     const { spawn } = await import("child_process");
     await new Promise<void>((resolve, reject) => {
-      const args = ["config", "set", key, ...(secret ? ["--secret"] : []), "--non-interactive"];
+      const args = ["config", "set", key, "--secret", "--non-interactive"];
       const child = spawn("pulumi", args, { env: this.env, cwd: this.dir, stdio: ["pipe", "ignore", "pipe"] });
       let err = "";
       child.stderr.on("data", (b: Buffer) => (err += b.toString()));
@@ -183,7 +188,7 @@ export class TestStack {
   /** Edits the `config` map of Pulumi.<stack>.yaml (written by `pulumi stack init`), keeping the rest. */
   private editConfig(edit: (config: YAMLMap) => void): void {
     const file = path.join(this.dir, `Pulumi.${this.name}.yaml`);
-    const doc = parseDocument(fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "");
+    const doc = parseDocument(fs.readFileSync(file, "utf8"));
     if (!doc.has("config")) doc.set("config", doc.createNode({}));
     edit(doc.get("config") as YAMLMap);
     fs.writeFileSync(file, doc.toString());
