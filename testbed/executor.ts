@@ -14,8 +14,9 @@
  *   - testbed/sandbox.ts  the container: bubblewrap with the image's root filesystem, volumes at
  *                         their mount paths, the securityContext's user, groups, capabilities;
  *   - testbed/status.ts   the pod status it writes;
- *   - this file           the pod lifecycle: pick up scheduled Pending Job pods (list every
- *                         250 ms, EXECUTOR_POLL_MS), pull / configure / start, report, stop on
+ *   - this file           the pod lifecycle: pick up scheduled Pending Job pods (list the pods
+ *                         that carry the Job controller's label every 250 ms, EXECUTOR_POLL_MS),
+ *                         pull / configure / start, report, stop on
  *                         deadline or deletion, finalize deletion.
  *
  * The kubelet's order is kept: volumes (a missing ConfigMap/Secret keeps the pod in
@@ -118,6 +119,9 @@ let shuttingDown = false;
 function podPath(pod: Pod): string {
   return `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`;
 }
+
+/** The label the Job controller puts on every pod it creates (Kubernetes 1.27+). */
+const JOB_POD_LABEL = "batch.kubernetes.io/controller-uid";
 
 function isJobPod(pod: Pod): boolean {
   return (pod.metadata.ownerReferences ?? []).some((o) => o.kind === "Job" && o.apiVersion.startsWith("batch/"));
@@ -511,7 +515,11 @@ async function handle(pod: Pod): Promise<void> {
 }
 
 async function tick(): Promise<void> {
-  const list = await kube.list<Pod>("/api/v1/pods?resourceVersion=0");
+  // Only the pods the Job controller made (it labels each with its Job's uid): a Deployment's
+  // pods, which kwok runs, would be most of every list, four times a second.
+  const list = await kube.list<Pod>(
+    `/api/v1/pods?resourceVersion=0&labelSelector=${encodeURIComponent(JOB_POD_LABEL)}`,
+  );
   const seen = new Set<string>();
   for (const pod of list.items) {
     if (!isJobPod(pod) || !pod.metadata.uid) continue;
