@@ -3,43 +3,75 @@ import * as path from "path";
 
 /**
  * What lib/preload.ts does before the Pulumi SDK loads (Pulumi.yaml,
- * `runtime.options.nodeargs`). At every preview and up, @pulumi/pulumi loads two dependencies
- * this program never calls: TypeScript's compiler (to serialize functions) and npm's arborist (to
- * find a serialized function's packages). Together about 440 modules (11 MB of JavaScript) and
- * 1 s of CPU per run, a fifth of a preview's (README, "The program runs compiled").
+ * `runtime.options.nodeargs`). At every preview and up, this program's packages load modules it
+ * never calls: @pulumi/pulumi loads TypeScript's compiler (to serialize functions), npm's
+ * arborist (to find a serialized function's packages) and its Automation API; @pulumi/kubernetes
+ * loads its Helm, kustomize and YAML support; zod loads its ~40 translations of error messages.
+ * Together about 600 modules and 1.2 s of CPU per run (README, "The program runs compiled").
  *
  * Each one gets a stand-in in Node's module cache that loads the real module the first time
  * anything reads a property of it: code that uses them still works, it only pays on first use.
- * When the SDK's layout is not the one expected (another release), nothing is deferred and
- * everything loads as before.
+ * An entry whose file is not where expected (another release) is not deferred and loads as
+ * before.
  *
- * A third module is not loaded at all: see sdkSourceMapSupport.
+ * A module more is not loaded at all: see sdkSourceMapSupport.
  */
 
 type Resolve = (request: string) => string;
 
-const sdkDir = (resolve: Resolve) => path.dirname(resolve("@pulumi/pulumi/package.json"));
+const packageDir = (resolve: Resolve, name: string) => path.dirname(resolve(`${name}/package.json`));
+const sdkDir = (resolve: Resolve) => packageDir(resolve, "@pulumi/pulumi");
 
-/** The modules deferred, as file paths; empty when they cannot be found. */
-export function sdkModulesToDefer(resolve: Resolve = require.resolve): DeferredModule[] {
-  try {
-    const sdk = sdkDir(resolve);
-    return [
-      // Required as `const ts = require("../../typescript-shim")`: a plain CommonJS object.
-      { file: resolve(path.join(sdk, "typescript-shim.js")), importedAsNamespace: false },
-      // Imported as `import * as arborist from "@npmcli/arborist"` (runtime/closure/codePaths.ts).
-      {
-        file: Module.createRequire(path.join(sdk, "runtime", "closure", "codePaths.js")).resolve("@npmcli/arborist"),
-        importedAsNamespace: true,
-      },
-    ];
-  } catch {
-    return [];
-  }
+/** A module to defer: `request` as `from` (a file of package `pkg`) requires it. */
+interface Unused {
+  readonly pkg: string;
+  readonly from: string;
+  readonly request: string;
+  readonly importedAsNamespace: boolean;
+}
+
+const UNUSED: readonly Unused[] = [
+  // `const ts = require("../../typescript-shim")`: a plain CommonJS object.
+  {
+    pkg: "@pulumi/pulumi",
+    from: "runtime/closure/parseFunction.js",
+    request: "../../typescript-shim",
+    importedAsNamespace: false,
+  },
+  // `import * as arborist from "@npmcli/arborist"` (runtime/closure/codePaths.ts).
+  {
+    pkg: "@pulumi/pulumi",
+    from: "runtime/closure/codePaths.js",
+    request: "@npmcli/arborist",
+    importedAsNamespace: true,
+  },
+  // `import * as automation from "./automation"`: pulumi.automation, which drives the CLI.
+  { pkg: "@pulumi/pulumi", from: "index.js", request: "./automation", importedAsNamespace: true },
+  // `const helm = require("./helm")` and the same for kustomize and yaml: k8s.helm, k8s.kustomize, k8s.yaml.
+  { pkg: "@pulumi/kubernetes", from: "index.js", request: "./helm", importedAsNamespace: false },
+  { pkg: "@pulumi/kubernetes", from: "index.js", request: "./kustomize", importedAsNamespace: false },
+  { pkg: "@pulumi/kubernetes", from: "index.js", request: "./yaml", importedAsNamespace: false },
+  // z.locales, `__importStar(require("../locales/index.cjs"))`; English, the default, loads on its own.
+  { pkg: "zod", from: "v4/core/index.cjs", request: "../locales/index.cjs", importedAsNamespace: true },
+];
+
+/** The modules deferred, as file paths: those found where expected. */
+export function modulesToDefer(resolve: Resolve = require.resolve): DeferredModule[] {
+  return UNUSED.flatMap(({ pkg, from, request, importedAsNamespace }) => {
+    try {
+      const requiredBy = path.join(packageDir(resolve, pkg), from);
+      return [{ file: Module.createRequire(requiredBy).resolve(request), importedAsNamespace, requiredBy, request }];
+    } catch {
+      return [];
+    }
+  });
 }
 
 export interface DeferredModule {
   readonly file: string;
+  /** The file that requires it, and how (the request); for the tests, which check the form. */
+  readonly requiredBy?: string;
+  readonly request?: string;
   /**
    * Imported with TypeScript's `import * as`: its helper copies every export of a CommonJS
    * module at import time (which would load it), unless the module says it is an ES module. The

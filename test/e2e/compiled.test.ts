@@ -34,7 +34,7 @@ test("the freshly built program previews, without loading ts-node (typescript: f
   expect(result.output).not.toContain("Found ts-node version");
 });
 
-test("the program's Node process never loads TypeScript, arborist or source-map-support (Pulumi.yaml nodeargs, lib/preload.ts)", async () => {
+test("the program's Node process never loads TypeScript, arborist, source-map-support or the other unused modules (Pulumi.yaml nodeargs, lib/preload.ts)", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "loaded-modules-"));
   const probe = path.join(__dirname, "../support/loadedModules.js");
   const result = await stack.command("pulumi", ["preview", "--non-interactive", "--color", "never"], {
@@ -54,6 +54,14 @@ test("the program's Node process never loads TypeScript, arborist or source-map-
   expect(files).not.toContain("typescript/lib/typescript.js");
   expect(files).not.toContain("@npmcli/arborist/lib/arborist/index.js");
   expect(files).not.toContain("source-map-support/source-map-support.js");
+  for (const real of [
+    "@pulumi/pulumi/automation/stack.js",
+    "@pulumi/kubernetes/helm/v3/helm.js",
+    "@pulumi/kubernetes/kustomize/kustomize.js",
+    "@pulumi/kubernetes/yaml/yaml.js",
+    "zod/v4/locales/fr.cjs",
+  ])
+    expect(files).not.toContain(real);
 });
 
 // Run from TypeScript, the check has nothing to compare (lib/buildStamp.ts): this failure

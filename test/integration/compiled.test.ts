@@ -81,6 +81,54 @@ test("the compiled preload defers TypeScript and arborist until the SDK uses the
   expect(result.codePaths).toBeGreaterThan(0);
 });
 
+test("the compiled preload defers the Automation API, Helm/kustomize/YAML and zod's locales; each works on first use", () => {
+  // Files only the real modules load (the stand-ins sit under the entry files' names).
+  const script = `
+    const real = /@pulumi\\/pulumi\\/automation\\/stack\\.js$|@pulumi\\/kubernetes\\/(helm\\/v3\\/helm|kustomize\\/kustomize|yaml\\/yaml)\\.js$|zod\\/v4\\/locales\\/fr\\.cjs$/;
+    const loaded = () => Object.keys(require.cache).filter((f) => real.test(f)).length;
+    const pulumi = require("@pulumi/pulumi");
+    const k8s = require("@pulumi/kubernetes");
+    const { z } = require("zod");
+    const before = loaded();
+    const used = [pulumi.automation.LocalWorkspace, k8s.helm.v3.Chart, k8s.kustomize.Directory, k8s.yaml.ConfigFile]
+      .map((f) => typeof f);
+    const fr = z.string().safeParse(1, { error: z.locales.fr().localeError }).error.issues[0].message;
+    console.log(JSON.stringify({ before, after: loaded(), used, fr }));`;
+  const r = spawnSync("node", ["-r", "./bin/lib/preload.js", "-e", script], { cwd: dir, encoding: "utf8" });
+  expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
+  expect(JSON.parse(r.stdout)).toEqual({
+    before: 0,
+    after: 5,
+    used: ["function", "function", "function", "function"],
+    fr: expect.stringMatching(/^Entrée invalide/),
+  });
+});
+
+test("the compiled preload turns on Node's compile cache, in os.tmpdir(); NODE_DISABLE_COMPILE_CACHE turns it off", () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "compile-cache-"));
+  const run = (preload: string[], env: NodeJS.ProcessEnv = {}) => {
+    const inherited = { ...process.env };
+    delete inherited.NODE_COMPILE_CACHE;
+    const script = 'console.log(require("module").getCompileCacheDir() ?? "off")';
+    const r = spawnSync("node", [...preload, "-e", script], {
+      cwd: dir,
+      encoding: "utf8",
+      env: { ...inherited, TMPDIR: tmp, ...env },
+    });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
+    return r.stdout.trim();
+  };
+  try {
+    expect(run([])).toBe("off");
+    expect(run(["-r", "./bin/lib/preload.js"])).toContain(path.join(tmp, "node-compile-cache"));
+    // What the preload loaded is in it for the next run.
+    expect(fs.readdirSync(path.join(tmp, "node-compile-cache"))).not.toEqual([]);
+    expect(run(["-r", "./bin/lib/preload.js"], { NODE_DISABLE_COMPILE_CACHE: "1" })).toBe("off");
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
 test("the compiled preload keeps the SDK's harness from installing source-map-support", () => {
   // What cmd/run/index.js requires first, from where it requires it; then a stack is formatted.
   const script = `

@@ -1,5 +1,5 @@
 import * as fs from "fs";
-import { defer, sdkModulesToDefer, sdkSourceMapSupport, skip } from "../../lib/deferSdkModules";
+import { defer, modulesToDefer, sdkSourceMapSupport, skip } from "../../lib/deferSdkModules";
 
 /** A module cache and loader of our own: what `defer` does to Node's, observed. */
 function fakeModules(exports: Record<string, unknown>) {
@@ -60,21 +60,34 @@ describe("defer", () => {
   });
 });
 
-describe("sdkModulesToDefer", () => {
-  it("finds both modules in the installed SDK (a new SDK release that moves them fails here)", () => {
-    const modules = sdkModulesToDefer();
+describe("modulesToDefer", () => {
+  it("finds every module in the installed packages (a release that moves one fails here)", () => {
+    const modules = modulesToDefer();
     expect(modules.map((m) => [m.file.replace(/.*node_modules\//, ""), m.importedAsNamespace])).toEqual([
       ["@pulumi/pulumi/typescript-shim.js", false],
       ["@npmcli/arborist/lib/index.js", true],
+      ["@pulumi/pulumi/automation/index.js", true],
+      ["@pulumi/kubernetes/helm/index.js", false],
+      ["@pulumi/kubernetes/kustomize/index.js", false],
+      ["@pulumi/kubernetes/yaml/index.js", false],
+      ["zod/v4/locales/index.cjs", true],
     ]);
     for (const m of modules) expect(fs.existsSync(m.file)).toBe(true);
   });
 
-  it("defers nothing when the SDK cannot be found", () => {
+  it("each is required the way its stand-in expects: `import * as` (__importStar) or a plain require", () => {
+    for (const { requiredBy, request, importedAsNamespace } of modulesToDefer()) {
+      const text = fs.readFileSync(requiredBy!, "utf8");
+      const call = `require("${request}")`;
+      expect(text).toContain(importedAsNamespace ? `__importStar(${call})` : ` = ${call};`);
+    }
+  });
+
+  it("defers nothing when the packages cannot be found", () => {
     const missing = (request: string) => {
       throw new Error(`Cannot find module '${request}'`);
     };
-    expect(sdkModulesToDefer(missing)).toEqual([]);
+    expect(modulesToDefer(missing)).toEqual([]);
   });
 });
 
