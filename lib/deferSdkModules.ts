@@ -5,12 +5,14 @@ import * as path from "path";
  * What lib/preload.ts does before the Pulumi SDK loads (Pulumi.yaml,
  * `runtime.options.nodeargs`). At every preview and up, this program's packages load modules it
  * never calls: @pulumi/pulumi loads TypeScript's compiler (to serialize functions), npm's
- * arborist (to find a serialized function's packages) and its Automation API; @pulumi/kubernetes
- * loads its Helm, kustomize and YAML support; zod loads its ~40 translations of error messages.
- * Together about 600 modules and 1.2 s of CPU per run (README, "The program runs compiled").
+ * arborist (to find a serialized function's packages), its Automation API and OpenTelemetry's
+ * SDK (to export traces when `pulumi --tracing` asks for them); @pulumi/kubernetes loads its
+ * Helm, kustomize and YAML support; zod loads its ~40 translations of error messages. Together
+ * about 800 modules and 1.4 s of CPU per run (README, "The program runs compiled").
  *
  * Each one gets a stand-in in Node's module cache that loads the real module the first time
- * anything reads a property of it: code that uses them still works, it only pays on first use.
+ * it is used (DeferredModule.importedAs says how): code that uses them still works, it only
+ * pays on first use, after which the real module replaces the stand-in in the cache.
  * An entry whose file is not where expected (another release) is not deferred and loads as
  * before.
  *
@@ -27,8 +29,28 @@ interface Unused {
   readonly pkg: string;
   readonly from: string;
   readonly request: string;
-  readonly importedAsNamespace: boolean;
+  readonly importedAs: ImportForm;
+  readonly group?: string;
 }
+
+/** OpenTelemetry's SDK, as cmd/run/tracing.js requires it: `const { A, B } = require(m)` at
+ * load time, each member only called or constructed, by tracing.start() (`pulumi --tracing`)
+ * and by cmd/run/instrumentation.js (TRACEPARENT set). One group: its packages require each
+ * other (a class of one extends another's). */
+const TRACING = [
+  "@opentelemetry/resources",
+  "@opentelemetry/sdk-trace-base",
+  "@opentelemetry/exporter-zipkin",
+  "@opentelemetry/instrumentation-grpc",
+  "@opentelemetry/sdk-trace-node",
+  "@opentelemetry/instrumentation",
+].map((request): Unused => ({
+  pkg: "@pulumi/pulumi",
+  from: "cmd/run/tracing.js",
+  request,
+  importedAs: "members",
+  group: "tracing",
+}));
 
 const UNUSED: readonly Unused[] = [
   // `const ts = require("../../typescript-shim")`: a plain CommonJS object.
@@ -36,81 +58,127 @@ const UNUSED: readonly Unused[] = [
     pkg: "@pulumi/pulumi",
     from: "runtime/closure/parseFunction.js",
     request: "../../typescript-shim",
-    importedAsNamespace: false,
+    importedAs: "plain",
   },
   // `import * as arborist from "@npmcli/arborist"` (runtime/closure/codePaths.ts).
   {
     pkg: "@pulumi/pulumi",
     from: "runtime/closure/codePaths.js",
     request: "@npmcli/arborist",
-    importedAsNamespace: true,
+    importedAs: "namespace",
   },
   // `import * as automation from "./automation"`: pulumi.automation, which drives the CLI.
-  { pkg: "@pulumi/pulumi", from: "index.js", request: "./automation", importedAsNamespace: true },
+  { pkg: "@pulumi/pulumi", from: "index.js", request: "./automation", importedAs: "namespace" },
   // `const helm = require("./helm")` and the same for kustomize and yaml: k8s.helm, k8s.kustomize, k8s.yaml.
-  { pkg: "@pulumi/kubernetes", from: "index.js", request: "./helm", importedAsNamespace: false },
-  { pkg: "@pulumi/kubernetes", from: "index.js", request: "./kustomize", importedAsNamespace: false },
-  { pkg: "@pulumi/kubernetes", from: "index.js", request: "./yaml", importedAsNamespace: false },
+  { pkg: "@pulumi/kubernetes", from: "index.js", request: "./helm", importedAs: "plain" },
+  { pkg: "@pulumi/kubernetes", from: "index.js", request: "./kustomize", importedAs: "plain" },
+  { pkg: "@pulumi/kubernetes", from: "index.js", request: "./yaml", importedAs: "plain" },
   // z.locales, `__importStar(require("../locales/index.cjs"))`; English, the default, loads on its own.
-  { pkg: "zod", from: "v4/core/index.cjs", request: "../locales/index.cjs", importedAsNamespace: true },
+  { pkg: "zod", from: "v4/core/index.cjs", request: "../locales/index.cjs", importedAs: "namespace" },
+  ...TRACING,
 ];
 
 /** The modules deferred, as file paths: those found where expected. */
 export function modulesToDefer(resolve: Resolve = require.resolve): DeferredModule[] {
-  return UNUSED.flatMap(({ pkg, from, request, importedAsNamespace }) => {
+  return UNUSED.flatMap(({ pkg, from, request, importedAs, group }) => {
     try {
       const requiredBy = path.join(packageDir(resolve, pkg), from);
-      return [{ file: Module.createRequire(requiredBy).resolve(request), importedAsNamespace, requiredBy, request }];
+      return [{ file: Module.createRequire(requiredBy).resolve(request), importedAs, group, requiredBy, request }];
     } catch {
       return [];
     }
   });
 }
 
+/**
+ * How the file that requires a module imports it, which its stand-in must answer:
+ * - "plain": `const x = require(m)`. The stand-in loads the module on the first property read.
+ * - "namespace": `import * as x from m`, TypeScript's __importStar, which copies every export of
+ *   a CommonJS module at import time (which would load it) unless the module says it is an ES
+ *   module. The stand-in says so, and answers `default` with the whole module, as the helper would.
+ * - "members": `const { A, B } = require(m)`, read at load time, each member only called or
+ *   constructed. The stand-in answers each member with a function that loads the module when it
+ *   is called or constructed.
+ */
+export type ImportForm = "plain" | "namespace" | "members";
+
 export interface DeferredModule {
   readonly file: string;
+  readonly importedAs: ImportForm;
+  /** Modules that load together, the first time any of them is used: none of them is a stand-in
+   * then, so each real module gets the others' real modules when it requires them. */
+  readonly group?: string;
   /** The file that requires it, and how (the request); for the tests, which check the form. */
   readonly requiredBy?: string;
   readonly request?: string;
-  /**
-   * Imported with TypeScript's `import * as`: its helper copies every export of a CommonJS
-   * module at import time (which would load it), unless the module says it is an ES module. The
-   * stand-in says so, and answers `default` with the whole module, as the helper would have.
-   */
-  readonly importedAsNamespace: boolean;
 }
 
-/** Puts a stand-in for `file` in `cache`, loading the real module with `load` on first use. */
+type Exports = Record<PropertyKey, unknown>;
+
+/** Puts a stand-in for each module in `cache`, loading the real one with `load` on first use. */
 export function defer(
-  { file, importedAsNamespace }: DeferredModule,
+  modules: readonly DeferredModule[],
   cache: NodeJS.Dict<NodeJS.Module> = require.cache,
-  load: (file: string) => Record<PropertyKey, unknown> = require,
+  load: (file: string) => Exports = require,
 ): void {
-  let real: Record<PropertyKey, unknown> | undefined;
-  const loadReal = () => {
-    if (!real) {
-      delete cache[file];
-      try {
-        real = load(file);
-      } finally {
-        cache[file] = standIn;
-      }
+  const reals = new Map<string, Exports>();
+  const standIns = new Map<string, NodeJS.Module>();
+  const loadReal = (module: DeferredModule): Exports => {
+    const loaded = reals.get(module.file);
+    if (loaded) return loaded;
+    const pending = (module.group ? modules.filter((m) => m.group === module.group) : [module]).filter(
+      (m) => !reals.has(m.file),
+    );
+    for (const m of pending) delete cache[m.file];
+    try {
+      for (const m of pending) reals.set(m.file, load(m.file));
+    } finally {
+      // One that failed to load keeps its stand-in: the next use tries again.
+      for (const m of pending) if (!reals.has(m.file)) cache[m.file] = standIns.get(m.file);
     }
-    return real;
+    return reals.get(module.file)!;
   };
-  const exports = new Proxy(
+  for (const module of modules)
+    standIns.set(
+      module.file,
+      cachedModule(
+        cache,
+        module.file,
+        standIn(module.importedAs, () => loadReal(module)),
+      ),
+    );
+}
+
+function standIn(importedAs: ImportForm, loadReal: () => Exports): object {
+  if (importedAs === "members") {
+    const members = new Map<PropertyKey, unknown>();
+    const member = (key: PropertyKey) =>
+      new Proxy(function member() {}, {
+        apply: (_, self, args) => Reflect.apply(loadReal()[key] as (...a: unknown[]) => unknown, self, args),
+        construct: (_, args) => Reflect.construct(loadReal()[key] as new (...a: unknown[]) => object, args),
+      });
+    return new Proxy(
+      {},
+      {
+        get(_, key) {
+          if (!members.has(key)) members.set(key, member(key));
+          return members.get(key);
+        },
+      },
+    );
+  }
+  return new Proxy(
     {},
     {
       get(_, key) {
-        if (importedAsNamespace && key === "__esModule") return true;
+        if (importedAs === "namespace" && key === "__esModule") return true;
         const module = loadReal();
-        if (importedAsNamespace && key === "default" && !module.__esModule) return module;
+        if (importedAs === "namespace" && key === "default" && !module.__esModule) return module;
         return module[key];
       },
       has: (_, key) => key in loadReal(),
     },
   );
-  const standIn = cachedModule(cache, file, exports);
 }
 
 /**

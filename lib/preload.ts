@@ -8,6 +8,6 @@ import { defer, modulesToDefer, sdkSourceMapSupport, skip } from "./deferSdkModu
 // NODE_DISABLE_COMPILE_CACHE=1 turns it off. Nothing fails when it cannot be enabled.
 Module.enableCompileCache?.();
 // Modules the program never uses, loaded only if something does: see deferSdkModules.ts.
-for (const module of modulesToDefer()) defer(module);
+defer(modulesToDefer());
 const sourceMapSupport = sdkSourceMapSupport();
 if (sourceMapSupport) skip(sourceMapSupport);

@@ -104,6 +104,62 @@ test("the compiled preload defers the Automation API, Helm/kustomize/YAML and zo
   });
 });
 
+describe("with the compiled preload, OpenTelemetry's SDK loads only when tracing is asked for, and then works", () => {
+  // Files only the real modules load (the stand-ins sit under the packages' entry files).
+  const probe = `
+    const real = /@opentelemetry\\/(exporter-zipkin\\/build\\/src\\/zipkin|sdk-trace-node\\/build\\/src\\/NodeTracerProvider|resources\\/build\\/src\\/ResourceImpl)\\.js$/;
+    const loaded = () => Object.keys(require.cache).some((f) => real.test(f));`;
+  const node = (script: string, env: NodeJS.ProcessEnv = {}, preload = ["-r", "./bin/lib/preload.js"]) => {
+    const r = spawnSync("node", [...preload, "-e", probe + script], {
+      cwd: dir,
+      encoding: "utf8",
+      env: { ...process.env, ...env },
+      timeout: 60_000,
+    });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
+    return JSON.parse(r.stdout) as Record<string, unknown>;
+  };
+
+  test("pulumi --tracing <zipkin url>: the harness's tracing.start() exports the program's spans there", () => {
+    const script = `
+      const http = require("http");
+      const tracing = require("@pulumi/pulumi/cmd/run/tracing.js");
+      const before = loaded();
+      const server = http.createServer((req, res) => {
+        let body = "";
+        req.on("data", (c) => (body += c));
+        req.on("end", () => {
+          res.end();
+          const spans = JSON.parse(body).map((s) => [s.name, s.localEndpoint.serviceName]);
+          console.log(JSON.stringify({ before, after: loaded(), path: req.url, spans }));
+          process.exit(0);
+        });
+      });
+      server.listen(0, "127.0.0.1", () => {
+        tracing.start("http://127.0.0.1:" + server.address().port + "/api/v2/spans");
+        tracing.newSpan("language-runtime.test").end();
+      });`;
+    const exported = { after: true, path: "/api/v2/spans", spans: [["language-runtime.test", "nodejs-runtime"]] };
+    expect(node(script)).toEqual({ before: false, ...exported });
+    // The control: without the preload, the same script loads them up front.
+    expect(node(script, {}, [])).toEqual({ before: true, ...exported });
+  });
+
+  test("TRACEPARENT (the engine's trace context): the harness's instrumentation joins that trace", () => {
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const result = node(
+      `
+      const before = loaded();
+      const instrumentation = require("@pulumi/pulumi/cmd/run/instrumentation.js");
+      const api = require("@opentelemetry/api");
+      const joined = instrumentation.withRootContext(() => api.trace.getSpanContext(api.context.active()).traceId);
+      instrumentation.shutdownTracing().then(() => console.log(JSON.stringify({ before, after: loaded(), joined })));`,
+      { TRACEPARENT: `00-${traceId}-00f067aa0ba902b7-01` },
+    );
+    expect(result).toEqual({ before: false, after: true, joined: traceId });
+  });
+});
+
 test("the compiled preload turns on Node's compile cache, in os.tmpdir(); NODE_DISABLE_COMPILE_CACHE turns it off", () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "compile-cache-"));
   const run = (preload: string[], env: NodeJS.ProcessEnv = {}) => {
