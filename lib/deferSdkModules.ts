@@ -16,7 +16,7 @@ import * as path from "path";
  * An entry whose file is not where expected (another release) is not deferred and loads as
  * before.
  *
- * A module more is not loaded at all: see sdkSourceMapSupport.
+ * One more module is not loaded at all: see sdkSourceMapSupport.
  */
 
 type Resolve = (request: string) => string;

@@ -16,8 +16,8 @@
  *   - testbed/status.ts   the pod status it writes;
  *   - this file           the pod lifecycle: pick up scheduled Pending Job pods (list the pods
  *                         that carry the Job controller's label every 250 ms, EXECUTOR_POLL_MS),
- *                         pull / configure / start, report, stop on
- *                         deadline or deletion, finalize deletion.
+ *                         pull / configure / start, report, stop on deadline or deletion,
+ *                         finalize deletion.
  *
  * The kubelet's order is kept: volumes (a missing ConfigMap/Secret keeps the pod in
  * ContainerCreating), image pull (an image not in the table: ErrImagePull, then

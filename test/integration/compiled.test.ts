@@ -33,6 +33,24 @@ beforeAll(() => {
 
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+const PRELOAD = ["-r", "./bin/lib/preload.js"];
+
+/** `node <preload> -e <script>` in the project copy: its stdout, once it exited 0 with `stderr`
+ * (none unless told) on stderr. */
+function node(
+  script: string,
+  { preload = PRELOAD, env = {}, stderr = "" }: { preload?: string[]; env?: NodeJS.ProcessEnv; stderr?: unknown } = {},
+): string {
+  const r = spawnSync("node", [...preload, "-e", script], {
+    cwd: dir,
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+    timeout: 60_000,
+  });
+  expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr });
+  return r.stdout;
+}
+
 test("a fresh build passes its check and is not rebuilt", () => {
   const stamp = fs.statSync(path.join(dir, "bin", "sources.sha256")).mtimeMs;
   expect(sh("scripts/build.sh", "--check").code).toBe(0);
@@ -74,9 +92,8 @@ test("the compiled preload defers TypeScript and arborist until the SDK uses the
       const paths = await pulumi.runtime.computeCodePaths();
       console.log(JSON.stringify({ before, after: loaded(), serialized: fn.text.includes("42"), codePaths: paths.size }));
     })();`;
-  const r = spawnSync("node", ["-r", "./bin/lib/preload.js", "-e", script], { cwd: dir, encoding: "utf8" });
-  expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: expect.any(String) });
-  const result = JSON.parse(r.stdout) as { before: number; after: number; serialized: boolean; codePaths: number };
+  const out = node(script, { stderr: expect.any(String) });
+  const result = JSON.parse(out) as { before: number; after: number; serialized: boolean; codePaths: number };
   expect(result).toEqual({ before: 0, after: 2, serialized: true, codePaths: expect.any(Number) });
   expect(result.codePaths).toBeGreaterThan(0);
 });
@@ -94,9 +111,7 @@ test("the compiled preload defers the Automation API, Helm/kustomize/YAML and zo
       .map((f) => typeof f);
     const fr = z.string().safeParse(1, { error: z.locales.fr().localeError }).error.issues[0].message;
     console.log(JSON.stringify({ before, after: loaded(), used, fr }));`;
-  const r = spawnSync("node", ["-r", "./bin/lib/preload.js", "-e", script], { cwd: dir, encoding: "utf8" });
-  expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
-  expect(JSON.parse(r.stdout)).toEqual({
+  expect(JSON.parse(node(script))).toEqual({
     before: 0,
     after: 5,
     used: ["function", "function", "function", "function"],
@@ -109,16 +124,8 @@ describe("with the compiled preload, OpenTelemetry's SDK loads only when tracing
   const probe = `
     const real = /@opentelemetry\\/(exporter-zipkin\\/build\\/src\\/zipkin|sdk-trace-node\\/build\\/src\\/NodeTracerProvider|resources\\/build\\/src\\/ResourceImpl)\\.js$/;
     const loaded = () => Object.keys(require.cache).some((f) => real.test(f));`;
-  const node = (script: string, env: NodeJS.ProcessEnv = {}, preload = ["-r", "./bin/lib/preload.js"]) => {
-    const r = spawnSync("node", [...preload, "-e", probe + script], {
-      cwd: dir,
-      encoding: "utf8",
-      env: { ...process.env, ...env },
-      timeout: 60_000,
-    });
-    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
-    return JSON.parse(r.stdout) as Record<string, unknown>;
-  };
+  const traced = (script: string, options: { env?: NodeJS.ProcessEnv; preload?: string[] } = {}) =>
+    JSON.parse(node(probe + script, options)) as Record<string, unknown>;
 
   test("pulumi --tracing <zipkin url>: the harness's tracing.start() exports the program's spans there", () => {
     const script = `
@@ -140,21 +147,21 @@ describe("with the compiled preload, OpenTelemetry's SDK loads only when tracing
         tracing.newSpan("language-runtime.test").end();
       });`;
     const exported = { after: true, path: "/api/v2/spans", spans: [["language-runtime.test", "nodejs-runtime"]] };
-    expect(node(script)).toEqual({ before: false, ...exported });
+    expect(traced(script)).toEqual({ before: false, ...exported });
     // The control: without the preload, the same script loads them up front.
-    expect(node(script, {}, [])).toEqual({ before: true, ...exported });
+    expect(traced(script, { preload: [] })).toEqual({ before: true, ...exported });
   });
 
   test("TRACEPARENT (the engine's trace context): the harness's instrumentation joins that trace", () => {
     const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
-    const result = node(
+    const result = traced(
       `
       const before = loaded();
       const instrumentation = require("@pulumi/pulumi/cmd/run/instrumentation.js");
       const api = require("@opentelemetry/api");
       const joined = instrumentation.withRootContext(() => api.trace.getSpanContext(api.context.active()).traceId);
       instrumentation.shutdownTracing().then(() => console.log(JSON.stringify({ before, after: loaded(), joined })));`,
-      { TRACEPARENT: `00-${traceId}-00f067aa0ba902b7-01` },
+      { env: { TRACEPARENT: `00-${traceId}-00f067aa0ba902b7-01` } },
     );
     expect(result).toEqual({ before: false, after: true, joined: traceId });
   });
@@ -162,24 +169,17 @@ describe("with the compiled preload, OpenTelemetry's SDK loads only when tracing
 
 test("the compiled preload turns on Node's compile cache, in os.tmpdir(); NODE_DISABLE_COMPILE_CACHE turns it off", () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "compile-cache-"));
-  const run = (preload: string[], env: NodeJS.ProcessEnv = {}) => {
-    const inherited = { ...process.env };
-    delete inherited.NODE_COMPILE_CACHE;
-    const script = 'console.log(require("module").getCompileCacheDir() ?? "off")';
-    const r = spawnSync("node", [...preload, "-e", script], {
-      cwd: dir,
-      encoding: "utf8",
-      env: { ...inherited, TMPDIR: tmp, ...env },
-    });
-    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
-    return r.stdout.trim();
-  };
+  const cacheDir = (preload: string[], env: NodeJS.ProcessEnv = {}) =>
+    node('console.log(require("module").getCompileCacheDir() ?? "off")', {
+      preload,
+      env: { NODE_COMPILE_CACHE: undefined, TMPDIR: tmp, ...env },
+    }).trim();
   try {
-    expect(run([])).toBe("off");
-    expect(run(["-r", "./bin/lib/preload.js"])).toContain(path.join(tmp, "node-compile-cache"));
+    expect(cacheDir([])).toBe("off");
+    expect(cacheDir(PRELOAD)).toContain(path.join(tmp, "node-compile-cache"));
     // What the preload loaded is in it for the next run.
     expect(fs.readdirSync(path.join(tmp, "node-compile-cache"))).not.toEqual([]);
-    expect(run(["-r", "./bin/lib/preload.js"], { NODE_DISABLE_COMPILE_CACHE: "1" })).toBe("off");
+    expect(cacheDir(PRELOAD, { NODE_DISABLE_COMPILE_CACHE: "1" })).toBe("off");
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
@@ -196,11 +196,7 @@ test("the compiled preload keeps the SDK's harness from installing source-map-su
       installed: Error.prepareStackTrace !== nodeDefault,
       loaded: Object.keys(require.cache).some((f) => f.endsWith("/source-map-support/source-map-support.js")),
     }));`;
-  const run = (...preload: string[]) => {
-    const r = spawnSync("node", [...preload, "-e", script], { cwd: dir, encoding: "utf8" });
-    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
-    return JSON.parse(r.stdout) as { installed: boolean; loaded: boolean };
-  };
-  expect(run()).toEqual({ installed: true, loaded: true });
-  expect(run("-r", "./bin/lib/preload.js")).toEqual({ installed: false, loaded: false });
+  const run = (preload: string[]) => JSON.parse(node(script, { preload })) as { installed: boolean; loaded: boolean };
+  expect(run([])).toEqual({ installed: true, loaded: true });
+  expect(run(PRELOAD)).toEqual({ installed: false, loaded: false });
 });
