@@ -349,7 +349,16 @@ export function kubeClient(connection: KubeConnection = readKubeconfig()): KubeC
   });
   const base = new URL(connection.server);
 
-  const request = (method: string, apiPath: string, body?: unknown, contentType = "application/json") =>
+  // A kept-alive connection that the API server closes as idle just as it is reused fails with
+  // ECONNRESET ("socket hang up") before the request reached the server: Node's documented case
+  // (http.ClientRequest reusedSocket). Such a request is sent once more, on a new connection.
+  const send = (
+    method: string,
+    apiPath: string,
+    body: unknown,
+    contentType: string,
+    retried: boolean,
+  ): Promise<{ status: number; body: unknown }> =>
     new Promise<{ status: number; body: unknown }>((resolve, reject) => {
       const payload = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
       const req = https.request(
@@ -385,10 +394,16 @@ export function kubeClient(connection: KubeConnection = readKubeconfig()): KubeC
         },
       );
       req.on("timeout", () => req.destroy(new Error(`${method} ${apiPath}: timed out`)));
-      req.on("error", reject);
+      req.on("error", (err: NodeJS.ErrnoException) => {
+        if (!retried && req.reusedSocket && err.code === "ECONNRESET")
+          resolve(send(method, apiPath, body, contentType, true));
+        else reject(err);
+      });
       if (payload !== undefined) req.write(payload);
       req.end();
     });
+  const request = (method: string, apiPath: string, body?: unknown, contentType = "application/json") =>
+    send(method, apiPath, body, contentType, false);
 
   const call = async <T>(method: string, apiPath: string, body?: unknown, contentType?: string): Promise<T> => {
     const res = await request(method, apiPath, body, contentType);
