@@ -14,8 +14,9 @@
  *   - testbed/sandbox.ts  the container: bubblewrap with the image's root filesystem, volumes at
  *                         their mount paths, the securityContext's user, groups, capabilities;
  *   - testbed/status.ts   the pod status it writes;
- *   - this file           the pod lifecycle: pick up scheduled Pending Job pods (list the pods
- *                         that carry the Job controller's label every 250 ms, EXECUTOR_POLL_MS),
+ *   - this file           the pod lifecycle: pick up scheduled Pending Job pods (watch the
+ *                         pods that carry the Job controller's label, list them again on each
+ *                         change, when a retry falls due, and every 10 s, EXECUTOR_RESYNC_MS),
  *                         pull / configure / start, report, stop on deadline or deletion,
  *                         finalize deletion.
  *
@@ -54,6 +55,7 @@ import {
   type Pod,
   type PodStatus,
   type Secret,
+  type Watch,
 } from "./kube";
 import { prepareContainer, reachableByAnyone, type PreparedContainer } from "./sandbox";
 import {
@@ -64,7 +66,10 @@ import {
 } from "./status";
 import { StartProblem, type FetchData } from "./volumes";
 
-const POLL_MS = Number(process.env.EXECUTOR_POLL_MS ?? 250);
+/** With no change to a Job pod and no retry due, the pods are listed again after this long. */
+const RESYNC_MS = Number(process.env.EXECUTOR_RESYNC_MS ?? 10_000);
+/** While the API server cannot be reached, it is tried again after this long. */
+const UNREACHABLE_RETRY_MS = 1_000;
 const CONFIG_RETRY_MS = 2_000;
 /** The kubelet's image pull back-off: 10 s doubling, at most 300 s. */
 const PULL_BACKOFF_MS = { first: 10_000, max: 300_000 };
@@ -122,6 +127,8 @@ function podPath(pod: Pod): string {
 
 /** The label the Job controller puts on every pod it creates (Kubernetes 1.27+). */
 const JOB_POD_LABEL = "batch.kubernetes.io/controller-uid";
+/** Only the pods the Job controller made: a Deployment's pods, which kwok runs, are most pods. */
+const JOB_PODS = `/api/v1/pods?labelSelector=${encodeURIComponent(JOB_POD_LABEL)}`;
 
 function isJobPod(pod: Pod): boolean {
   return (pod.metadata.ownerReferences ?? []).some((o) => o.kind === "Job" && o.apiVersion.startsWith("batch/"));
@@ -514,12 +521,9 @@ async function handle(pod: Pod): Promise<void> {
   }
 }
 
-async function tick(): Promise<void> {
-  // Only the pods the Job controller made (it labels each with its Job's uid): a Deployment's
-  // pods, which kwok runs, would be most of every list, four times a second.
-  const list = await kube.list<Pod>(
-    `/api/v1/pods?resourceVersion=0&labelSelector=${encodeURIComponent(JOB_POD_LABEL)}`,
-  );
+/** Lists the Job pods and acts on each; returns the list's resourceVersion, to watch from. */
+async function tick(): Promise<string> {
+  const list = await kube.list<Pod>(`${JOB_PODS}&resourceVersion=0`);
   const seen = new Set<string>();
   for (const pod of list.items) {
     if (!isJobPod(pod) || !pod.metadata.uid) continue;
@@ -543,6 +547,40 @@ async function tick(): Promise<void> {
     }
     runs.delete(uid);
   }
+  return list.metadata.resourceVersion ?? "0";
+}
+
+/**
+ * How long the loop may sleep after a list: until the first retry of a waiting pod falls due
+ * (a volume or config problem, an image pull back-off), at most `resyncMs`, at least 50 ms.
+ */
+export function sleepMs(retryAts: number[], now: number, resyncMs: number): number {
+  return Math.max(50, Math.min(resyncMs, ...retryAts.map((at) => at - now)));
+}
+
+/** Resolves after `ms`, or as soon as wake() is called (at once if it was called since reset). */
+function wakeable(): { sleep(ms: number): Promise<void>; wake(): void; reset(): void } {
+  let woken = false;
+  let resolveSleep: (() => void) | undefined;
+  return {
+    sleep: (ms) =>
+      woken
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            const timer = setTimeout(done, ms);
+            function done(): void {
+              clearTimeout(timer);
+              resolveSleep = undefined;
+              resolve();
+            }
+            resolveSleep = done;
+          }),
+    wake: () => {
+      woken = true;
+      resolveSleep?.();
+    },
+    reset: () => (woken = false),
+  };
 }
 
 async function shutdown(signal: string): Promise<void> {
@@ -584,23 +622,38 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => void shutdown("SIGINT"));
   log(
     "executor",
-    `watching Job pods on ${kube.server} every ${POLL_MS} ms; images: ${IMAGES.flatMap((i) =>
-      i.tags.map((t) => `${i.repository}:${t} (${i.files[0]?.source})`),
+    `watching Job pods on ${kube.server} (listed again every ${RESYNC_MS} ms without a change); images: ${IMAGES.flatMap(
+      (i) => i.tags.map((t) => `${i.repository}:${t} (${i.files[0]?.source})`),
     ).join(", ")}`,
   );
+  // Every change to a Job pod wakes the loop, which lists them all again and acts on each: the
+  // watch only says when, the list says what (as a kubelet's informer resyncs).
+  const changes = wakeable();
+  let watch: Watch | undefined;
   let lastError = "";
   while (!shuttingDown) {
+    changes.reset();
+    let pause: number;
     try {
-      await tick();
+      const version = await tick();
+      watch ??= kube.watch<Pod>(JOB_PODS, version, changes.wake, (e) => {
+        log("executor", `${e.message}: listing again`);
+        watch = undefined;
+        changes.wake();
+      });
       if (lastError !== "") log("executor", "API reachable again");
       lastError = "";
+      const retries = [...runs.values()].filter((r) => r.state === "waiting").map((r) => r.retryAt);
+      pause = sleepMs(retries, Date.now(), RESYNC_MS);
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
       if (msg !== lastError) log("executor", `listing pods failed: ${msg}`);
       lastError = msg;
+      pause = UNREACHABLE_RETRY_MS;
     }
-    await sleep(POLL_MS);
+    await changes.sleep(pause);
   }
+  watch?.stop();
 }
 
 if (require.main === module) {

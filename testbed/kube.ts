@@ -314,6 +314,18 @@ export interface KubeClient {
    * that change). Reconnects from the last version seen if the server ends the watch.
    */
   record<T extends KubeObject>(listPath: string): Promise<WatchRecorder<T>>;
+  /**
+   * Calls `onEvent` for every watch event of a collection after resourceVersion `from` (a
+   * list's), in the API server's order; BOOKMARKs only move `from` on. Reconnects from the
+   * last version seen when the server ends the watch. A failure (e.g. 410 Gone once `from` was
+   * compacted away) ends the watch and goes to `onError`: list again and watch from there.
+   */
+  watch<T extends KubeObject>(
+    listPath: string,
+    from: string,
+    onEvent: (event: WatchEvent<T>) => void,
+    onError: (error: Error) => void,
+  ): Watch;
   /** Closes keep-alive sockets so the process (or jest) can exit. */
   close(): void;
 }
@@ -323,12 +335,15 @@ export interface WatchEvent<T> {
   object: T;
 }
 
-export interface WatchRecorder<T> {
+export interface Watch {
+  stop(): void;
+}
+
+export interface WatchRecorder<T> extends Watch {
   /** Events so far (BOOKMARKs left out). */
   readonly events: WatchEvent<T>[];
   /** A watch failure (e.g. 410 Gone), if one happened. */
   readonly error: () => Error | undefined;
-  stop(): void;
 }
 
 /** An object's resourceVersion as a number: with one etcd, the revision of its last change. */
@@ -411,7 +426,7 @@ export function kubeClient(connection: KubeConnection = readKubeconfig()): KubeC
     return res.body as T;
   };
 
-  return {
+  const client: KubeClient = {
     server: connection.server,
     request,
     get: (p) => call("GET", p),
@@ -462,12 +477,31 @@ export function kubeClient(connection: KubeConnection = readKubeconfig()): KubeC
     },
     record: async <T extends KubeObject>(listPath: string) => {
       const list = await call<KubeList<T>>("GET", listPath);
-      let from = list.metadata.resourceVersion ?? "0";
       const events: WatchEvent<T>[] = [];
       let failure: Error | undefined;
+      const watch = client.watch<T>(
+        listPath,
+        list.metadata.resourceVersion ?? "0",
+        (event) => events.push(event),
+        (e) => (failure = e),
+      );
+      return { events, error: () => failure, stop: watch.stop };
+    },
+    watch: <T extends KubeObject>(
+      listPath: string,
+      from: string,
+      onEvent: (event: WatchEvent<T>) => void,
+      onError: (error: Error) => void,
+    ) => {
       let stopped = false;
       let current: ReturnType<typeof https.request> | undefined;
       const sep = listPath.includes("?") ? "&" : "?";
+      const fail = (e: Error) => {
+        if (stopped) return;
+        stopped = true;
+        current?.destroy();
+        onError(e);
+      };
       const connect = () => {
         if (stopped) return;
         let buffered = "";
@@ -486,41 +520,37 @@ export function kubeClient(connection: KubeConnection = readKubeconfig()): KubeC
           },
           (res) => {
             if (res.statusCode !== 200) {
-              failure = new Error(`watch ${listPath}: HTTP ${res.statusCode}`);
               res.resume();
+              fail(new Error(`watch ${listPath}: HTTP ${res.statusCode}`));
               return;
             }
             res.setEncoding("utf8");
             res.on("data", (chunk: string) => {
               buffered += chunk;
               let nl: number;
-              while ((nl = buffered.indexOf("\n")) !== -1) {
+              while (!stopped && (nl = buffered.indexOf("\n")) !== -1) {
                 const line = buffered.slice(0, nl).trim();
                 buffered = buffered.slice(nl + 1);
                 if (line === "") continue;
                 const event = JSON.parse(line) as WatchEvent<T>;
                 if (event.type === "ERROR") {
-                  failure = new Error(`watch ${listPath}: ${JSON.stringify(event.object)}`);
-                  continue;
+                  fail(new Error(`watch ${listPath}: ${JSON.stringify(event.object)}`));
+                  return;
                 }
                 from = event.object.metadata.resourceVersion ?? from;
-                if (event.type !== "BOOKMARK") events.push(event);
+                if (event.type !== "BOOKMARK") onEvent(event);
               }
             });
             res.on("end", () => {
-              if (!failure) setTimeout(connect, 100);
+              if (!stopped) setTimeout(connect, 100);
             });
           },
         );
-        current.on("error", (e) => {
-          if (!stopped) failure = e;
-        });
+        current.on("error", fail);
         current.end();
       };
       connect();
       return {
-        events,
-        error: () => failure,
         stop: () => {
           stopped = true;
           current?.destroy();
@@ -529,6 +559,7 @@ export function kubeClient(connection: KubeConnection = readKubeconfig()): KubeC
     },
     close: () => agent.destroy(),
   };
+  return client;
 }
 
 export function sleep(ms: number): Promise<void> {

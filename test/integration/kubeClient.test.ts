@@ -1,14 +1,15 @@
 import * as fs from "fs";
 import * as https from "https";
 import type { AddressInfo } from "net";
-import { kubeClient, KubeClient } from "../../testbed/kube";
+import { kubeClient, KubeClient, sleep, type KubeObject, type WatchEvent } from "../../testbed/kube";
 import { certDir, makeCa, makeServerCert } from "../support/certs";
 
 /**
  * The test bed's API client against a real TLS server that closes a kept-alive connection just
  * as the client reuses it, without answering: what the API server's idle close looks like when
  * it races the next request. The scenario files make API calls minutes apart (a `pulumi up` in
- * between), and one of them once failed on it with "socket hang up".
+ * between), and one of them once failed on it with "socket hang up". And its watch, which the
+ * test bed's executor acts on, against the same server playing the API server's watch stream.
  */
 
 let certs: ReturnType<typeof certDir>;
@@ -18,6 +19,8 @@ let client: KubeClient;
 let seen: Array<[number, string]>;
 /** Which of a connection's requests the server drops (1 = the first). */
 let dropNth: number;
+/** What the server writes on its n-th watch request (1 = the first), then whether it ends it. */
+let watchStreams: Array<{ lines: object[]; end: boolean }>;
 
 beforeAll(async () => {
   certs = certDir();
@@ -31,6 +34,13 @@ beforeAll(async () => {
     if (!c) perConnection.set(req.socket, (c = { n: ++connections, requests: 0 }));
     c.requests++;
     seen.push([c.n, req.url ?? ""]);
+    if (req.url?.includes("watch=1")) {
+      const stream = watchStreams.shift() ?? { lines: [], end: false };
+      res.writeHead(200, { "content-type": "application/json" });
+      for (const line of stream.lines) res.write(`${JSON.stringify(line)}\n`);
+      if (stream.end) res.end();
+      return;
+    }
     if (c.requests === dropNth) {
       req.socket.destroy();
       return;
@@ -75,4 +85,66 @@ test("a new connection that fails is not retried: the error reaches the caller",
   dropNth = 1;
   await expect(client.get("/dropped")).rejects.toThrow("socket hang up");
   expect(seen.map(([, p]) => p)).toEqual(["/dropped"]);
+});
+
+describe("watch", () => {
+  const pod = (rv: string) => ({ kind: "Pod", metadata: { name: "p", resourceVersion: rv } });
+  const watchUrls = () => seen.map(([, p]) => p).filter((p) => p.includes("watch=1"));
+  async function until(what: string, done: () => boolean): Promise<void> {
+    for (let i = 0; i < 100 && !done(); i++) await sleep(20);
+    if (!done()) throw new Error(`gave up waiting for ${what}`);
+  }
+
+  test("events arrive in order; a bookmark only moves the version on; a watch the server ends resumes from there", async () => {
+    watchStreams = [
+      {
+        lines: [
+          { type: "ADDED", object: pod("6") },
+          { type: "BOOKMARK", object: pod("7") },
+        ],
+        end: true,
+      },
+      { lines: [{ type: "MODIFIED", object: pod("8") }], end: false },
+    ];
+    const events: Array<WatchEvent<KubeObject>> = [];
+    const errors: Error[] = [];
+    const watch = client.watch<KubeObject>(
+      "/api/v1/pods?labelSelector=x",
+      "5",
+      (e) => events.push(e),
+      (e) => errors.push(e),
+    );
+    try {
+      await until("two events", () => events.length === 2);
+    } finally {
+      watch.stop();
+    }
+    expect(events.map((e) => [e.type, e.object.metadata.resourceVersion])).toEqual([
+      ["ADDED", "6"],
+      ["MODIFIED", "8"],
+    ]);
+    expect(watchUrls()).toEqual([
+      "/api/v1/pods?labelSelector=x&watch=1&allowWatchBookmarks=true&resourceVersion=5",
+      "/api/v1/pods?labelSelector=x&watch=1&allowWatchBookmarks=true&resourceVersion=7",
+    ]);
+    expect(errors).toEqual([]);
+  });
+
+  test("an ERROR event (410 Gone: the version was compacted away) ends the watch and is reported once, not retried", async () => {
+    const gone = { kind: "Status", status: "Failure", reason: "Expired", code: 410 };
+    watchStreams = [{ lines: [{ type: "ERROR", object: gone }], end: true }];
+    const events: Array<WatchEvent<KubeObject>> = [];
+    const errors: Error[] = [];
+    client.watch<KubeObject>(
+      "/api/v1/pods",
+      "5",
+      (e) => events.push(e),
+      (e) => errors.push(e),
+    );
+    await until("the error", () => errors.length > 0);
+    await sleep(300); // a reconnect would come 100 ms after the stream ends
+    expect(errors.map((e) => e.message)).toEqual([`watch /api/v1/pods: ${JSON.stringify(gone)}`]);
+    expect(events).toEqual([]);
+    expect(watchUrls()).toHaveLength(1);
+  });
 });

@@ -1,7 +1,7 @@
 /**
  * The order jest starts test files in (jest.config.js). The three end-to-end scenario files
  * are chains of `pulumi up`s that depend on each other and bound the whole run (README,
- * "Where the time goes"): they start first. Then every file that takes 20 s or more on a warm
+ * "Where the time goes"): they start first. Then every file that takes 18 s or more on a warm
  * run, about longest first, so that none starts near the end and leaves cores idle while it runs
  * alone. Everything else keeps jest's own order (slowest first from its timing cache, else
  * largest first): on a fresh clone, or after a file run alone failed fast, that cache would
@@ -19,8 +19,12 @@ const FIRST = [
   "integration/compiled",
   "e2e/testbed",
   "e2e/compiled",
+  "integration/databaseTls",
+  "integration/migrationGuard",
   "integration/migrationNames",
   "integration/atlasSum",
+  "integration/migrationSession",
+  "integration/migrationJob",
 ];
 const rank = (test) => {
   const i = FIRST.findIndex((name) => test.path.endsWith(`/test/${name}.test.ts`));
