@@ -230,6 +230,22 @@ export class TestStack {
     return hideSecrets(stack?.outputs ?? {}) as Record<string, unknown>;
   }
 
+  /**
+   * Every file the file backend holds (checkpoints, their backups and history), as text: what
+   * "no secret in the state" is checked against, as someone who can read the state would see it.
+   * Read directly, as outputs() is, and more than `pulumi stack export` prints (the latest
+   * checkpoint only).
+   */
+  async stateFiles(): Promise<string> {
+    const backend = this.env.PULUMI_BACKEND_URL.replace(/^file:\/\//, "");
+    const files = (await fs.promises.readdir(backend, { recursive: true, withFileTypes: true })).filter((f) =>
+      f.isFile(),
+    );
+    const texts = await Promise.all(files.map((f) => fs.promises.readFile(path.join(f.parentPath, f.name), "utf8")));
+    if (!texts.some((t) => t.includes('"checkpoint"'))) throw new Error(`no checkpoint under ${backend}`);
+    return texts.join("\n");
+  }
+
   writeMigration(name: string, text: string, rehash = true): void {
     fs.writeFileSync(path.join(this.migrationsDir, name), text);
     if (rehash) writeSumFile(this.migrationsDir);
