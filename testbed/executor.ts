@@ -68,7 +68,7 @@ import { StartProblem, type FetchData } from "./volumes";
 
 /** With no change to a Job pod and no retry due, the pods are listed again after this long. */
 const RESYNC_MS = Number(process.env.EXECUTOR_RESYNC_MS ?? 10_000);
-/** While the API server cannot be reached, it is tried again after this long. */
+/** While the API server cannot be reached or a watch fails, it is tried again after this long. */
 const UNREACHABLE_RETRY_MS = 1_000;
 const CONFIG_RETRY_MS = 2_000;
 /** The kubelet's image pull back-off: 10 s doubling, at most 300 s. */
@@ -637,9 +637,11 @@ async function main(): Promise<void> {
     try {
       const version = await tick();
       watch ??= kube.watch<Pod>(JOB_PODS, version, changes.wake, (e) => {
-        log("executor", `${e.message}: listing again`);
+        // A second after, never at once: a watch the server keeps refusing must not turn
+        // the loop into a list as fast as the API server answers.
+        log("executor", `${e.message}: listing and watching again in ${UNREACHABLE_RETRY_MS} ms`);
         watch = undefined;
-        changes.wake();
+        setTimeout(changes.wake, UNREACHABLE_RETRY_MS);
       });
       if (lastError !== "") log("executor", "API reachable again");
       lastError = "";

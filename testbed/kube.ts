@@ -541,12 +541,14 @@ export function kubeClient(connection: KubeConnection = readKubeconfig()): KubeC
                 if (event.type !== "BOOKMARK") onEvent(event);
               }
             });
-            res.on("end", () => {
+            // "close", not "end": a connection dropped mid-stream (the API server killed or
+            // restarted) never ends the response, and the watch would be dead without a word.
+            res.on("close", () => {
               if (!stopped) setTimeout(connect, 100);
             });
           },
         );
-        current.on("error", fail);
+        current.on("error", (e) => fail(new Error(`watch ${listPath}: ${e.message}`)));
         current.end();
       };
       connect();

@@ -19,8 +19,9 @@ let client: KubeClient;
 let seen: Array<[number, string]>;
 /** Which of a connection's requests the server drops (1 = the first). */
 let dropNth: number;
-/** What the server writes on its n-th watch request (1 = the first), then whether it ends it. */
-let watchStreams: Array<{ lines: object[]; end: boolean }>;
+/** What the server writes on its n-th watch request (1 = the first), then whether it ends it
+ * ("drop": closes the connection mid-response, as an API server that is killed or restarted). */
+let watchStreams: Array<{ lines: object[]; end: boolean | "drop" }>;
 
 beforeAll(async () => {
   certs = certDir();
@@ -38,7 +39,8 @@ beforeAll(async () => {
       const stream = watchStreams.shift() ?? { lines: [], end: false };
       res.writeHead(200, { "content-type": "application/json" });
       for (const line of stream.lines) res.write(`${JSON.stringify(line)}\n`);
-      if (stream.end) res.end();
+      if (stream.end === "drop") setTimeout(() => req.socket.destroy(), 20);
+      else if (stream.end) res.end();
       return;
     }
     if (c.requests === dropNth) {
@@ -127,6 +129,29 @@ describe("watch", () => {
       "/api/v1/pods?labelSelector=x&watch=1&allowWatchBookmarks=true&resourceVersion=5",
       "/api/v1/pods?labelSelector=x&watch=1&allowWatchBookmarks=true&resourceVersion=7",
     ]);
+    expect(errors).toEqual([]);
+  });
+
+  test("a connection dropped mid-stream (the API server killed or restarted): the watch resumes from the last version", async () => {
+    watchStreams = [
+      { lines: [{ type: "ADDED", object: pod("6") }], end: "drop" },
+      { lines: [{ type: "MODIFIED", object: pod("9") }], end: false },
+    ];
+    const events: Array<WatchEvent<KubeObject>> = [];
+    const errors: Error[] = [];
+    const watch = client.watch<KubeObject>(
+      "/api/v1/pods",
+      "5",
+      (e) => events.push(e),
+      (e) => errors.push(e),
+    );
+    try {
+      await until("the event after the drop", () => events.length === 2);
+    } finally {
+      watch.stop();
+    }
+    expect(events.map((e) => e.object.metadata.resourceVersion)).toEqual(["6", "9"]);
+    expect(watchUrls().map((u) => u.split("resourceVersion=")[1])).toEqual(["5", "6"]);
     expect(errors).toEqual([]);
   });
 
