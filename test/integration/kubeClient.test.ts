@@ -96,6 +96,18 @@ describe("watch", () => {
     for (let i = 0; i < 100 && !done(); i++) await sleep(20);
     if (!done()) throw new Error(`gave up waiting for ${what}`);
   }
+  /** A watch of `listPath` from version 5, with what it has delivered so far. */
+  function start(listPath: string) {
+    const events: Array<WatchEvent<KubeObject>> = [];
+    const errors: Error[] = [];
+    const watch = client.watch<KubeObject>(
+      listPath,
+      "5",
+      (e) => events.push(e),
+      (e) => errors.push(e),
+    );
+    return { events, errors, stop: () => watch.stop() };
+  }
 
   test("events arrive in order; a bookmark only moves the version on; a watch the server ends resumes from there", async () => {
     watchStreams = [
@@ -108,18 +120,11 @@ describe("watch", () => {
       },
       { lines: [{ type: "MODIFIED", object: pod("8") }], end: false },
     ];
-    const events: Array<WatchEvent<KubeObject>> = [];
-    const errors: Error[] = [];
-    const watch = client.watch<KubeObject>(
-      "/api/v1/pods?labelSelector=x",
-      "5",
-      (e) => events.push(e),
-      (e) => errors.push(e),
-    );
+    const { events, errors, stop } = start("/api/v1/pods?labelSelector=x");
     try {
       await until("two events", () => events.length === 2);
     } finally {
-      watch.stop();
+      stop();
     }
     expect(events.map((e) => [e.type, e.object.metadata.resourceVersion])).toEqual([
       ["ADDED", "6"],
@@ -137,18 +142,11 @@ describe("watch", () => {
       { lines: [{ type: "ADDED", object: pod("6") }], end: "drop" },
       { lines: [{ type: "MODIFIED", object: pod("9") }], end: false },
     ];
-    const events: Array<WatchEvent<KubeObject>> = [];
-    const errors: Error[] = [];
-    const watch = client.watch<KubeObject>(
-      "/api/v1/pods",
-      "5",
-      (e) => events.push(e),
-      (e) => errors.push(e),
-    );
+    const { events, errors, stop } = start("/api/v1/pods");
     try {
       await until("the event after the drop", () => events.length === 2);
     } finally {
-      watch.stop();
+      stop();
     }
     expect(events.map((e) => e.object.metadata.resourceVersion)).toEqual(["6", "9"]);
     expect(watchUrls().map((u) => u.split("resourceVersion=")[1])).toEqual(["5", "6"]);
@@ -158,14 +156,8 @@ describe("watch", () => {
   test("an ERROR event (410 Gone: the version was compacted away) ends the watch and is reported once, not retried", async () => {
     const gone = { kind: "Status", status: "Failure", reason: "Expired", code: 410 };
     watchStreams = [{ lines: [{ type: "ERROR", object: gone }], end: true }];
-    const events: Array<WatchEvent<KubeObject>> = [];
-    const errors: Error[] = [];
-    client.watch<KubeObject>(
-      "/api/v1/pods",
-      "5",
-      (e) => events.push(e),
-      (e) => errors.push(e),
-    );
+    // Not stopped by the test: stop() would hide a reconnect.
+    const { events, errors } = start("/api/v1/pods");
     await until("the error", () => errors.length > 0);
     await sleep(300); // a reconnect would come 100 ms after the stream ends
     expect(errors.map((e) => e.message)).toEqual([`watch /api/v1/pods: ${JSON.stringify(gone)}`]);
