@@ -496,10 +496,13 @@ export function kubeClient(connection: KubeConnection = readKubeconfig()): KubeC
       let stopped = false;
       let current: ReturnType<typeof https.request> | undefined;
       const sep = listPath.includes("?") ? "&" : "?";
-      const fail = (e: Error) => {
-        if (stopped) return;
+      const stop = () => {
         stopped = true;
         current?.destroy();
+      };
+      const fail = (e: Error) => {
+        if (stopped) return;
+        stop();
         onError(e);
       };
       const connect = () => {
@@ -552,12 +555,7 @@ export function kubeClient(connection: KubeConnection = readKubeconfig()): KubeC
         current.end();
       };
       connect();
-      return {
-        stop: () => {
-          stopped = true;
-          current?.destroy();
-        },
-      };
+      return { stop };
     },
     close: () => agent.destroy(),
   };

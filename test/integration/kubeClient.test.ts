@@ -108,6 +108,16 @@ describe("watch", () => {
     );
     return { events, errors, stop: () => watch.stop() };
   }
+  /** A watch of `listPath` from version 5, stopped once it has delivered `count` events. */
+  async function watchFor(listPath: string, count: number, what: string) {
+    const { events, errors, stop } = start(listPath);
+    try {
+      await until(what, () => events.length === count);
+    } finally {
+      stop();
+    }
+    return { events, errors };
+  }
 
   test("events arrive in order; a bookmark only moves the version on; a watch the server ends resumes from there", async () => {
     watchStreams = [
@@ -120,12 +130,7 @@ describe("watch", () => {
       },
       { lines: [{ type: "MODIFIED", object: pod("8") }], end: false },
     ];
-    const { events, errors, stop } = start("/api/v1/pods?labelSelector=x");
-    try {
-      await until("two events", () => events.length === 2);
-    } finally {
-      stop();
-    }
+    const { events, errors } = await watchFor("/api/v1/pods?labelSelector=x", 2, "two events");
     expect(events.map((e) => [e.type, e.object.metadata.resourceVersion])).toEqual([
       ["ADDED", "6"],
       ["MODIFIED", "8"],
@@ -142,12 +147,7 @@ describe("watch", () => {
       { lines: [{ type: "ADDED", object: pod("6") }], end: "drop" },
       { lines: [{ type: "MODIFIED", object: pod("9") }], end: false },
     ];
-    const { events, errors, stop } = start("/api/v1/pods");
-    try {
-      await until("the event after the drop", () => events.length === 2);
-    } finally {
-      stop();
-    }
+    const { events, errors } = await watchFor("/api/v1/pods", 2, "the event after the drop");
     expect(events.map((e) => e.object.metadata.resourceVersion)).toEqual(["6", "9"]);
     expect(watchUrls().map((u) => u.split("resourceVersion=")[1])).toEqual(["5", "6"]);
     expect(errors).toEqual([]);
