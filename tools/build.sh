@@ -253,25 +253,12 @@ link_into_bin() {
 
 # Host 3.68 reads the project's runtime options only as flags, which the CLI of its day
 # passed; today's CLI sends them in the run request, which 3.68 ignores: it would load ts-node
-# for every program, `typescript: false` or not, and drop `nodeargs`. The wrapper passes both
-# options as flags again (Pulumi.yaml found from the directory the CLI starts the host in, a
-# plain or double-quoted `nodeargs`), as a current host reads them from the request.
+# for every program, `typescript: false` or not, and drop `nodeargs`. The wrapper
+# (tools/language-host.sh) passes both options as flags again (Pulumi.yaml found from the
+# directory the CLI starts the host in, a plain or double-quoted `nodeargs`), as a current host
+# reads them from the request.
 language_host_wrapper() {
-  cat <<EOF
-#!/bin/sh
-# Written by tools/build.sh (language_host_wrapper): Pulumi.yaml's runtime options as flags.
-dir=\$PWD
-while [ "\$dir" != / ] && [ ! -f "\$dir/Pulumi.yaml" ]; do dir=\$(dirname "\$dir"); done
-yaml=\$dir/Pulumi.yaml
-if grep -Eq '^[[:space:]]+typescript:[[:space:]]*false[[:space:]]*\$' "\$yaml" 2>/dev/null; then
-  set -- -typescript=false "\$@"
-fi
-nodeargs=\$(sed -n 's/^[[:space:]][[:space:]]*nodeargs:[[:space:]]*//p' "\$yaml" 2>/dev/null | head -n 1)
-nodeargs=\${nodeargs#\"}
-nodeargs=\${nodeargs%\"}
-if [ -n "\$nodeargs" ]; then set -- "-nodeargs=\$nodeargs" "\$@"; fi
-exec "$1" "\$@"
-EOF
+  sed "s|@HOST@|$1|" "$here/language-host.sh"
 }
 
 main() {
