@@ -6,9 +6,11 @@ import * as path from "path";
  * `runtime.options.nodeargs`). At every preview and up, this program's packages load modules it
  * never calls: @pulumi/pulumi loads TypeScript's compiler (to serialize functions), npm's
  * arborist (to find a serialized function's packages), its Automation API and OpenTelemetry's
- * SDK (to export traces when `pulumi --tracing` asks for them); @pulumi/kubernetes loads its
- * Helm, kustomize and YAML support; zod loads its ~40 translations of error messages. Together
- * about 800 modules at every run (README, "The program runs compiled", has the CPU they cost).
+ * SDK (to export traces when `pulumi --tracing` asks for them), npm's package.json normalizer (for
+ * the same serialized functions) and a YAML parser (for a package.yaml, where this program has a
+ * package.json); @pulumi/kubernetes loads its Helm, kustomize and YAML support; zod loads its ~40
+ * translations of error messages. Together about 850 modules at every run (README, "The program
+ * runs compiled", has the CPU they cost).
  *
  * Each one gets a stand-in in Node's module cache that loads the real module the first time
  * it is used (DeferredModule.importedAs says how): code that uses them still works, it only
@@ -67,6 +69,16 @@ const UNUSED: readonly Unused[] = [
     request: "@npmcli/arborist",
     importedAs: "namespace",
   },
+  // `import normalize from "normalize-package-data"` (the same file): its SPDX licence tables
+  // are built at load time.
+  {
+    pkg: "@pulumi/pulumi",
+    from: "runtime/closure/codePaths.js",
+    request: "normalize-package-data",
+    importedAs: "namespace",
+  },
+  // `import * as yaml from "js-yaml"` (runtime/manifest.ts): read only for a package.yaml.
+  { pkg: "@pulumi/pulumi", from: "runtime/manifest.js", request: "js-yaml", importedAs: "namespace" },
   // `import * as automation from "./automation"`: pulumi.automation, which drives the CLI.
   { pkg: "@pulumi/pulumi", from: "index.js", request: "./automation", importedAs: "namespace" },
   // `const helm = require("./helm")` and the same for kustomize and yaml: k8s.helm, k8s.kustomize, k8s.yaml.
@@ -93,9 +105,10 @@ export function modulesToDefer(resolve: Resolve = require.resolve): DeferredModu
 /**
  * How the file that requires a module imports it, which its stand-in must answer:
  * - "plain": `const x = require(m)`. The stand-in loads the module on the first property read.
- * - "namespace": `import * as x from m`, TypeScript's __importStar, which copies every export of
- *   a CommonJS module at import time (which would load it) unless the module says it is an ES
- *   module. The stand-in says so, and answers `default` with the whole module, as the helper would.
+ * - "namespace": `import * as x from m` or `import x from m`, TypeScript's __importStar and
+ *   __importDefault, which copy every export of a CommonJS module at import time (which would load
+ *   it) or wrap it as `default`, unless the module says it is an ES module. The stand-in says so,
+ *   and answers `default` with the whole module, as the helpers would.
  * - "members": `const { A, B } = require(m)`, read at load time, each member only called or
  *   constructed. The stand-in answers each member with a function that loads the module when it
  *   is called or constructed.

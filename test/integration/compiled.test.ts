@@ -80,11 +80,11 @@ test("an edited source: the check fails naming it; migrations:check rebuilds, th
   expect(again.output).toContain("atlas.sum matches (edited)");
 });
 
-test("the compiled preload defers TypeScript and arborist until the SDK uses them, and then they work", () => {
+test("the compiled preload defers TypeScript, arborist and normalize-package-data until the SDK uses them, and then they work", () => {
   // Files only the real modules load (the stand-ins sit under the entry files' names).
   const script = `
     const loaded = () => Object.keys(require.cache).filter((f) =>
-      /node_modules\\/typescript\\/lib\\/typescript\\.js$|@npmcli\\/arborist\\/lib\\/arborist\\/index\\.js$/.test(f)).length;
+      /node_modules\\/typescript\\/lib\\/typescript\\.js$|@npmcli\\/arborist\\/lib\\/arborist\\/index\\.js$|normalize-package-data\\/lib\\/fixer\\.js$/.test(f)).length;
     const pulumi = require("@pulumi/pulumi");
     const before = loaded();
     (async () => {
@@ -94,28 +94,36 @@ test("the compiled preload defers TypeScript and arborist until the SDK uses the
     })();`;
   const out = node(script, { stderr: expect.any(String) });
   const result = JSON.parse(out) as { before: number; after: number; serialized: boolean; codePaths: number };
-  expect(result).toEqual({ before: 0, after: 2, serialized: true, codePaths: expect.any(Number) });
+  expect(result).toEqual({ before: 0, after: 3, serialized: true, codePaths: expect.any(Number) });
   expect(result.codePaths).toBeGreaterThan(0);
 });
 
-test("the compiled preload defers the Automation API, Helm/kustomize/YAML and zod's locales; each works on first use", () => {
+test("the compiled preload defers the Automation API, Helm/kustomize/YAML, zod's locales and js-yaml; each works on first use", () => {
   // Files only the real modules load (the stand-ins sit under the entry files' names).
   const script = `
-    const real = /@pulumi\\/pulumi\\/automation\\/stack\\.js$|@pulumi\\/kubernetes\\/(helm\\/v3\\/helm|kustomize\\/kustomize|yaml\\/yaml)\\.js$|zod\\/v4\\/locales\\/fr\\.cjs$/;
+    const real = /@pulumi\\/pulumi\\/automation\\/stack\\.js$|@pulumi\\/kubernetes\\/(helm\\/v3\\/helm|kustomize\\/kustomize|yaml\\/yaml)\\.js$|zod\\/v4\\/locales\\/fr\\.cjs$|js-yaml\\/lib\\/loader\\.js$/;
     const loaded = () => Object.keys(require.cache).filter((f) => real.test(f)).length;
     const pulumi = require("@pulumi/pulumi");
     const k8s = require("@pulumi/kubernetes");
     const { z } = require("zod");
+    // What the harness (cmd/run) reads the program's package.json with.
+    const { readPackageManifest } = require("@pulumi/pulumi/runtime/manifest");
     const before = loaded();
     const used = [pulumi.automation.LocalWorkspace, k8s.helm.v3.Chart, k8s.kustomize.Directory, k8s.yaml.ConfigFile]
       .map((f) => typeof f);
     const fr = z.string().safeParse(1, { error: z.locales.fr().localeError }).error.issues[0].message;
-    console.log(JSON.stringify({ before, after: loaded(), used, fr }));`;
+    // A package.yaml instead of a package.json: what the SDK reads it with.
+    const yamlDir = require("fs").mkdtempSync(require("path").join(require("os").tmpdir(), "package-yaml-"));
+    require("fs").writeFileSync(yamlDir + "/package.yaml", "name: from-yaml\\nmain: index.js\\n");
+    const manifest = readPackageManifest(yamlDir).data;
+    require("fs").rmSync(yamlDir, { recursive: true });
+    console.log(JSON.stringify({ before, after: loaded(), used, fr, manifest }));`;
   expect(JSON.parse(node(script))).toEqual({
     before: 0,
-    after: 5,
+    after: 6,
     used: ["function", "function", "function", "function"],
     fr: expect.stringMatching(/^Entrée invalide/),
+    manifest: { name: "from-yaml", main: "index.js" },
   });
 });
 

@@ -122,6 +122,8 @@ describe("modulesToDefer", () => {
     expect(modules.map((m) => [m.file.replace(/.*node_modules\//, ""), m.importedAs, m.group])).toEqual([
       ["@pulumi/pulumi/typescript-shim.js", "plain", undefined],
       ["@npmcli/arborist/lib/index.js", "namespace", undefined],
+      ["normalize-package-data/lib/normalize.js", "namespace", undefined],
+      ["js-yaml/index.js", "namespace", undefined],
       ["@pulumi/pulumi/automation/index.js", "namespace", undefined],
       ["@pulumi/kubernetes/helm/index.js", "plain", undefined],
       ["@pulumi/kubernetes/kustomize/index.js", "plain", undefined],
@@ -132,7 +134,7 @@ describe("modulesToDefer", () => {
     for (const m of modules) expect(fs.existsSync(m.file)).toBe(true);
   });
 
-  it("each is required the way its stand-in expects: plain, `import * as` (__importStar), or members only called", () => {
+  it("each is required the way its stand-in expects: plain, `import * as` or `import x from` (__importStar, __importDefault), or members only called", () => {
     const sdk = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
     const sdkFiles = (dir: string): string[] =>
       fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -144,9 +146,14 @@ describe("modulesToDefer", () => {
     for (const { requiredBy, request, importedAs } of modulesToDefer()) {
       const call = `require("${request}")`;
       if (importedAs !== "members") {
-        expect(fs.readFileSync(requiredBy!, "utf8")).toContain(
-          importedAs === "namespace" ? `__importStar(${call})` : ` = ${call};`,
-        );
+        const text = fs.readFileSync(requiredBy!, "utf8");
+        const forms =
+          importedAs === "namespace" ? [`__importStar(${call})`, `__importDefault(${call})`] : [` = ${call};`];
+        expect({ requiredBy, request, form: forms.some((form) => text.includes(form)) }).toEqual({
+          requiredBy,
+          request,
+          form: true,
+        });
         continue;
       }
       // Every file of the SDK that requires it destructures it, and only calls or constructs each member.
