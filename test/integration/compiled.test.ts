@@ -6,6 +6,7 @@ import * as path from "path";
 /**
  * scripts/build.sh and the migrations:* wrapper on a copy of the project: the stamp check
  * catches an edited source, and the wrapper rebuilds before it runs, so an edit always counts.
+ * Then what the compiled program and its preload do in a plain Node process.
  */
 
 jest.setTimeout(5 * 60_000);
@@ -207,4 +208,44 @@ test("the compiled preload keeps the SDK's harness from installing source-map-su
   const run = (preload: string[]) => JSON.parse(node(script, { preload })) as { installed: boolean; loaded: boolean };
   expect(run([])).toEqual({ installed: true, loaded: true });
   expect(run(PRELOAD)).toEqual({ installed: false, loaded: false });
+});
+
+/**
+ * A preview without pending migrations must not pay for the SQL parser (WebAssembly) or the
+ * PostgreSQL driver: importing the program's modules loads neither; they load on first use.
+ */
+test("the compiled program's modules import neither libpg-query nor pg until they are used", () => {
+  const script = `
+    const loaded = () => Object.keys(require.cache).map((k) => k.replace(/.*node_modules\\//, ""))
+      .filter((k) => k.startsWith("libpg-query/") || k.startsWith("pg/")).map((k) => k.split("/")[0]);
+    require("./bin/lib/destructiveGuard"); require("./bin/lib/databaseState"); require("./bin/lib/preflight");
+    require("./bin/lib/userError"); require("./bin/components/developersItaliaApi");
+    const before = [...new Set(loaded())];
+    require("./bin/lib/destructiveGuard").loadSqlParser().then(() => {
+      console.log(JSON.stringify({ before, after: [...new Set(loaded())] }));
+    });`;
+  expect(JSON.parse(node(script))).toEqual({ before: [], after: ["libpg-query"] });
+});
+
+/**
+ * What Pulumi does with the error the program throws: its uncaught-error handler formats it
+ * with util.inspect in colour (@pulumi/pulumi/cmd/run/error.js). On this Node, a stack frame
+ * that names a file directly under a scoped package (what Pulumi's source maps produce:
+ * node_modules/@pulumi/resource.ts) makes that loop while memory lasts (nodejs/node#64011).
+ * The errors are raised inside such a frame (a function whose source URL is that path), in a
+ * process with a 64 MB heap: it must print the message, not run out of memory.
+ */
+test("Pulumi's handler formats what the compiled program throws without running out of memory", () => {
+  const script = `
+    const { userError } = require("./bin/lib/userError");
+    const { ConfigError } = require("./bin/lib/settings");
+    const { defaultErrorMessage } = require("@pulumi/pulumi/cmd/run/error");
+    const inPulumiFrame = new Function("f", "return f();\\n//# sourceURL=/app/node_modules/@pulumi/resource.ts");
+    for (const cause of [new ConfigError("replicas", "must be a whole number"), new TypeError("a bug")]) {
+      const stopped = inPulumiFrame(() => userError(cause));
+      console.log(defaultErrorMessage(stopped).split("\\n")[0]);
+    }`;
+  const out = node(script, { preload: ["--max-old-space-size=64", ...PRELOAD] });
+  expect(out).toContain("config replicas: must be a whole number");
+  expect(out).toContain("TypeError: a bug");
 });
