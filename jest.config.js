@@ -22,7 +22,13 @@ const matrix = PG_MATRIX.map((major) => ({
 module.exports = {
   testSequencer: "<rootDir>/test/support/sequencer.js",
   projects: [
-    { ...common, displayName: "unit", testMatch: ["<rootDir>/test/unit/**/*.test.ts"] },
+    {
+      ...common,
+      displayName: "unit",
+      testMatch: ["<rootDir>/test/unit/**/*.test.ts"],
+      // The SDK's unused modules deferred as in the program (lib/preload.ts).
+      setupFiles: ["<rootDir>/test/support/deferInJest.ts"],
+    },
     { ...common, displayName: "integration", testMatch: ["<rootDir>/test/integration/**/*.test.ts"] },
     ...matrix,
     { ...common, displayName: "e2e", testMatch: ["<rootDir>/test/e2e/**/*.test.ts"] },

@@ -157,7 +157,8 @@ export function defer(
   }
 }
 
-function standIn(importedAs: ImportForm, loadReal: () => Exports): object {
+/** The object that stands in for a module imported as `importedAs`, loading it with `loadReal` on first use. */
+export function standIn(importedAs: ImportForm, loadReal: () => Exports): object {
   if (importedAs === "members") {
     const members = new Map<PropertyKey, unknown>();
     const member = (key: PropertyKey) =>
