@@ -114,10 +114,10 @@ test("the compiled preload defers the Automation API, Helm/kustomize/YAML, zod's
       .map((f) => typeof f);
     const fr = z.string().safeParse(1, { error: z.locales.fr().localeError }).error.issues[0].message;
     // A package.yaml instead of a package.json: what the SDK reads it with.
-    const yamlDir = require("fs").mkdtempSync(require("path").join(require("os").tmpdir(), "package-yaml-"));
-    require("fs").writeFileSync(yamlDir + "/package.yaml", "name: from-yaml\\nmain: index.js\\n");
+    const fs = require("fs"), yamlDir = fs.mkdtempSync(require("os").tmpdir() + "/package-yaml-");
+    fs.writeFileSync(yamlDir + "/package.yaml", "name: from-yaml\\nmain: index.js\\n");
     const manifest = readPackageManifest(yamlDir).data;
-    require("fs").rmSync(yamlDir, { recursive: true });
+    fs.rmSync(yamlDir, { recursive: true });
     console.log(JSON.stringify({ before, after: loaded(), used, fr, manifest }));`;
   expect(JSON.parse(node(script))).toEqual({
     before: 0,
