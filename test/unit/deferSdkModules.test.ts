@@ -1,5 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
+import { types } from "util";
 import { defer, modulesToDefer, sdkSourceMapSupport, skip } from "../../lib/deferSdkModules";
 
 /** A module cache and loader of our own: what `defer` does to Node's, observed. The loader
@@ -202,5 +203,17 @@ describe("sdkSourceMapSupport and skip", () => {
     const cache: NodeJS.Dict<NodeJS.Module> = {};
     skip("/sms/register.js", cache);
     expect(cache["/sms/register.js"]).toMatchObject({ filename: "/sms/register.js", loaded: true, exports: {} });
+  });
+});
+
+describe("in the unit suite (test/support/deferInJest.ts)", () => {
+  it("each module the program defers, but the tracing group, is a stand-in here too; it works on first use", () => {
+    const deferred = modulesToDefer().filter((m) => !m.group);
+    // What the SDK's own require of each gets in this test file's module registry.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const loaded = deferred.map((m) => require(m.file) as object);
+    expect(loaded.map((exports) => types.isProxy(exports))).toEqual(deferred.map(() => true));
+    const ts = loaded[deferred.findIndex((m) => m.file.endsWith("typescript-shim.js"))] as { version: string };
+    expect(ts.version).toMatch(/^\d+\.\d+\.\d+/);
   });
 });
