@@ -1,6 +1,6 @@
 import { createHash } from "crypto";
 import type { Client, ClientConfig } from "pg";
-import { describeUrl, parseOwnUrl, SslMode, urlParam } from "./dsn";
+import { DEFAULT_PORT, describeUrl, parseOwnUrl, SslMode, urlParam } from "./dsn";
 import { pgTlsOptions } from "./databaseTls";
 import { DatabaseState, Revision } from "./migrationPlan";
 
@@ -37,20 +37,21 @@ export function boundSchema(url: string): string | undefined {
 export function databaseIdentity(url: string): string {
   // useExistingSecret: the URL is in a Secret this program never reads, so no identity.
   if (url === "") return "";
-  const parsed = new URL(url);
-  const query = parsed.searchParams;
-  const host = (parsed.hostname || query.get("host") || "localhost").toLowerCase();
-  const port = parsed.port || query.get("port") || "5432";
-  const dbname =
-    decodeURIComponent(parsed.pathname.replace(/^\//, "")) ||
-    query.get("dbname") ||
-    decodeURIComponent(parsed.username) ||
-    query.get("user") ||
-    "";
-  const schema = query.get("search_path") ?? "";
+  // Our own parser, not Node's URL: its TypeError would carry the whole URL, password included.
+  const fields = parseOwnUrl(url);
+  const param = (key: string) => fields.params.find(([k]) => k === key)?.[1];
+  const host = hostForIdentity(fields.host ?? "localhost");
+  const port = fields.port ?? DEFAULT_PORT;
+  const dbname = fields.dbname || fields.user || "";
+  const schema = param("search_path") ?? "";
   const h = createHash("sha256");
   for (const part of ["database-identity-v1", host, port, dbname, schema]) h.update(part).update("\0");
   return h.digest("hex").slice(0, 16);
+}
+
+/** The host as the identity has always spelled it: lower case, an IPv6 address in brackets. */
+function hostForIdentity(host: string): string {
+  return (host.includes(":") && !host.startsWith("/") ? `[${host}]` : host).toLowerCase();
 }
 
 /**
@@ -112,7 +113,7 @@ export function pgConnectionConfig(url: string, options: ReadOptions = {}): Clie
     database: fields.dbname,
     user: fields.user,
     password: fields.password,
-    ssl: pgTlsOptions({ sslmode, host: fields.host?.startsWith("/") ? undefined : fields.host, ca: options.ca }),
+    ssl: pgTlsOptions({ sslmode, host: fields.host, ca: options.ca }),
     options: param("options"),
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
     application_name: "developers-italia-deploy-preflight",

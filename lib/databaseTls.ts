@@ -1,23 +1,21 @@
 import { X509Certificate } from "crypto";
-import { isIP } from "net";
 import * as tls from "tls";
 import type { SslMode } from "./dsn";
 
 /**
- * TLS towards PostgreSQL with the semantics of the drivers that really connect: Atlas's
- * lib/pq (v1.10.7, what Atlas 0.13.1 pins) and the API's pgx, instead of node-postgres's
- * aliases (pg-connection-string turns `require` into full verification, so the preflight
- * refused databases the Job and the API reach).
+ * TLS towards PostgreSQL with the semantics of the drivers that really connect: the lib/pq
+ * that production's Atlas image links (v1.12.0, in arigaio/atlas:1.2.3-community) and the
+ * API's pgx, instead of node-postgres's aliases (pg-connection-string turns `require` into
+ * full verification). test/integration/databaseTls.test.ts runs both drivers as the oracle.
  *
- * lib/pq, per sslmode:
+ * Per sslmode:
  * - `disable`: no TLS.
  * - `require`: TLS without verification; with an sslrootcert file, as `verify-ca`.
- * - `verify-ca`: the chain must lead to the CA bundle (the system's roots without one).
- *   lib/pq also checks the host name when the host is a name, not an IP address: it
- *   verifies against the TLS server name it sends (SNI). pgx does not; the preflight
- *   follows lib/pq, the stricter of the two, so what passes here passes in both.
+ * - `verify-ca`: the chain must lead to the CA bundle (the system's roots without one); the
+ *   host name is not checked (lib/pq 1.10 did check a name host; 1.11 and pgx do not).
  * - `verify-full`: the chain and the host name (Go: subject alternative names only, never
  *   the legacy Common Name).
+ * A unix socket never carries TLS: both drivers connect in plain text there, whatever sslmode.
  */
 
 /** Where the CA bundle is mounted, read-only, in the migration Job and in the API container. */
@@ -78,7 +76,7 @@ function goHostnameCheck(host: string) {
 
 export interface TlsInput {
   readonly sslmode: SslMode;
-  /** The host the drivers connect to (a name or an IP address); undefined for a unix socket. */
+  /** The host the drivers connect to: a name, an IP address, or a unix-socket directory. */
   readonly host?: string;
   /** The CA bundle (PEM) the pods get as sslrootcert. @default none */
   readonly ca?: string;
@@ -87,14 +85,11 @@ export interface TlsInput {
 /** node-postgres's `ssl` option that connects exactly when lib/pq (Atlas) does. */
 export function pgTlsOptions(input: TlsInput): false | tls.ConnectionOptions {
   const { sslmode, host, ca } = input;
-  if (sslmode === "disable") return false;
+  if (sslmode === "disable" || host?.startsWith("/")) return false;
   if (sslmode === "require" && ca === undefined) return { rejectUnauthorized: false };
-  const roots = ca ?? systemRoots();
-  const hostIsName = host !== undefined && isIP(host) === 0;
-  const checkHost = sslmode === "verify-full" || hostIsName;
   return {
     rejectUnauthorized: true,
-    ca: roots,
-    checkServerIdentity: checkHost && host !== undefined ? goHostnameCheck(host) : () => undefined,
+    ca: ca ?? systemRoots(),
+    checkServerIdentity: sslmode === "verify-full" ? goHostnameCheck(host ?? "localhost") : () => undefined,
   };
 }

@@ -6,11 +6,15 @@
  * name the keyword or the URL part, or the position of a pair.
  */
 
+import { isIP } from "net";
+
 export class DsnError extends Error {}
 
 /** sslmode values that both lib/pq (inside Atlas) and pgx (inside the API) understand. */
 export const SUPPORTED_SSLMODES = ["disable", "require", "verify-ca", "verify-full"] as const;
 export type SslMode = (typeof SUPPORTED_SSLMODES)[number];
+/** PostgreSQL's port, which every driver assumes when none is given. */
+export const DEFAULT_PORT = "5432";
 /** lib/pq's own default, and the one that never sends a password in clear text. */
 export const DEFAULT_SSLMODE = "require";
 
@@ -148,7 +152,9 @@ export function parseKeywordValue(dsn: string): Array<[string, string]> {
 function parseKeywordValueLocated(dsn: string): Located[] {
   const pairs: Located[] = [];
   let i = 0;
-  const isSpace = (c: string | undefined) => c !== undefined && /\s/.test(c);
+  // libpq splits on isspace() of the C locale: ASCII white space only. A non-breaking space
+  // is part of a value there (Go's keyword=value parsers would split on it).
+  const isSpace = (c: string | undefined) => c !== undefined && /[ \t\n\v\f\r]/.test(c);
   // Only keywords this program knows are ever named: anything else might be part of a value.
   const after = () => {
     const last = pairs[pairs.length - 1];
@@ -187,7 +193,11 @@ function parseKeywordValueLocated(dsn: string): Located[] {
       while (i < dsn.length && !isSpace(dsn[i])) {
         const c = dsn[i++];
         if (c === "\\" && i < dsn.length) value += dsn[i++];
-        else value += c;
+        else if (c === "\\") {
+          throw new DsnError(
+            `${where} ends with a backslash that escapes nothing (libpq drops it): write \\\\ for a backslash`,
+          );
+        } else value += c;
       }
     }
     pairs.push({ key, value, where });
@@ -351,9 +361,23 @@ function sslmodeChecked(mode: string | undefined): SslMode {
   return mode as SslMode;
 }
 
-const hostNamePattern = /^[A-Za-z0-9]([A-Za-z0-9-_.]*[A-Za-z0-9])?$/;
-const ipv4Pattern = /^\d{1,3}(\.\d{1,3}){3}$/;
-const ipv6Pattern = /^[0-9A-Fa-f:.]+$/;
+const hostLabelPattern = /^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
+
+/** A host name (RFC 1123 labels), an IPv4 or IPv6 address, or a unix-socket directory. */
+function isValidHost(host: string): boolean {
+  if (host.startsWith("/")) return true;
+  if (host.includes(":")) return isIP(host) === 6;
+  // All digits and dots is an IPv4 address or nothing (999.999.999.999 is no host name).
+  if (/^[\d.]+$/.test(host)) return isIP(host) === 4;
+  return host.length <= 253 && host.split(".").every((label) => hostLabelPattern.test(label));
+}
+
+const DBNAME_AT =
+  'dbname contains "@": in a URL, a password with a raw "/" ends the host there and the rest becomes the database ' +
+  "name; percent-encode / in the password as %2F (a database name with @ in it is not supported)";
+const DBNAME_SLASH =
+  "dbname starts with \"/\", which the drivers read differently (Atlas's lib/pq keeps it, the API's pgx drops it): " +
+  "remove the extra slash";
 
 /** Checks the keywords and values both forms share, and gathers them into fields. */
 function fieldsOf(pairs: readonly Located[], own = false): ConnectionFields {
@@ -378,13 +402,7 @@ function fieldsOf(pairs: readonly Located[], own = false): ConnectionFields {
     switch (key) {
       case "host":
         if (value.includes(",")) throw new DsnError(MULTI_HOST);
-        if (
-          value !== "" &&
-          !value.startsWith("/") &&
-          !hostNamePattern.test(value) &&
-          !ipv4Pattern.test(value) &&
-          !(value.includes(":") && ipv6Pattern.test(value))
-        ) {
+        if (value !== "" && !isValidHost(value)) {
           throw new DsnError("host is not a host name, an IP address or a unix-socket directory");
         }
         if (value !== "") fields.host = value;
@@ -396,9 +414,17 @@ function fieldsOf(pairs: readonly Located[], own = false): ConnectionFields {
         fields.port = value;
         break;
       case "dbname":
+        if (value.includes("@")) throw new DsnError(DBNAME_AT);
+        if (value.startsWith("/")) throw new DsnError(DBNAME_SLASH);
+        fields.dbname = value;
+        break;
       case "user":
+        // Both drivers would log in as the operating system's user of the pod instead.
+        if (value === "") throw new DsnError("user is empty: name the database role to log in as");
+        fields.user = value;
+        break;
       case "password":
-        fields[key] = value;
+        fields.password = value;
         break;
       case "sslmode":
         params.push([key, sslmodeChecked(value)]);
@@ -438,7 +464,9 @@ export function formatUrl(fields: ConnectionFields): string {
     query.push(["host", host]);
     if (port !== undefined) query.push(["port", port]);
   } else if (host !== undefined) {
-    authority = (host.includes(":") ? `[${host}]` : enc(host)) + (port !== undefined ? `:${port}` : "");
+    // lib/pq cannot split "[::1]" without a port ("missing port in address"): give the default.
+    if (host.includes(":")) authority = `[${host}]:${port ?? DEFAULT_PORT}`;
+    else authority = enc(host) + (port !== undefined ? `:${port}` : "");
   } else if (port !== undefined) {
     query.push(["port", port]);
   }

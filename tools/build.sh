@@ -84,9 +84,10 @@ build_atlas() {
   local dir; dir=$(scratch atlas)
   cd "$dir"
   # Atlas 0.13's golang.org/x/tools (via ent) does not compile with Go 1.26; its
-  # go/packages API is stable, so a current x/tools stands in.
+  # go/packages API is stable, so a current x/tools stands in. lib/pq is the version
+  # production's Atlas image links, so the test bed's Job connects as production's does.
   go mod edit -require "ariga.io/atlas/cmd/atlas@v$ATLAS_VERSION" -require "ariga.io/atlas@$ATLAS_LIB_VERSION" \
-    -require "golang.org/x/tools@$ATLAS_X_TOOLS"
+    -require "golang.org/x/tools@$ATLAS_X_TOOLS" -require "github.com/lib/pq@$ATLAS_LIB_PQ_VERSION"
   printf '//go:build tools\n\npackage tools\n\nimport _ "ariga.io/atlas/cmd/atlas"\n' >tools.go
   go mod tidy
   go build -trimpath -ldflags "$LDFLAGS_BASE -X ariga.io/atlas/cmd/atlas/internal/cmdapi.version=v$ATLAS_VERSION -X ariga.io/atlas/cmd/atlas/internal/cmdapi.flavor=community" \
@@ -180,7 +181,7 @@ key_of() {
     pulumi) echo "$PULUMI_VERSION" ;;
     pulumi-language-nodejs) echo "$PULUMI_LANGUAGE_NODEJS_VERSION" ;;
     kubernetes-provider) echo "$PULUMI_KUBERNETES_VERSION-${PULUMI_KUBERNETES_PROVIDER_PSEUDO##*-}" ;;
-    atlas) echo "$ATLAS_VERSION-lib-$ATLAS_LIB_VERSION-tools-$ATLAS_X_TOOLS" ;;
+    atlas) echo "$ATLAS_VERSION-lib-$ATLAS_LIB_VERSION-tools-$ATLAS_X_TOOLS-pq-$ATLAS_LIB_PQ_VERSION" ;;
     etcd) echo "$ETCD_VERSION" ;;
     kwok) echo "$KWOK_VERSION" ;;
     control-plane | kubectl) echo "$KUBERNETES_VERSION" ;;

@@ -9,12 +9,14 @@ import { readSettings, Settings } from "../../lib/settings";
 import { runInput, runMigrationJob } from "../support/atlasJob";
 import { atlasMigrateStatus } from "../support/atlasStatus";
 import { Ca, certDir, makeCa, makeServerCert } from "../support/certs";
+import { buildDrivers, connectThrough, Driver, DRIVER_NAMES } from "../support/pgDrivers";
 import { startTlsPostgres, TlsPostgres } from "../support/tlsPostgres";
 
 /**
- * The online preflight and the real Atlas, given the same settings, against a real
- * PostgreSQL with TLS on and a CA made here: each sslmode connects in one exactly when it
- * connects in the other. The server's certificate names only IP:127.0.0.1, so "localhost"
+ * The online preflight, the test bed's Atlas (linking production's lib/pq 1.12.0) and the
+ * drivers themselves (testbed/probes/pgdrivers), given the same settings, against a real
+ * PostgreSQL with TLS on and a CA made here: the preflight connects exactly when production's
+ * Atlas driver does; where lib/pq 1.10.7 or the API's pgx differ, the table says so. The server's certificate names only IP:127.0.0.1, so "localhost"
  * is a host name the certificate does not carry.
  */
 
@@ -74,33 +76,53 @@ type CaChoice = "none" | "right" | "wrong";
 const pemOf = (choice: CaChoice) =>
   choice === "right" ? ca.certPem : choice === "wrong" ? wrongCa.certPem : undefined;
 
-describe("sslmode: the online preflight connects exactly when Atlas does", () => {
-  it.each<[string, string, CaChoice, boolean]>([
+/** Where a driver connects otherwise than production's lib/pq (and so the preflight). */
+type Exceptions = Partial<Record<Driver, boolean>>;
+
+/** Every driver's outcome for the URL: true when it connected over TLS, else its error. */
+async function driversFor(url: string): Promise<Record<Driver, true | string>> {
+  const sessions = await Promise.all(DRIVER_NAMES.map((d) => connectThrough(d, [url]).then(([r]) => r)));
+  return Object.fromEntries(
+    DRIVER_NAMES.map((d, i) => [d, sessions[i].ok && sessions[i].ssl ? true : (sessions[i].error ?? "no TLS")]),
+  ) as Record<Driver, true | string>;
+}
+
+describe("sslmode: the online preflight connects exactly when production's Atlas driver does", () => {
+  beforeAll(buildDrivers, 600_000);
+
+  it.each<[string, string, CaChoice, boolean, Exceptions?]>([
     ["disable", "127.0.0.1", "none", true],
     // pg-connection-string reads require as verify-full: the old preflight refused these
     ["require", "127.0.0.1", "none", true],
     ["require", "localhost", "none", true],
-    // with a CA bundle, require verifies like verify-ca (libpq's rule, kept by lib/pq)
+    // with a CA bundle, require verifies like verify-ca (libpq's rule, kept by lib/pq and pgx)
     ["require", "127.0.0.1", "right", true],
     ["require", "127.0.0.1", "wrong", false],
     ["verify-ca", "127.0.0.1", "right", true],
     ["verify-ca", "127.0.0.1", "wrong", false],
     // no bundle: the system's roots, which do not hold the test CA
     ["verify-ca", "127.0.0.1", "none", false],
-    // lib/pq checks a host name even in verify-ca (it verifies against the name it sent as SNI)
-    ["verify-ca", "localhost", "right", false],
-    ["require", "localhost", "right", false],
+    // the chain only: lib/pq 1.10 also checked a host name (against the SNI it sent); 1.11+ and pgx do not
+    ["verify-ca", "localhost", "right", true, { "lib/pq 1.10.7": false }],
+    ["require", "localhost", "right", true, { "lib/pq 1.10.7": false }],
     ["verify-full", "127.0.0.1", "right", true],
     ["verify-full", "127.0.0.1", "wrong", false],
     ["verify-full", "localhost", "right", false],
     ["verify-full", "127.0.0.1", "none", false],
-  ])("sslmode=%s host=%s CA %s: connects %s", async (sslmode, host, caChoice, connects) => {
+  ])("sslmode=%s host=%s CA %s: connects %s", async (sslmode, host, caChoice, connects, exceptions = {}) => {
     const settings = settingsFor(host, sslmode, pemOf(caChoice));
-    const [ours, atlas] = await Promise.all([preflight(settings), atlasStatus(urlForThisMachine(settings))]);
-    expect({ preflight: ours.ok, atlas: atlas.ok, atlasOutput: atlas.ok ? "" : atlas.output }).toEqual({
+    const url = urlForThisMachine(settings);
+    const [ours, atlas, drivers] = await Promise.all([preflight(settings), atlasStatus(url), driversFor(url)]);
+    const tls = sslmode !== "disable";
+    const expected = (driver: Driver) => {
+      const ok = exceptions[driver] ?? connects;
+      return ok && tls ? true : expect.stringMatching(ok ? /no TLS/ : /x509|tls|certificate/i);
+    };
+    expect({ preflight: ours.ok, atlas: atlas.ok, atlasOutput: atlas.ok ? "" : atlas.output, drivers }).toEqual({
       preflight: connects,
       atlas: connects,
       atlasOutput: connects ? "" : expect.stringMatching(/x509|tls|certificate/i),
+      drivers: Object.fromEntries(DRIVER_NAMES.map((d) => [d, expected(d)])),
     });
     expect(ours.output).not.toContain(pg.password);
     if (!connects) expect(ours.output).toMatch(/^cannot connect to the database at .* \(sslmode=/);
@@ -130,10 +152,14 @@ describe("a certificate with only a Common Name", () => {
     // Go has ignored the Common Name since 1.15; Node's default check would accept it.
     ["verify-full", "localhost", false],
     ["verify-ca", "127.0.0.1", true],
-  ])("sslmode=%s host=%s: connects %s in both", async (sslmode, host, connects) => {
+  ])("sslmode=%s host=%s: connects %s in the preflight, Atlas and every driver", async (sslmode, host, connects) => {
     const settings = settingsFor(host, sslmode, ca.certPem);
-    const [ours, atlas] = await Promise.all([preflight(settings), atlasStatus(urlForThisMachine(settings))]);
+    const url = urlForThisMachine(settings);
+    const [ours, atlas, drivers] = await Promise.all([preflight(settings), atlasStatus(url), driversFor(url)]);
     expect({ preflight: ours.ok, atlas: atlas.ok }).toEqual({ preflight: connects, atlas: connects });
+    for (const driver of DRIVER_NAMES) {
+      expect({ driver, connects: drivers[driver] === true }).toEqual({ driver, connects });
+    }
     if (!connects) {
       expect(atlas.output).toContain("legacy Common Name field");
       expect(ours.output).toContain("legacy Common Name field");

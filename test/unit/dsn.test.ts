@@ -7,7 +7,7 @@ describe("dsnToUrl", () => {
       "host=db port=5432 dbname=api user=app password=p@ss:w0rd! sslmode=disable",
       "postgres://app:p%40ss%3Aw0rd!@db:5432/api?sslmode=disable",
     ],
-    ["host=::1 dbname=api user=app sslmode=disable", "postgres://app@[::1]/api?sslmode=disable"],
+    ["host=::1 dbname=api user=app sslmode=disable", "postgres://app@[::1]:5432/api?sslmode=disable"],
     ["host=db dbname=api user=app sslmode=require", "postgres://app@db/api?sslmode=require"],
     // no sslmode: made explicit, lib/pq's default, so the Job and the app agree
     ["host=db port=5432 dbname=api user=app", "postgres://app@db:5432/api?sslmode=require"],
@@ -121,6 +121,23 @@ describe("dsnToUrl", () => {
     ["postgres://app:a\nb@db/api", "the URL contains a control character"],
     ["postgres://app@[::1/api", "the URL's host has an unclosed ["],
     ["postgres://app@::1/api", 'the URL\'s host has a ":" in it: write an IPv6 address in brackets ([::1])'],
+    // Hosts Node's URL parser throws on (a TypeError carrying the whole URL) or no host is
+    ["host=1::2::3 user=app", "host is not a host name, an IP address or a unix-socket directory"],
+    ["host=:::: user=app", "host is not a host name, an IP address or a unix-socket directory"],
+    ["host=999.999.999.999 user=app", "host is not a host name, an IP address or a unix-socket directory"],
+    ["postgres://app@[1::2::3]/api", "host is not a host name, an IP address or a unix-socket directory"],
+    ["postgres://app@999.1.1.1/api", "host is not a host name, an IP address or a unix-socket directory"],
+    ["host=a..b user=app", "host is not a host name, an IP address or a unix-socket directory"],
+    ["host=-db user=app", "host is not a host name, an IP address or a unix-socket directory"],
+    [`host=${"a".repeat(64)}.example user=app`, "host is not a host name, an IP address or a unix-socket directory"],
+    // A password with a raw "/": libpq and Go read host app, port 2024, and the rest as the database
+    ["postgres://app:2024/Tr0ub4dor@db.example.com/api", 'dbname contains "@"'],
+    ["host=db user=app dbname=a@b", 'dbname contains "@"'],
+    ["postgres://app@db/%2Fapi", 'dbname starts with "/", which the drivers read differently'],
+    ["postgres://app@db//api", 'dbname starts with "/", which the drivers read differently'],
+    ["host=db user='' dbname=api", "user is empty: name the database role to log in as"],
+    ["postgres://:pw@db/api", "user is empty: name the database role to log in as"],
+    ["host=db user=app password=abc\\", "ends with a backslash that escapes nothing (libpq drops it)"],
   ])("refuses %j", (dsn, message) => {
     expect(() => dsnToUrl(dsn)).toThrow(DsnError);
     expect(() => dsnToUrl(dsn)).toThrow(message);
@@ -146,6 +163,9 @@ describe("dsnToUrl", () => {
       `postgres://app@db/api?${secret}=1`,
       `postgres://app@db/${secret}%zz`,
       `postgres://app@db/api?application_name=${secret}%`,
+      `postgres://app:2024/${secret}@db.example.com/api`,
+      `postgres://app:${secret}/x@db.example.com/api`,
+      `host=1::${secret}::3 password=x`,
     ]) {
       let message = "";
       try {
@@ -157,6 +177,19 @@ describe("dsnToUrl", () => {
       expect(message).not.toBe("");
       for (let i = 0; i + 3 <= secret.length; i++) expect(message).not.toContain(secret.slice(i, i + 3));
     }
+  });
+
+  it("splits keyword=value pairs on ASCII white space only, as libpq: a non-breaking space is part of a value", () => {
+    expect(parseKeywordValue("password=a\u00a0b\tuser=app\vdbname=api")).toEqual([
+      ["password", "a\u00a0b"],
+      ["user", "app"],
+      ["dbname", "api"],
+    ]);
+  });
+
+  it("gives an IPv6 host the default port, which lib/pq needs to split the address", () => {
+    expect(dsnToUrl("host=::1 user=app")).toBe("postgres://app@[::1]:5432/?sslmode=require");
+    expect(dsnToUrl("postgres://app@[fe80::1]/api")).toBe("postgres://app@[fe80::1]:5432/api?sslmode=require");
   });
 
   it("parses libpq's grammar like libpq: an empty value swallows the next token", () => {
