@@ -7,16 +7,16 @@ const common = {
 };
 /**
  * Today's PostgreSQL majors (scripts/pg-matrix.sh), one project each: integration-pg<major>.
- * They run what must hold on every major (test/integration/postgresMatrix.test.ts); the
- * rest of the integration suite drives the test bed's Atlas, which cannot open PostgreSQL 16
- * or newer (README, "PostgreSQL versions"). `TESTBED_PG_MAJOR=17 jest --selectProjects
- * integration` runs the whole suite on one of them.
+ * They run the suites that talk to a database through Atlas or the drivers; the rest of the
+ * integration suite runs on Debian's server. `TESTBED_PG_MAJOR=17 jest --selectProjects
+ * integration` runs the whole suite on one of them. The end-to-end suite runs on the newest.
  */
 const PG_MATRIX = ["16", "17", "18"];
+const DATABASE_SUITES = ["postgresMatrix", "migrationJob", "schema", "migrationSession", "databaseTls"];
 const matrix = PG_MATRIX.map((major) => ({
   ...common,
   displayName: `integration-pg${major}`,
-  testMatch: ["<rootDir>/test/integration/postgresMatrix.test.ts"],
+  testMatch: DATABASE_SUITES.map((suite) => `<rootDir>/test/integration/${suite}.test.ts`),
   globals: { TESTBED_PG_MAJOR: major },
 }));
 module.exports = {
@@ -31,6 +31,11 @@ module.exports = {
     },
     { ...common, displayName: "integration", testMatch: ["<rootDir>/test/integration/**/*.test.ts"] },
     ...matrix,
-    { ...common, displayName: "e2e", testMatch: ["<rootDir>/test/e2e/**/*.test.ts"] },
+    {
+      ...common,
+      displayName: "e2e",
+      testMatch: ["<rootDir>/test/e2e/**/*.test.ts"],
+      globals: { TESTBED_PG_MAJOR: PG_MATRIX[PG_MATRIX.length - 1] },
+    },
   ],
 };

@@ -105,6 +105,7 @@ up_one() {
   local pw; pw=$(cat "$root/pwfile")
   cat >"$dir/env" <<ENV
 export TESTBED_PG_URL_$major=postgres://postgres:$pw@127.0.0.1:$port/postgres?sslmode=disable
+export TESTBED_PG_BIN_$major=$native/bin
 ENV
   log "PostgreSQL $("$native/bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (env: $dir/env)"
 }

@@ -88,10 +88,28 @@ build_atlas() {
   # production's Atlas image links, so the test bed's Job connects as production's does.
   go mod edit -require "ariga.io/atlas/cmd/atlas@v$ATLAS_VERSION" -require "ariga.io/atlas@$ATLAS_LIB_VERSION" \
     -require "golang.org/x/tools@$ATLAS_X_TOOLS" -require "github.com/lib/pq@$ATLAS_LIB_PQ_VERSION"
+  patch_atlas_for_pg16 "$ATLAS_LIB_VERSION" "$dir/atlas-lib"
+  go mod edit -replace "ariga.io/atlas=./atlas-lib"
   printf '//go:build tools\n\npackage tools\n\nimport _ "ariga.io/atlas/cmd/atlas"\n' >tools.go
   go mod tidy
   go build -trimpath -ldflags "$LDFLAGS_BASE -X ariga.io/atlas/cmd/atlas/internal/cmdapi.version=v$ATLAS_VERSION -X ariga.io/atlas/cmd/atlas/internal/cmdapi.flavor=community" \
     -o "$1/atlas" ariga.io/atlas/cmd/atlas
+}
+
+# patch_atlas_for_pg16 VERSION DEST: a copy of ariga.io/atlas@VERSION in DEST whose
+# PostgreSQL driver reads the database's collation and ctype from pg_database, as Atlas
+# 0.14.1 does: PostgreSQL 16 removed lc_collate and lc_ctype from pg_settings, and 0.13.1's
+# query then returns one row too few ("postgres: unexpected number of rows: 1"). The rows
+# keep the order Open reads them in (name descending: version, ctype, collate).
+patch_atlas_for_pg16() {
+  local src; src=$(go mod download -json "ariga.io/atlas@$1" | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
+  cp -r "$src" "$2" && chmod -R u+w "$2"
+  local file=$2/sql/postgres/inspect.go
+  local old="paramsQuery = \`SELECT setting FROM pg_settings WHERE name IN ('lc_collate', 'lc_ctype', 'server_version_num', 'crdb_version') ORDER BY name DESC\`"
+  local new="paramsQuery = \`SELECT setting FROM (SELECT name, setting FROM pg_settings WHERE name IN ('server_version_num', 'crdb_version') UNION ALL SELECT 'lc_ctype', datctype::text FROM pg_database WHERE datname = current_database() UNION ALL SELECT 'lc_collate', datcollate::text FROM pg_database WHERE datname = current_database()) AS params ORDER BY name DESC\`"
+  grep -qF "$old" "$file" || { echo "patch_atlas_for_pg16: paramsQuery not found as expected in $file" >&2; return 1; }
+  OLD=$old NEW=$new perl -0pi -e 's/\Q$ENV{OLD}\E/$ENV{NEW}/' "$file"
+  grep -qF "$new" "$file"
 }
 
 build_etcd() {
@@ -181,7 +199,7 @@ key_of() {
     pulumi) echo "$PULUMI_VERSION" ;;
     pulumi-language-nodejs) echo "$PULUMI_LANGUAGE_NODEJS_VERSION" ;;
     kubernetes-provider) echo "$PULUMI_KUBERNETES_VERSION-${PULUMI_KUBERNETES_PROVIDER_PSEUDO##*-}" ;;
-    atlas) echo "$ATLAS_VERSION-lib-$ATLAS_LIB_VERSION-tools-$ATLAS_X_TOOLS-pq-$ATLAS_LIB_PQ_VERSION" ;;
+    atlas) echo "$ATLAS_VERSION-lib-$ATLAS_LIB_VERSION-tools-$ATLAS_X_TOOLS-pq-$ATLAS_LIB_PQ_VERSION-pg16-$ATLAS_PG16_PATCH" ;;
     etcd) echo "$ETCD_VERSION" ;;
     kwok) echo "$KWOK_VERSION" ;;
     control-plane | kubectl) echo "$KUBERNETES_VERSION" ;;

@@ -12,6 +12,7 @@ import { Client } from "pg";
 import type { TLSSocket } from "tls";
 import { promisify } from "util";
 import type { ServerCert } from "./certs";
+import { pgMajor } from "./pg";
 
 const run = promisify(execFile);
 
@@ -24,7 +25,17 @@ export interface TlsPostgres {
   stop(): Promise<void>;
 }
 
+/** The server binaries of the major the suite runs on (test/support/pg.ts), else Debian's. */
 function pgBin(): string {
+  const major = pgMajor();
+  if (major) {
+    const bin = process.env[`TESTBED_PG_BIN_${major}`];
+    if (!bin)
+      throw new Error(
+        `TESTBED_PG_BIN_${major} is not set: run scripts/pg-matrix.sh up ${major}, then source scripts/env.sh`,
+      );
+    return bin;
+  }
   const root = "/usr/lib/postgresql";
   const versions = fs.existsSync(root) ? fs.readdirSync(root).sort((a, b) => Number(a) - Number(b)) : [];
   const bin = versions.length > 0 ? path.join(root, versions[versions.length - 1], "bin") : "";
