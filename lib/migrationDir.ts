@@ -134,6 +134,7 @@ export function loadMigrationDir(dir: string): MigrationDir {
           added: `${drift.file} was added but is not in ${SUM_FILE}`,
           removed: `${drift.file} is in ${SUM_FILE} but was removed from the directory`,
           edited: `${drift.file} was edited after ${SUM_FILE} was written`,
+          duplicate: `${drift.file} is listed more than once in ${SUM_FILE} (Atlas 1.2.3 crashes reading it)`,
         }[drift.reason]
       : "the directory does not match the recorded total";
     throw new MigrationDirError(
