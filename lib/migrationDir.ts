@@ -7,6 +7,7 @@ import {
   firstSumDrift,
   formatHashFile,
   HashFile,
+  isSumIgnored,
   parseHashFile,
   SumFileError,
 } from "./atlasSum";
@@ -85,7 +86,16 @@ export function readMigrationFiles(dir: string): MigrationFile[] {
         }
         return name;
       })
-      .filter((n) => fs.statSync(path.join(dir, n)).isFile());
+      .filter((n) => {
+        // Atlas reads every `*.sql` entry as a file (LocalDir.Files: fs.Glob, then ReadFile).
+        if (fs.statSync(path.join(dir, n)).isDirectory()) {
+          throw new MigrationDirError(
+            `${path.join(dir, n)}: a directory named *.sql, which Atlas reads as a migration file and fails ` +
+              '("is a directory"); rename it so that its name does not end in .sql, or move it out of the migration directory',
+          );
+        }
+        return true;
+      });
   } catch (err) {
     if (err instanceof MigrationDirError) throw err;
     throw new MigrationDirError(`cannot read the migration directory ${dir}: ${(err as Error).message}`);
@@ -121,7 +131,7 @@ export function loadMigrationDir(dir: string): MigrationDir {
   }
   let recorded: HashFile;
   try {
-    recorded = parseHashFile(fs.readFileSync(sumPath, "utf8"), sumPath);
+    recorded = parseHashFile(readSumText(sumPath), sumPath);
   } catch (err) {
     if (err instanceof SumFileError) throw new MigrationDirError(err.message);
     throw err;
@@ -131,9 +141,12 @@ export function loadMigrationDir(dir: string): MigrationDir {
     const where = drift ? `${sumPath}:${drift.line}` : `${sumPath}:1`;
     const what = drift
       ? {
-          added: `${drift.file} was added but is not in ${SUM_FILE}`,
-          removed: `${drift.file} is in ${SUM_FILE} but was removed from the directory`,
+          added: `${drift.file} was added but is not in ${SUM_FILE}${nearDirective(files, drift.file)}`,
+          removed: files.some((f) => f.name === drift.file)
+            ? `${drift.file} is in ${SUM_FILE} but its first line now opts it out with \`-- atlas:sum ignore\``
+            : `${drift.file} is in ${SUM_FILE} but was removed from the directory`,
           edited: `${drift.file} was edited after ${SUM_FILE} was written`,
+          duplicate: `${drift.file} is listed more than once in ${SUM_FILE} (Atlas 1.2.3 crashes reading it)`,
         }[drift.reason]
       : "the directory does not match the recorded total";
     throw new MigrationDirError(
@@ -143,6 +156,36 @@ export function loadMigrationDir(dir: string): MigrationDir {
     );
   }
   return { path: dir, files, hashFile };
+}
+
+/**
+ * atlas.sum's text; bytes that are not UTF-8 are refused here, since Atlas hashes the raw bytes
+ * and no name it could match holds them.
+ */
+function readSumText(sumPath: string): string {
+  const bytes = fs.readFileSync(sumPath);
+  const text = bytes.toString("utf8");
+  if (!Buffer.from(text).equals(bytes)) {
+    const line = text.slice(0, text.indexOf("\uFFFD")).split("\n").length;
+    throw new SumFileError(
+      `${sumPath}:${line}: not valid UTF-8, so it matches no file; run \`npm run migrations:hash\` to rewrite it`,
+    );
+  }
+  return text;
+}
+
+/**
+ * Why a file may be missing from atlas.sum: its first line looks like `-- atlas:sum ignore` but
+ * Atlas 1.2.3 does not read it so (a CR, tab or anything else after `ignore`).
+ */
+function nearDirective(files: readonly MigrationFile[], name: string): string {
+  const file = files.find((f) => f.name === name);
+  const firstLine = file?.text.split("\n", 1)[0] ?? "";
+  if (!file || isSumIgnored(file.bytes) || !/atlas:sum\s+ignore/.test(firstLine)) return "";
+  return (
+    ` (its first line ${JSON.stringify(firstLine)} does not opt it out: Atlas 1.2.3 wants nothing after ` +
+    "`ignore`, not even a CR or a space)"
+  );
 }
 
 /** Writes atlas.sum for the directory; returns the text written. */

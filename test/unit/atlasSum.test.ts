@@ -29,6 +29,20 @@ describe("atlas.sum", () => {
     expect(() => parseHashFile(knownVector.replace("UOnR", "XOnR"))).toThrow(/atlas.sum:1: the total does not match/);
   });
 
+  it("reads a CRLF atlas.sum as Atlas does (bufio.Scanner drops the CR)", () => {
+    const crlf = knownVector.replace(/\n/g, "\r\n");
+    expect(parseHashFile(crlf)).toEqual(parseHashFile(knownVector));
+    expect(parseHashFile(crlf.slice(0, -2))).toEqual(parseHashFile(knownVector));
+    // One CR only: a second one is part of the hash.
+    expect(() => parseHashFile(knownVector.replace(/\n/g, "\r\r\n"))).toThrow(/atlas.sum:1: the total does not match/);
+  });
+
+  it("trims names as Go's strings.TrimSpace does: U+0085 yes, U+FEFF no", () => {
+    const [total, line] = knownVector.split("\n");
+    expect(parseHashFile(`${total}\n\u0085 ${line}\n`).entries[0].name).toBe("20231001000000_initial_schema.sql");
+    expect(() => parseHashFile(`${total}\n\uFEFF${line}\n`)).toThrow(/atlas.sum:1: the total does not match/);
+  });
+
   it("rejects a malformed line, naming it", () => {
     expect(() => parseHashFile(`h1:x\nbroken line\n`)).toThrow(SumFileError);
     expect(() => parseHashFile(`h1:x\nbroken line\n`)).toThrow(/atlas.sum:2: expected/);
@@ -46,15 +60,38 @@ describe("atlas.sum", () => {
     expect(h.entries.map((e) => e.name)).toEqual(["B.sql", "a.sql", "b.sql"]);
   });
 
+  // Atlas 1.2.3's reDirective, `^([ -~]*)atlas:(\w+)(?: +(.+))*` on the whole file, wants the
+  // rest of the first line to be exactly "ignore" (test/integration/atlasSumRules.test.ts
+  // runs these and more through Atlas 1.2.3's library).
   it.each([
     ["-- atlas:sum ignore\nSELECT 1;", true],
     ["--atlas:sum ignore", true],
+    ["-- atlas:sum  ignore\n", true], // the spaces are ` +`
+    ["SELECT 1; -- atlas:sum ignore\n", true], // any printable-ASCII prefix
+    ["-- atlas:txmode none atlas:sum ignore\n", true], // the prefix is greedy: the last atlas: counts
     ["-- atlas:sum ignore ", false], // Atlas compares the rest of the line exactly
     ["\n-- atlas:sum ignore", false], // only the first line counts
     ["-- atlas:txmode none\n-- atlas:sum ignore", false],
     ["-- atlas:sumx ignore", false],
+    ["-- atlas:sum\tignore\n", false],
+    ["\uFEFF-- atlas:sum ignore\n", false], // a BOM is not printable ASCII
+    // Not ignored by Atlas 1.2.3 (`.+` takes them), ignored by 0.13.1 (`[ -~]*` stops before them):
+    ["-- atlas:sum ignore\r\nSELECT 1;\r\n", false],
+    ["-- atlas:sum ignore\r", false],
+    ["-- atlas:sum ignore\t\n", false],
+    ["-- atlas:sum ignoreé\n", false],
+    ["-- atlas:sum ignore\u0000\n", false],
   ])("directive %j → ignored=%s", (text, ignored) => {
     expect(isSumIgnored(Buffer.from(text))).toBe(ignored);
+  });
+
+  it("reads the directive on bytes: invalid UTF-8 after `ignore` is part of the line, as in Go", () => {
+    expect(isSumIgnored(Buffer.concat([Buffer.from("-- atlas:sum ignore"), Buffer.from([0xff, 0x0a])]))).toBe(false);
+  });
+
+  it("gives a CRLF `-- atlas:sum ignore` file its line, as Atlas 1.2.3 does", () => {
+    const hashed = computeHashFile([file("1_a.sql", "-- atlas:sum ignore\r\nSELECT 1;\r\n")]);
+    expect(hashed.entries.map((e) => e.name)).toEqual(["1_a.sql"]);
   });
 
   it("gives an ignored file no line but still feeds its name", () => {
@@ -89,6 +126,19 @@ describe("atlas.sum", () => {
       ],
     ])("%s", (_, files, drift) => {
       expect(firstSumDrift(base, computeHashFile(files))).toEqual(drift);
+    });
+    // Atlas 1.2.3's Validate walks the recorded lines and asks "removed" before "added".
+    it("names a renamed file as removed, as Atlas does", () => {
+      const renamed = computeHashFile([file("1_a.sql", "A"), file("2_bb.sql", "B"), file("3_c.sql", "C")]);
+      expect(firstSumDrift(base, renamed)).toEqual({ reason: "removed", file: "2_b.sql", line: 3 });
+    });
+    it("names the directory's file as added when a recorded line is out of place, as Atlas does", () => {
+      const swapped = { ...base, entries: [base.entries[1], base.entries[0], base.entries[2]] };
+      expect(firstSumDrift(swapped, base)).toEqual({ reason: "added", file: "1_a.sql", line: 2 });
+    });
+    it("names a file listed twice (where Atlas 1.2.3 panics)", () => {
+      const twice = { ...base, entries: [...base.entries, base.entries[0]] };
+      expect(firstSumDrift(twice, base)).toEqual({ reason: "duplicate", file: "1_a.sql", line: 5 });
     });
     it("is undefined when nothing changed", () => {
       expect(firstSumDrift(base, base)).toBeUndefined();

@@ -1,6 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { computeHashFile, formatHashFile } from "../../lib/atlasSum";
 import {
   loadMigrationDir,
   MigrationDirError,
@@ -117,6 +118,48 @@ describe("migration directory", () => {
     writeSumFile(d);
     fs.rmSync(path.join(d, "20260102000000_b.sql"));
     expect(() => loadMigrationDir(d)).toThrow(/20260102000000_b.sql is in atlas.sum but was removed/);
+  });
+
+  it("refuses a file that now opts out of atlas.sum, saying so", () => {
+    const d = make({ "20260101000000_a.sql": "A;", "20260102000000_b.sql": "B;" });
+    writeSumFile(d);
+    fs.writeFileSync(path.join(d, "20260102000000_b.sql"), "-- atlas:sum ignore\nB;");
+    expect(() => loadMigrationDir(d)).toThrow(
+      "atlas.sum:3: 20260102000000_b.sql is in atlas.sum but its first line now opts it out with `-- atlas:sum ignore`",
+    );
+  });
+
+  it("refuses a CRLF `-- atlas:sum ignore` file missing from atlas.sum: Atlas 1.2.3 hashes it (issue 24)", () => {
+    const d = make({ "20260101000000_a.sql": "A;", "20260102000000_b.sql": "-- atlas:sum ignore\r\nB;\r\n" });
+    // atlas.sum as the earlier rules (and Atlas 0.13.1) wrote it: the CRLF file fed only its name,
+    // after the last line, so the sum is that of the first file alone.
+    fs.writeFileSync(path.join(d, "atlas.sum"), formatHashFile(computeHashFile(readMigrationFiles(d).slice(0, 1))));
+    expect(() => loadMigrationDir(d)).toThrow(
+      `checksum mismatch at ${d}/atlas.sum:3: 20260102000000_b.sql was added but is not in atlas.sum ` +
+        '(its first line "-- atlas:sum ignore\\r" does not opt it out',
+    );
+  });
+
+  it("reads a CRLF atlas.sum, as Atlas does", () => {
+    const d = make({ "20260101000000_a.sql": "A;\r\n" });
+    fs.writeFileSync(path.join(d, "atlas.sum"), writeSumFile(d).replace(/\n/g, "\r\n"));
+    expect(loadMigrationDir(d).files.map((f) => f.name)).toEqual(["20260101000000_a.sql"]);
+  });
+
+  it("refuses an atlas.sum that is not UTF-8, naming the line", () => {
+    const d = make({ "20260101000000_a.sql": "A;" });
+    const text = writeSumFile(d);
+    fs.writeFileSync(path.join(d, "atlas.sum"), Buffer.concat([Buffer.from(text), Buffer.from([0xff, 0x0a])]));
+    expect(() => loadMigrationDir(d)).toThrow(`${d}/atlas.sum:3: not valid UTF-8`);
+  });
+
+  it("refuses a directory named *.sql, which Atlas reads as a file and fails", () => {
+    const d = make({ "20260101000000_a.sql": "A;" });
+    writeSumFile(d);
+    fs.mkdirSync(path.join(d, "20260102000000_b.sql"));
+    expect(() => loadMigrationDir(d)).toThrow(
+      `${d}/20260102000000_b.sql: a directory named *.sql, which Atlas reads as a migration file and fails`,
+    );
   });
 
   it("refuses two files with one version", () => {
