@@ -331,6 +331,21 @@ describe("NetworkPolicies", () => {
     });
   });
 
+  it.each<[string, string[], string[], string[]]>([
+    ["nothing extra", [], [], []],
+    ["a carrier-grade NAT range", ["100.64.0.0/10"], ["100.64.0.0/10"], []],
+    ["an IPv6 range", ["2001:db8::/32"], [], ["2001:db8::/32"]],
+    ["a range already blocked, once", ["10.0.0.0/8"], [], []],
+  ])("webhookExceptCidrs adds to the private ranges, never replaces them: %s", async (_, extra, v4, v6) => {
+    await deploy({ networkPolicy: { ...EVERYTHING.networkPolicy, webhookExceptCidrs: extra } });
+    const [public4, public6] = named("dia-api-netpol").inputs.spec.egress[2].to;
+    expect(public4.ipBlock).toEqual({
+      cidr: "0.0.0.0/0",
+      except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "127.0.0.0/8", ...v4],
+    });
+    expect(public6.ipBlock).toEqual({ cidr: "::/0", except: ["fc00::/7", "fe80::/10", "::1/128", ...v6] });
+  });
+
   it("gives the migration Job its own policy: no ingress, the database and DNS only", async () => {
     await deploy(EVERYTHING);
     const job = named("dia-migrate-netpol").inputs.spec;
