@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { ConfigSource } from "../settings";
-import { annotations, labels, port, readKey, resourceName } from "./read";
+import { annotations, isHostName, labels, port, readKey, resourceName } from "./read";
 
 /**
  * How the API is reached: its Service, an optional Ingress and an optional ServiceMonitor.
@@ -19,7 +19,11 @@ export const serviceSchema = z
 
 const host = z
   .string()
-  .regex(/^(\*\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "is not a valid host name (lower case, optional leading *.)");
+  .refine(
+    isHostName,
+    "is not a valid host name (lower-case labels of 1-63 letters, digits and inner '-', joined by single dots, " +
+      "at most 253 characters, optional leading *.; not an IP address)",
+  );
 
 export const ingressSchema = z
   .strictObject({

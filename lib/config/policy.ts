@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { ConfigSource } from "../settings";
 import { ConfigError } from "../settings";
-import { kubeObject, port, readKey } from "./read";
+import { isCidr, kubeObject, port, readKey } from "./read";
 
 /**
  * Opt-in NetworkPolicies: the API accepts traffic on its port only from the listed peers
@@ -11,7 +11,10 @@ import { kubeObject, port, readKey } from "./read";
 
 const cidr = z
   .string()
-  .regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$|^[0-9a-fA-F:]+\/\d{1,3}$/, "expected a CIDR such as 10.0.0.0/16");
+  .refine(
+    isCidr,
+    "expected a CIDR such as 10.0.0.0/16 or 2001:db8::/32 (address octets up to 255, prefix up to 32 or 128)",
+  );
 
 /** A NetworkPolicy peer: pods selected by namespace and/or pod labels. */
 const peer = z
@@ -44,7 +47,11 @@ export const networkPolicySchema = z
     /** Allow HTTPS (443) to public addresses, for the webhooks the API sends. */
     webhooks: z.boolean().default(true),
     /** More ranges webhooks must not reach (e.g. 100.64.0.0/10), on top of NON_PUBLIC_CIDRS. */
-    webhookExceptCidrs: z.array(cidr).default([]),
+    webhookExceptCidrs: z
+      .array(
+        cidr.refine((c) => !c.endsWith("/0"), "a /0 range blocks every webhook: set networkPolicy.webhooks to false"),
+      )
+      .default([]),
   })
   .default({
     enabled: false,

@@ -1,3 +1,4 @@
+import * as net from "net";
 import { z } from "zod";
 import { ConfigError, type ConfigSource } from "../settings";
 
@@ -36,7 +37,30 @@ function describeIssue(issue: z.core.$ZodIssue, key: string): string {
 const qualifiedName = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const labelValue = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
 export const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-export const dnsSubdomain = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+/** A Kubernetes object name (DNS-1123 subdomain): labels joined by single dots, 253 characters in all. */
+export const dnsSubdomain = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/**
+ * A host name as an Ingress rule takes it and DNS resolves it (RFC 1123): lower-case labels
+ * of 1 to 63 characters, no leading or trailing "-", joined by single dots, 253 characters in
+ * all, optionally after a leading "*." wildcard; not an IP address.
+ */
+export function isHostName(host: string): boolean {
+  const name = host.startsWith("*.") ? host.slice(2) : host;
+  return host.length <= 253 && name.split(".").every((l) => dnsLabel.test(l)) && net.isIP(name) === 0;
+}
+
+/**
+ * A CIDR the API server takes: an IPv4 address (four decimal octets up to 255, no leading
+ * zeros) with a prefix of 0-32, or an IPv6 address (no zone) with a prefix of 0-128.
+ */
+export function isCidr(value: string): boolean {
+  const parts = value.split("/");
+  if (parts.length !== 2 || !/^(0|[1-9]\d{0,2})$/.test(parts[1])) return false;
+  const [address, prefix] = [parts[0], Number(parts[1])];
+  if (net.isIPv4(address)) return prefix <= 32;
+  return net.isIPv6(address) && !address.includes("%") && prefix <= 128;
+}
 
 export const annotations = z
   .record(z.string().regex(qualifiedName, "is not a valid annotation key"), z.string())

@@ -1,4 +1,5 @@
 import { ConfigError, readSettings } from "../../lib/settings";
+import { isCidr, isHostName } from "../../lib/config/read";
 
 /** The chart's values as stack config (issue 11): defaults, decisions and refusals. */
 
@@ -106,7 +107,7 @@ describe("chart values: refusals name the key and say what to do", () => {
     ],
     [
       { ingress: { enabled: true, hosts: [{ host: "API.example.org" }] } },
-      "config ingress: hosts[0].host: is not a valid host name (lower case, optional leading *.) (set it with: pulumi config set --path 'ingress.hosts[0].host' <value>)",
+      "config ingress: hosts[0].host: is not a valid host name (lower-case labels of 1-63 letters, digits and inner '-', joined by single dots, at most 253 characters, optional leading *.; not an IP address) (set it with: pulumi config set --path 'ingress.hosts[0].host' <value>)",
     ],
     [
       {
@@ -159,7 +160,7 @@ describe("chart values: refusals name the key and say what to do", () => {
     ],
     [
       { networkPolicy: { enabled: true, database: { cidrs: ["10.1.2.3"] } } },
-      "config networkPolicy: database.cidrs[0]: expected a CIDR such as 10.0.0.0/16 (set it with: pulumi config set --path 'networkPolicy.database.cidrs[0]' <value>)",
+      "config networkPolicy: database.cidrs[0]: expected a CIDR such as 10.0.0.0/16 or 2001:db8::/32 (address octets up to 255, prefix up to 32 or 128) (set it with: pulumi config set --path 'networkPolicy.database.cidrs[0]' <value>)",
     ],
   ])("%j", (values, message) => {
     expect(refusal({ databaseDsn: DSN, ...values })).toBe(message);
@@ -208,4 +209,93 @@ describe("scheduling values", () => {
     expect(s.scheduling.imagePullSecrets).toEqual(["ghcr", "other"]);
     expect(s.scheduling.priorityClassName).toBe("api-high");
   });
+});
+
+describe("host names and CIDRs: what the API server and DNS take", () => {
+  const long = (n: number) => "a".repeat(n);
+  it.each<[string, boolean]>([
+    ["api.example.org", true],
+    ["*.example.org", true],
+    ["localhost", true],
+    ["x-1.example.org", true],
+    [`${long(63)}.example.org`, true],
+    [`${[long(63), long(63), long(63), long(61)].join(".")}`, true], // 253
+    ["a..b", false],
+    [".example.org", false],
+    ["example.org.", false],
+    ["-api.example.org", false],
+    ["api-.example.org", false],
+    ["api.-x.org", false],
+    [`${long(64)}.example.org`, false],
+    [`${[long(63), long(63), long(63), long(62)].join(".")}`, false], // 254
+    ["*", false],
+    ["*.*.example.org", false],
+    ["api.*.example.org", false],
+    ["API.example.org", false],
+    ["api_1.example.org", false],
+    ["10.1.2.3", false],
+    ["", false],
+  ])("host %j: %s", (host, valid) => {
+    expect(isHostName(host)).toBe(valid);
+    const ingress = { enabled: true, hosts: [{ host }], tls: [{ secretName: "api-tls", hosts: [host] }] };
+    if (valid) expect(read({ ingress }).exposure.ingress.hosts[0].host).toBe(host);
+    else
+      expect(refusal({ databaseDsn: DSN, ingress })).toMatch(
+        /^config ingress: hosts\[0\]\.host: is not a valid host name/,
+      );
+  });
+
+  it.each<[string, boolean]>([
+    ["10.0.0.0/8", true],
+    ["10.1.2.3/32", true],
+    ["0.0.0.0/0", true],
+    ["255.255.255.255/32", true],
+    ["2001:db8::/32", true],
+    ["::1/128", true],
+    ["::ffff:10.0.0.0/104", true],
+    ["999.1.1.1/99", false],
+    ["256.0.0.0/8", false],
+    ["10.0.0.0/33", false],
+    ["10.0.0/8", false],
+    ["010.0.0.0/8", false],
+    ["10.0.0.0/08", false],
+    ["10.0.0.0", false],
+    ["10.0.0.0/8/8", false],
+    ["2001:db8::/129", false],
+    ["1::2::3/64", false],
+    ["fe80::1%eth0/64", false],
+    ["2001:db8::/ 32", false],
+  ])("CIDR %j: %s", (cidr, valid) => {
+    expect(isCidr(cidr)).toBe(valid);
+    const networkPolicy = { enabled: true, database: { cidrs: [cidr] } };
+    if (valid) expect(read({ networkPolicy }).networkPolicy.database.cidrs).toEqual([cidr]);
+    else
+      expect(refusal({ databaseDsn: DSN, networkPolicy })).toMatch(
+        /^config networkPolicy: database\.cidrs\[0\]: expected a CIDR/,
+      );
+  });
+
+  it("refuses a /0 webhook exception, which would block every webhook", () => {
+    expect(refusal({ databaseDsn: DSN, networkPolicy: { webhookExceptCidrs: ["0.0.0.0/0"] } })).toBe(
+      "config networkPolicy: webhookExceptCidrs[0]: a /0 range blocks every webhook: set networkPolicy.webhooks to false " +
+        "(set it with: pulumi config set --path 'networkPolicy.webhookExceptCidrs[0]' <value>)",
+    );
+  });
+
+  it.each([["a..b"], ["-secret"], ["secret-"], ["a.-b"], [`${"a".repeat(254)}`]])(
+    "refuses the object name %j where Kubernetes would (useExistingSecret, ingress.tls[].secretName)",
+    (name) => {
+      expect(refusal({ useExistingSecret: name })).toBe(
+        `config useExistingSecret: ${JSON.stringify(name)} is not a valid Secret name`,
+      );
+      const ingress = {
+        enabled: true,
+        hosts: [{ host: "api.example.org" }],
+        tls: [{ secretName: name, hosts: ["api.example.org"] }],
+      };
+      expect(refusal({ databaseDsn: DSN, ingress })).toMatch(
+        /^config ingress: tls\[0\]\.secretName: is not a valid Kubernetes object name/,
+      );
+    },
+  );
 });
