@@ -46,7 +46,8 @@ export const ingressSchema = z
         }),
       )
       .default([]),
-    tls: z.array(z.strictObject({ secretName: resourceName, hosts: z.array(host).min(1) })).default([]),
+    /** Without secretName, the ingress controller's default certificate (as Kubernetes and the chart allow). */
+    tls: z.array(z.strictObject({ secretName: resourceName.optional(), hosts: z.array(host).min(1) })).default([]),
   })
   .default({ enabled: false, className: "", annotations: {}, hosts: [], tls: [] })
   .refine((i) => !i.enabled || i.hosts.length > 0, {

@@ -169,6 +169,15 @@ describe("exposure", () => {
     });
   });
 
+  it.each<[string, Record<string, unknown>, Record<string, unknown>]>([
+    ["a Secret of its own", { secretName: "api-tls" }, { secretName: "api-tls" }],
+    ["the controller's default certificate", {}, {}],
+  ])("takes ingress.tls with %s", async (_, given, applied) => {
+    const host = "api.example.org";
+    await deploy({ ingress: { enabled: true, hosts: [{ host }], tls: [{ ...given, hosts: [host] }] } });
+    expect(named("dia-ingress").inputs.spec.tls).toEqual([{ ...applied, hosts: [host] }]);
+  });
+
   it("reads the ServiceMonitor CRD before creating one, so a missing CRD fails on a lookup named after it", async () => {
     await deploy(EVERYTHING);
     const crd = named("dia-metrics-crd-servicemonitors.monitoring.coreos.com");
