@@ -142,6 +142,13 @@ describe("the HPA and replicas", () => {
     expect(named("dia-api").inputs.spec.replicas).toBe(3);
     expect(has("dia-hpa")).toBe(false);
   });
+
+  it("with replicas 0, the Deployment runs no pods and there is no budget", async () => {
+    await deploy({ replicas: "0", podDisruptionBudget: { enabled: true } });
+    expect(named("dia-api").inputs.spec.replicas).toBe(0);
+    expect(has("dia-pdb")).toBe(false);
+    expect(has("dia-hpa")).toBe(false);
+  });
 });
 
 describe("exposure", () => {

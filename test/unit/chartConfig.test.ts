@@ -1,5 +1,6 @@
 import { ConfigError, readSettings } from "../../lib/settings";
 import { isCidr, isHostName } from "../../lib/config/read";
+import { allowedDisruptions } from "../../lib/config/scaling";
 
 /** The chart's values as stack config (issue 11): defaults, decisions and refusals. */
 
@@ -83,6 +84,101 @@ describe("chart values: autoscaling and replicas", () => {
   });
 });
 
+describe("chart values: a budget that blocks every drain is refused", () => {
+  const drain = "lets no pod be evicted, so every node drain would block";
+  const maxFix =
+    "set podDisruptionBudget.maxUnavailable to 1 (or a percentage above 0%), or set podDisruptionBudget.enabled to false";
+  it.each<[Record<string, unknown>, string]>([
+    [{ podDisruptionBudget: { maxUnavailable: 0 } }, `maxUnavailable: 0 ${drain}; ${maxFix}`],
+    [{ podDisruptionBudget: { maxUnavailable: "0%" } }, `maxUnavailable: "0%" ${drain}; ${maxFix}`],
+    [
+      { podDisruptionBudget: { minAvailable: 2 } },
+      `minAvailable: 2 with 2 replicas (replicas) ${drain}; set podDisruptionBudget.minAvailable below 2, or use podDisruptionBudget.maxUnavailable: 1`,
+    ],
+    [
+      { replicas: "3", podDisruptionBudget: { minAvailable: 5 } },
+      `minAvailable: 5 with 3 replicas (replicas) ${drain}; set podDisruptionBudget.minAvailable below 3, or use podDisruptionBudget.maxUnavailable: 1`,
+    ],
+    [
+      { podDisruptionBudget: { minAvailable: "100%" }, replicas: "10" },
+      `minAvailable: "100%" (10 of 10, rounded up) with 10 replicas (replicas) ${drain}; set podDisruptionBudget.minAvailable below 10, or use podDisruptionBudget.maxUnavailable: 1`,
+    ],
+    [
+      { podDisruptionBudget: { minAvailable: "60%" } },
+      `minAvailable: "60%" (2 of 2, rounded up) with 2 replicas (replicas) ${drain}; set podDisruptionBudget.minAvailable below 2, or use podDisruptionBudget.maxUnavailable: 1`,
+    ],
+    [
+      { autoscaling: { enabled: true, minReplicas: 3, maxReplicas: 10 }, podDisruptionBudget: { minAvailable: 3 } },
+      `minAvailable: 3 with 3 replicas (autoscaling.minReplicas) ${drain}; set podDisruptionBudget.minAvailable below 3, or use podDisruptionBudget.maxUnavailable: 1`,
+    ],
+    [
+      { replicas: "1", podDisruptionBudget: { enabled: true, minAvailable: 1 } },
+      `minAvailable: 1 with 1 replica (replicas) ${drain}; set podDisruptionBudget.minAvailable below 1, or use podDisruptionBudget.maxUnavailable: 1, or raise the replicas to 2 or more`,
+    ],
+  ])("%j", (values, message) => {
+    expect(refusal({ databaseDsn: DSN, ...values })).toBe(`config podDisruptionBudget: ${message}`);
+  });
+
+  it.each<[unknown]>([["150%"], ["101%"], ["1000%"], ["-1%"], ["50"]])("refuses the percentage %j", (value) => {
+    for (const field of ["minAvailable", "maxUnavailable"]) {
+      expect(refusal({ databaseDsn: DSN, podDisruptionBudget: { [field]: value } })).toBe(
+        `config podDisruptionBudget: ${field}: expected a count or a percentage from 0% to 100% ` +
+          `(set it with: pulumi config set --path 'podDisruptionBudget.${field}' <value>)`,
+      );
+    }
+  });
+
+  it.each<[Record<string, unknown>, object | undefined]>([
+    [{ podDisruptionBudget: { maxUnavailable: "1%" } }, { maxUnavailable: "1%" }],
+    [{ podDisruptionBudget: { maxUnavailable: "100%" } }, { maxUnavailable: "100%" }],
+    [{ podDisruptionBudget: { minAvailable: 1 } }, { minAvailable: 1 }],
+    [{ podDisruptionBudget: { minAvailable: "50%" } }, { minAvailable: "50%" }],
+    [{ podDisruptionBudget: { minAvailable: 0 } }, { minAvailable: 0 }],
+    [{ replicas: "10", podDisruptionBudget: { minAvailable: "90%" } }, { minAvailable: "90%" }],
+    [{ replicas: "1", podDisruptionBudget: { enabled: true } }, { maxUnavailable: 1 }],
+    // A budget is not checked, nor created, where it is off.
+    [{ replicas: "1", podDisruptionBudget: { minAvailable: 1 } }, undefined],
+    [{ podDisruptionBudget: { enabled: false, maxUnavailable: 0 } }, undefined],
+  ])("accepts %j", (values, budget) => {
+    expect(read(values).scaling.podDisruptionBudget).toEqual(budget);
+  });
+
+  it.each<[number | string, number, number]>([
+    [1, 2, 1],
+    ["50%", 3, 2],
+    ["1%", 200, 2],
+    ["0%", 5, 0],
+  ])("allowedDisruptions: maxUnavailable %j of %d pods is %d", (maxUnavailable, pods, allowed) => {
+    expect(allowedDisruptions({ maxUnavailable }, pods)).toBe(allowed);
+  });
+  it.each<[number | string, number, number]>([
+    [1, 2, 1],
+    [3, 2, 0],
+    ["50%", 3, 1],
+    ["50%", 4, 2],
+    ["100%", 7, 0],
+  ])("allowedDisruptions: minAvailable %j of %d pods is %d", (minAvailable, pods, allowed) => {
+    expect(allowedDisruptions({ minAvailable }, pods)).toBe(allowed);
+  });
+});
+
+describe("chart values: replicas 0, as the chart allows", () => {
+  it("runs no pods and adds no budget, even an enabled one (nothing to protect, nothing to block)", () => {
+    expect(read({ replicas: "0" }).scaling).toEqual({ replicas: 0, podDisruptionBudget: undefined });
+    expect(read({ replicas: "0", podDisruptionBudget: { enabled: true, minAvailable: 2 } }).scaling).toEqual({
+      replicas: 0,
+      podDisruptionBudget: undefined,
+    });
+  });
+
+  it("is refused with autoscaling on: the HPA would keep its minReplicas", () => {
+    expect(refusal({ databaseDsn: DSN, replicas: "0", autoscaling: { enabled: true } })).toBe(
+      "config replicas: is 0 while autoscaling.enabled is true, and the HPA keeps at least autoscaling.minReplicas " +
+        "(1 or more) pods; to stop the API set autoscaling.enabled to false, or remove replicas to let the HPA count",
+    );
+  });
+});
+
 describe("chart values: refusals name the key and say what to do", () => {
   it.each<[Record<string, unknown>, string]>([
     [
@@ -92,10 +188,6 @@ describe("chart values: refusals name the key and say what to do", () => {
     [
       { autoscaling: { enabled: true, maxReplica: 3 } },
       "config autoscaling: Unrecognized key: \"maxReplica\" (set it with: pulumi config set --path 'autoscaling' <value>)",
-    ],
-    [
-      { podDisruptionBudget: { enabled: true }, replicas: "1" },
-      "config podDisruptionBudget: enabled with at most 1 replica always running would block every node drain; raise replicas (or autoscaling.minReplicas) to 2, or set podDisruptionBudget.maxUnavailable",
     ],
     [
       { podDisruptionBudget: { minAvailable: 1, maxUnavailable: 1 } },

@@ -65,8 +65,8 @@ describe("readSettings", () => {
 
   it.each<[Record<string, string>, string]>([
     [{ databaseDsn: "" }, "config databaseDsn: is required: pulumi config set --secret databaseDsn '<value>'"],
-    [{ replicas: "0" }, 'config replicas: expected a whole number from 1 to 100, got "0"'],
-    [{ replicas: "two" }, 'config replicas: expected a whole number from 1 to 100, got "two"'],
+    [{ replicas: "101" }, 'config replicas: expected a whole number from 0 to 100, got "101"'],
+    [{ replicas: "two" }, 'config replicas: expected a whole number from 0 to 100, got "two"'],
     [{ namespace: "Bad_NS" }, 'config namespace: "Bad_NS" is not a valid namespace name (a DNS label)'],
     [{ imageDigest: "sha256:abc" }, 'config imageDigest: expected sha256:<64 hex digits>, got "sha256:abc"'],
     [
@@ -131,7 +131,7 @@ describe("readSettings", () => {
     "reads only decimal digits as a number: refuses replicas %j",
     (raw) => {
       expect(() => read({ replicas: raw })).toThrow(
-        `config replicas: expected a whole number from 1 to 100, got ${JSON.stringify(raw)}`,
+        `config replicas: expected a whole number from 0 to 100, got ${JSON.stringify(raw)}`,
       );
     },
   );
