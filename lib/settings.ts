@@ -4,6 +4,7 @@ import { Exposure, readExposure } from "./config/exposure";
 import { NetworkPolicySettings, readPolicy } from "./config/policy";
 import { readScaling, Scaling } from "./config/scaling";
 import { readScheduling, Scheduling } from "./config/scheduling";
+import { GO_MAX_DURATION_NS, goDurationNs, POSTGRES_MAX_TIMEOUT_MS, postgresDurationMs } from "./config/read";
 import { readExistingSecret } from "./config/secrets";
 import { readWorkload, Workload } from "./config/workload";
 
@@ -92,7 +93,6 @@ export interface ConfigSource {
 const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const digestPattern = /^sha256:[a-f0-9]{64}$/;
 const versionPattern = /^\d{14}$/;
-const durationPattern = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
 const quantityPattern = /^\d+(\.\d+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$/;
 
 export function readSettings(config: ConfigSource): Settings {
@@ -220,10 +220,18 @@ export function readSettings(config: ConfigSource): Settings {
     );
   }
   const lockTimeout = text("migrationLockTimeout", "10s")!;
-  if (!durationPattern.test(lockTimeout)) {
+  const lockTimeoutNs = goDurationNs(lockTimeout);
+  if (lockTimeoutNs === undefined) {
     throw new ConfigError(
       "migrationLockTimeout",
       `expected a Go duration such as 10s or 1m30s, got ${JSON.stringify(lockTimeout)}`,
+    );
+  }
+  if (lockTimeoutNs > GO_MAX_DURATION_NS) {
+    throw new ConfigError(
+      "migrationLockTimeout",
+      `${JSON.stringify(lockTimeout)} is longer than a Go duration can hold (2562047h, about 292 years), so Atlas ` +
+        "would refuse its --lock-timeout; use a duration such as 10s or 1m30s",
     );
   }
   const revisionsSchema = text("migrationRevisionsSchema");
@@ -252,10 +260,18 @@ export function readSettings(config: ConfigSource): Settings {
   }
 
   const lockWaitTimeout = text("migrationLockWaitTimeout", "5s")!;
-  if (!/^(0|[1-9]\d*(ms|s|min|h))$/.test(lockWaitTimeout)) {
+  const lockWaitMs = postgresDurationMs(lockWaitTimeout);
+  if (lockWaitMs === undefined) {
     throw new ConfigError(
       "migrationLockWaitTimeout",
       `expected a PostgreSQL duration such as 5s, 500ms or 1min, or 0 for no limit, got ${JSON.stringify(lockWaitTimeout)}`,
+    );
+  }
+  if (lockWaitMs > POSTGRES_MAX_TIMEOUT_MS) {
+    throw new ConfigError(
+      "migrationLockWaitTimeout",
+      `${JSON.stringify(lockWaitTimeout)} is above PostgreSQL's limit for lock_timeout (2147483647ms, about 596h), ` +
+        "so the server would refuse the migration's connection; use a duration such as 5s, or 0 for no limit",
     );
   }
   const acceptDatabase = text("migrationAcceptDatabase");

@@ -1,5 +1,5 @@
 import { ConfigError, readSettings } from "../../lib/settings";
-import { isCidr, isHostName } from "../../lib/config/read";
+import { isCidr, isHostName, prometheusDurationMs } from "../../lib/config/read";
 import { allowedDisruptions } from "../../lib/config/scaling";
 
 /** The chart's values as stack config (issue 11): defaults, decisions and refusals. */
@@ -162,6 +162,51 @@ describe("chart values: a budget that blocks every drain is refused", () => {
   });
 });
 
+describe("serviceMonitor durations: what Prometheus takes", () => {
+  it.each<[string, bigint | undefined]>([
+    ["0", 0n],
+    ["30s", 30_000n],
+    ["1m30s", 90_000n],
+    ["1h", 3_600_000n],
+    ["500ms", 500n],
+    ["1y2w3d", 31_536_000_000n + 2n * 604_800_000n + 3n * 86_400_000n],
+    ["30s1m", undefined],
+    ["1m1m", undefined],
+    ["1.5s", undefined],
+    ["30", undefined],
+    ["", undefined],
+    ["-1s", undefined],
+  ])("prometheusDurationMs(%j) is %s", (text, ms) => {
+    expect(prometheusDurationMs(text)).toBe(ms);
+  });
+
+  it.each<[Record<string, string>, string]>([
+    [{ interval: "30s1m" }, "interval: expected a Prometheus duration such as 30s or 1m"],
+    [
+      { interval: "293y" },
+      "interval: is longer than Prometheus can hold (292 years); use a duration such as 30s or 1m",
+    ],
+    [{ scrapeTimeout: "106752d" }, "scrapeTimeout: is longer than Prometheus can hold (292 years)"],
+    [
+      { interval: "30s", scrapeTimeout: "1m" },
+      "scrapeTimeout: scrapeTimeout must not be longer than interval (Prometheus refuses it) (set it with: pulumi config set --path 'serviceMonitor.scrapeTimeout' <value>)",
+    ],
+  ])("refuses %j", (monitor, message) => {
+    expect(refusal({ databaseDsn: DSN, serviceMonitor: { enabled: true, ...monitor } })).toContain(
+      `config serviceMonitor: ${message}`,
+    );
+  });
+
+  it("accepts the longest one and a timeout equal to the interval", () => {
+    const m = read({ serviceMonitor: { enabled: true, interval: "292y", scrapeTimeout: "292y" } }).exposure
+      .serviceMonitor;
+    expect([m.interval, m.scrapeTimeout]).toEqual(["292y", "292y"]);
+    expect(
+      read({ serviceMonitor: { interval: "1m", scrapeTimeout: "1m" } }).exposure.serviceMonitor.scrapeTimeout,
+    ).toBe("1m");
+  });
+});
+
 describe("chart values: replicas 0, as the chart allows", () => {
   it("runs no pods and adds no budget, even an enabled one (nothing to protect, nothing to block)", () => {
     expect(read({ replicas: "0" }).scaling).toEqual({ replicas: 0, podDisruptionBudget: undefined });
@@ -217,7 +262,7 @@ describe("chart values: refusals name the key and say what to do", () => {
     ],
     [
       { serviceMonitor: { enabled: true, interval: "30 seconds" } },
-      "config serviceMonitor: interval: expected a Prometheus duration such as 30s or 1m (set it with: pulumi config set --path 'serviceMonitor.interval' <value>)",
+      "config serviceMonitor: interval: expected a Prometheus duration such as 30s or 1m (units y, w, d, h, m, s, ms, each once, in that order) (set it with: pulumi config set --path 'serviceMonitor.interval' <value>)",
     ],
     [
       { serviceAccount: { create: false } },

@@ -10,6 +10,7 @@ import {
   readVersionList,
 } from "../../lib/settings";
 import { testbedAtlasImage } from "../support/stack";
+import { goDurationNs, postgresDurationMs } from "../../lib/config/read";
 import { DATABASE_CA_PATH } from "../../lib/databaseTls";
 import { certDir, makeCa } from "../support/certs";
 
@@ -125,6 +126,64 @@ describe("readSettings", () => {
   ])("refuses %j", (values, message) => {
     expect(() => read(values)).toThrow(ConfigError);
     expect(() => read(values)).toThrow(message);
+  });
+
+  it.each<[string, bigint | undefined]>([
+    ["10s", 10_000_000_000n],
+    ["1m30s", 90_000_000_000n],
+    ["1.5h", 5_400_000_000_000n],
+    ["1.0000000001s", 1_000_000_000n], // below a nanosecond: truncated, as Go does
+    ["300ms", 300_000_000n],
+    ["2562047h47m16.854775807s", 2n ** 63n - 1n],
+    ["10", undefined],
+    ["-1s", undefined],
+    ["1d", undefined],
+  ])("goDurationNs(%j) is %s", (text, ns) => {
+    expect(goDurationNs(text)).toBe(ns);
+  });
+
+  it.each<[string, bigint | undefined]>([
+    ["0", 0n],
+    ["500ms", 500n],
+    ["5s", 5_000n],
+    ["1min", 60_000n],
+    ["2h", 7_200_000n],
+    ["05s", undefined],
+    ["5m", undefined],
+    ["5", undefined],
+  ])("postgresDurationMs(%j) is %s", (text, ms) => {
+    expect(postgresDurationMs(text)).toBe(ms);
+  });
+
+  it.each<[Record<string, string>, string]>([
+    [
+      { migrationLockTimeout: "2562047h47m16.854775808s" },
+      'config migrationLockTimeout: "2562047h47m16.854775808s" is longer than a Go duration can hold (2562047h, about 292 years), so Atlas would refuse its --lock-timeout; use a duration such as 10s or 1m30s',
+    ],
+    [
+      { migrationLockTimeout: "9999999999h" },
+      'config migrationLockTimeout: "9999999999h" is longer than a Go duration can hold',
+    ],
+    [
+      { migrationLockWaitTimeout: "2147483648ms" },
+      "config migrationLockWaitTimeout: \"2147483648ms\" is above PostgreSQL's limit for lock_timeout (2147483647ms, about 596h), so the server would refuse the migration's connection; use a duration such as 5s, or 0 for no limit",
+    ],
+    [{ migrationLockWaitTimeout: "597h" }, 'config migrationLockWaitTimeout: "597h" is above PostgreSQL\'s limit'],
+    [
+      { migrationLockWaitTimeout: "35792min" },
+      'config migrationLockWaitTimeout: "35792min" is above PostgreSQL\'s limit',
+    ],
+  ])("refuses a duration beyond what Go or PostgreSQL hold: %j", (values, message) => {
+    expect(() => read(values)).toThrow(message);
+  });
+
+  it.each<[Record<string, string>]>([
+    [{ migrationLockTimeout: "2562047h47m16.854775807s" }],
+    [{ migrationLockWaitTimeout: "2147483647ms" }],
+    [{ migrationLockWaitTimeout: "596h" }],
+    [{ migrationLockWaitTimeout: "35791min" }],
+  ])("accepts the longest durations: %j", (values) => {
+    expect(() => read(values)).not.toThrow();
   });
 
   it.each([["0x10"], ["1e1"], [" 5"], ["5 "], ["5.0"], ["+5"], ["05"], ["0b11"], ["Infinity"], ["1_0"]])(
