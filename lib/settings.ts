@@ -155,7 +155,8 @@ export function readSettings(config: ConfigSource): Settings {
   if (!imageNamePattern.test(image.repository)) {
     throw new ConfigError(
       "image",
-      `${JSON.stringify(image.repository)} is not an image repository (lower-case, e.g. ${DEFAULT_IMAGE})`,
+      `${JSON.stringify(image.repository)} is not an image repository (lower-case; a registry host needs a dot ` +
+        `or a port, e.g. ${DEFAULT_IMAGE})`,
     );
   }
   if (!imageTagPattern.test(image.tag)) {
@@ -418,10 +419,48 @@ export function readVersionList(key: string, raw: string | undefined): string[] 
   return versions as string[];
 }
 
-const imageNamePattern =
-  /^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::\d+)?|\[[0-9a-fA-F:]+\](?::\d+)?)\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+/**
+ * An image repository as the container runtime splits it (distribution/reference): the
+ * first component is a registry host only with a dot, a port or as localhost; every
+ * component lower-case. `ARIGAIO/atlas` is not Docker Hub's arigaio/atlas but a registry
+ * host "ARIGAIO" no node can reach, so it is refused.
+ */
+const pathComponent = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+const hostLabel = "[a-z0-9](?:[a-z0-9-]*[a-z0-9])?";
+const registryHost = `(?:${hostLabel}(?:\\.${hostLabel})+(?::\\d+)?|${hostLabel}:\\d+|\\[[0-9a-f:]+\\](?::\\d+)?)`;
+const imageNamePattern = new RegExp(`^(?:${registryHost}/)?${pathComponent}(?:/${pathComponent})*$`);
 const imageTagPattern = /^[\w][\w.-]{0,127}$/;
-const versionTagPattern = /^v?\d+\.\d+\.\d+(?:[-._][0-9A-Za-z][0-9A-Za-z._-]*)?$/;
+/** A release: x.y.z, an optional leading v, an optional suffix (1.2.3-community, v1.4.0-rc.1). */
+const versionTagPattern = /^v?\d+\.\d+\.\d+(?:[-._+][0-9A-Za-z][0-9A-Za-z._-]*)?$/;
+/** Words that name a moving build wherever they appear in a tag's suffix (1.2.3-latest, 1.2.3-nightly). */
+export const MOVING_TAG_WORDS = [
+  "latest",
+  "main",
+  "master",
+  "trunk",
+  "head",
+  "edge",
+  "nightly",
+  "canary",
+  "dev",
+  "develop",
+  "snapshot",
+  "stable",
+  "current",
+  "next",
+  "unstable",
+  "rolling",
+];
+
+/** Whether a tag names one release: x.y.z, with no suffix word that names a moving build. */
+export function isPinnedTag(tag: string): boolean {
+  if (!versionTagPattern.test(tag)) return false;
+  const suffix = tag.replace(/^v?\d+\.\d+\.\d+/, "");
+  return !suffix
+    .toLowerCase()
+    .split(/[-._+]/)
+    .some((word) => MOVING_TAG_WORDS.includes(word));
+}
 
 /**
  * An image that always means the same bits: a digest, or a full version tag (x.y.z). A
@@ -446,12 +485,13 @@ export function checkPinnedImage(key: string, ref: string): void {
     }
     return;
   }
-  if (tag === undefined || !versionTagPattern.test(tag)) {
+  if (tag === undefined || !isPinnedTag(tag)) {
     throw new ConfigError(
       key,
       `${JSON.stringify(ref)} ${tag === undefined ? "has no tag" : `has the moving tag ${JSON.stringify(tag)}`}: ` +
         "the migration Job is re-run only when its spec changes, so the image must not change under the same name; " +
-        `pin a version tag (x.y.z) or a digest (${example})`,
+        "pin a version tag (x.y.z, optionally with a leading v and a suffix such as -community, but no suffix naming " +
+        `a moving build: ${MOVING_TAG_WORDS.slice(0, 7).join(", ")}, ...) or a digest (${example})`,
     );
   }
 }

@@ -76,7 +76,7 @@ describe("readSettings", () => {
     ],
     [
       { image: "GHCR.io/Italia/API" },
-      'config image: "GHCR.io/Italia/API" is not an image repository (lower-case, e.g. ghcr.io/italia/developers-italia-api)',
+      'config image: "GHCR.io/Italia/API" is not an image repository (lower-case; a registry host needs a dot or a port, e.g. ghcr.io/italia/developers-italia-api)',
     ],
     [
       { imageTag: "v1.4.0 " },
@@ -251,6 +251,9 @@ describe("readSettings", () => {
     [`arigaio/atlas@sha256:${"a".repeat(64)}`],
     [`arigaio/atlas:latest@sha256:${"b".repeat(64)}`],
     ["registry.example:5000/tools/atlas:1.2.3"],
+    ["localhost:5000/atlas:1.2.3"],
+    ["mirror.example.org/arigaio/atlas:v1.2.3-rc.1"],
+    ["arigaio/atlas:1.2.3-community.domain"], // "main" inside a word is not the word
   ])("accepts the pinned atlasImage %s", (ref) => {
     expect(read({ atlasImage: ref }).migration.atlasImage).toBe(ref);
   });
@@ -262,17 +265,53 @@ describe("readSettings", () => {
     ["arigaio/atlas:0.13", 'has the moving tag "0.13"'],
     ["arigaio/atlas:canary", 'has the moving tag "canary"'],
     ["registry.example:5000/atlas", "has no tag"],
+    ["arigaio/atlas:1.2.3-latest", 'has the moving tag "1.2.3-latest"'],
+    ["arigaio/atlas:v1.2.3-nightly", 'has the moving tag "v1.2.3-nightly"'],
+    ["arigaio/atlas:1.2.3-community-canary", 'has the moving tag "1.2.3-community-canary"'],
+    ["arigaio/atlas:1.2.3.main", 'has the moving tag "1.2.3.main"'],
+    ["arigaio/atlas:1.2.3_EDGE", 'has the moving tag "1.2.3_EDGE"'],
+    ["arigaio/atlas:1.2.3-dev", 'has the moving tag "1.2.3-dev"'],
+    ["arigaio/atlas:1.2.3-snapshot", 'has the moving tag "1.2.3-snapshot"'],
+    ["arigaio/atlas:latest-1.2.3", 'has the moving tag "latest-1.2.3"'],
+    ["arigaio/atlas:main", 'has the moving tag "main"'],
   ])("refuses the moving atlasImage %s", (ref, why) => {
     expect(() => read({ atlasImage: ref })).toThrow(
       `config atlasImage: ${JSON.stringify(ref)} ${why}: the migration Job is re-run only when its spec changes`,
     );
-    expect(() => read({ atlasImage: ref })).toThrow(/pin a version tag \(x\.y\.z\) or a digest/);
+    expect(() => read({ atlasImage: ref })).toThrow(
+      "pin a version tag (x.y.z, optionally with a leading v and a suffix such as -community, but no suffix naming " +
+        "a moving build: latest, main, master, trunk, head, edge, nightly, ...) or a digest " +
+        "(e.g. arigaio/atlas:1.2.3-community or arigaio/atlas@sha256:<64 hex digits>)",
+    );
   });
 
-  it.each([["arigaio/atlas@sha256:abc"], ["Arigaio/Atlas:0.13.1"], ["arigaio/atlas:0.13.1 "], ["atlas:"]])(
-    "refuses the malformed atlasImage %j",
-    (ref) => {
-      expect(() => checkPinnedImage("atlasImage", ref)).toThrow(/^config atlasImage: /);
+  it("refuses a malformed atlasImage digest", () => {
+    expect(() => checkPinnedImage("atlasImage", "arigaio/atlas@sha256:abc")).toThrow(
+      'config atlasImage: "arigaio/atlas@sha256:abc": the digest must be sha256:<64 hex digits>',
+    );
+  });
+
+  it.each([
+    ["Arigaio/Atlas:0.13.1"],
+    ["arigaio/atlas:0.13.1 "],
+    ["atlas:"],
+    // Not Docker Hub's arigaio/atlas: the runtime reads an upper-case first part as a registry host.
+    ["ARIGAIO/atlas:1.2.3"],
+    ["Arigaio/atlas:1.2.3"],
+    ["GHCR.io/arigaio/atlas:1.2.3"],
+    ["registry..example/atlas:1.2.3"],
+  ])("refuses the malformed atlasImage %j", (ref) => {
+    expect(() => checkPinnedImage("atlasImage", ref)).toThrow(
+      `config atlasImage: ${JSON.stringify(ref)} is not an image reference (e.g. arigaio/atlas:1.2.3-community or arigaio/atlas@sha256:<64 hex digits>)`,
+    );
+  });
+
+  it.each([["ARIGAIO/api"], ["Italia/developers-italia-api"], ["ghcr.io/Italia/api"], ["-ghcr.io/api"]])(
+    "refuses the API image repository %j, which no node could pull",
+    (repository) => {
+      expect(() => read({ image: repository })).toThrow(
+        `config image: ${JSON.stringify(repository)} is not an image repository (lower-case; a registry host needs a dot or a port`,
+      );
     },
   );
 
