@@ -5,7 +5,9 @@ import {
   ATLAS_IMAGE,
   checkPinnedImage,
   ConfigError,
+  DEFAULT_RESOURCES,
   isApiPasetoKey,
+  quantityMilli,
   readSettings,
   readVersionList,
 } from "../../lib/settings";
@@ -117,7 +119,7 @@ describe("readSettings", () => {
     [{ resources: '{"request": {}}' }, 'config resources: unknown key "request": use requests and limits'],
     [
       { resources: '{"limits": {"memory": "lots"}}' },
-      'config resources: limits.memory: expected a quantity such as 100m or 128Mi, got "lots"',
+      'config resources: limits.memory: "lots" is not a quantity such as 128Mi or 1Gi',
     ],
     [
       { databaseDsn: "host=db sslmode=prefer" },
@@ -214,11 +216,76 @@ describe("readSettings", () => {
     expect(() => read({ resources: raw })).toThrow(`config resources: ${message}`);
   });
 
-  it("reads resources given as an object", () => {
-    expect(read({ resources: '{"requests": {"cpu": "50m"}, "limits": {"memory": "1Gi"}}' }).resources).toEqual({
-      requests: { cpu: "50m" },
-      limits: { memory: "1Gi" },
-    });
+  it.each<[string, object]>([
+    ["{}", { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } }],
+    ['{"limits": {"memory": "512Mi"}}', { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } }],
+    ['{"requests": {"cpu": "50m"}}', { requests: { cpu: "50m", memory: "128Mi" }, limits: { memory: "256Mi" } }],
+    [
+      '{"requests": {"cpu": "0.5", "memory": "200Mi"}, "limits": {"cpu": "2", "memory": "1Gi"}}',
+      { requests: { cpu: "0.5", memory: "200Mi" }, limits: { cpu: "2", memory: "1Gi" } },
+    ],
+    [
+      '{"limits": {"ephemeral-storage": "1Gi"}}',
+      { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi", "ephemeral-storage": "1Gi" } },
+    ],
+  ])("merges resources %s over the defaults field by field", (raw, resources) => {
+    expect(read({ resources: raw }).resources).toEqual(resources);
+  });
+
+  it("owns the resources defaults in one place: Pulumi.yaml declares none", () => {
+    expect(read({}).resources).toEqual(DEFAULT_RESOURCES);
+    const yaml = fs.readFileSync(path.join(__dirname, "../../Pulumi.yaml"), "utf8");
+    expect(/\n  resources:\n    type: object\n    default: (.*)\n/.exec(yaml)?.[1]).toBe("{}");
+  });
+
+  it.each<[object, string]>([
+    [
+      { limits: { memory: "1m" } },
+      'limits.memory: "1m" is in thousandths of a byte ("m" is milli); write mebibytes as Mi, e.g. 128Mi',
+    ],
+    [{ requests: { memory: "500m" } }, 'requests.memory: "500m" is in thousandths of a byte'],
+    [
+      { limits: { memory: "1.5" } },
+      'limits.memory: "1.5" is not a whole number of bytes; use a unit, e.g. 1536Ki or 2Mi',
+    ],
+    [{ limits: { memory: "1.0000001Gi" } }, 'limits.memory: "1.0000001Gi" is not a whole number of bytes'],
+    [{ limits: { memory: "1Ki" } }, 'limits.memory: "1Ki" is below 4Mi, too little to start the API; e.g. 128Mi'],
+    [{ requests: { memory: "4194303" } }, 'requests.memory: "4194303" is below 4Mi'],
+    [{ limits: { memory: "1e9" } }, 'limits.memory: "1e9" is not a quantity such as 128Mi or 1Gi'],
+    [{ limits: { "ephemeral-storage": "10m" } }, 'limits.ephemeral-storage: "10m" is in thousandths of a byte'],
+    [
+      { requests: { cpu: "0.0001" } },
+      'requests.cpu: "0.0001" is finer than Kubernetes counts CPU (1m, a thousandth of a core); e.g. 100m',
+    ],
+    [{ requests: { cpu: "0.5m" } }, 'requests.cpu: "0.5m" is finer than Kubernetes counts CPU'],
+    [{ limits: { cpu: "1Gi" } }, 'limits.cpu: "1Gi" is not a CPU quantity: give cores (0.5, 2) or millicores (100m)'],
+    [{ limits: { cpu: "2k" } }, 'limits.cpu: "2k" is not a CPU quantity'],
+    [
+      { requests: { memory: "512Mi" } },
+      "requests.memory (512Mi) is above limits.memory (256Mi, the default), which Kubernetes refuses; raise limits.memory: pulumi config set --path 'resources.limits.memory' 512Mi",
+    ],
+    [
+      { requests: { cpu: "2" }, limits: { cpu: "1500m" } },
+      "requests.cpu (2) is above limits.cpu (1500m), which Kubernetes refuses; raise limits.cpu: pulumi config set --path 'resources.limits.cpu' 2",
+    ],
+    [{ limits: { memory: "100Mi" } }, "requests.memory (128Mi, the default) is above limits.memory (100Mi)"],
+  ])("refuses the resources %j, naming the field", (resources, message) => {
+    expect(() => read({ resources: JSON.stringify(resources) })).toThrow(`config resources: ${message}`);
+  });
+
+  it.each<[string, bigint | undefined]>([
+    ["100m", 100n],
+    ["0.5", 500n],
+    ["2", 2000n],
+    ["128Mi", 134_217_728_000n],
+    ["1.5Ki", 1_536_000n],
+    ["1k", 1_000_000n],
+    ["1m", 1n],
+    ["0.0001", undefined],
+    ["1e3", undefined],
+    ["-1", undefined],
+  ])("quantityMilli(%j) is %s", (value, milli) => {
+    expect(quantityMilli(value)).toBe(milli);
   });
 
   it("checks pasetoKey the API's way: Go's strict standard base64, padded, 32 bytes", () => {
