@@ -29,6 +29,8 @@ export interface AtlasMigrationArgs {
   readonly existingSecret?: { readonly name: string; readonly key: string };
   /** Pull secrets for the Job's image. @default none */
   readonly imagePullSecrets?: readonly string[];
+  /** Pull policy of the Job's container (the stack's imagePullPolicy). @default "IfNotPresent" */
+  readonly imagePullPolicy?: "IfNotPresent" | "Always" | "Never";
   /**
    * Where the migrations come from: the repository's directory mounted into Atlas's image,
    * or the API image's own `migrate` subcommand.
@@ -180,6 +182,7 @@ export class AtlasMigration extends pulumi.ComponentResource {
               },
               items,
               this.key,
+              args.imagePullPolicy,
             ),
             args.imagePullSecrets ?? [],
           ),

@@ -170,6 +170,7 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
             ? undefined
             : { name: args.existingSecret, key: EXISTING_SECRET_KEYS.databaseUrl },
         imagePullSecrets: args.scheduling?.imagePullSecrets,
+        imagePullPolicy: args.scheduling?.imagePullPolicy,
       },
       { parent: this },
     );

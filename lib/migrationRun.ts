@@ -220,12 +220,17 @@ export const containerSecurityContext = {
   capabilities: { drop: ["ALL"] },
 };
 
-/** The migration pod: one container, no retries, its error kept as the termination message. */
+/**
+ * The migration pod: one container, no retries, its error kept as the termination message.
+ * `imagePullPolicy` is the stack's (the API's): Never on an air-gapped node must mean no pull
+ * for the Job either, Always a registry check for it too.
+ */
 export function migrationPodSpec(
   input: MigrationRunInput,
   names: PodNames,
   items: Array<{ key: string; path: string }>,
   key: string,
+  imagePullPolicy: "IfNotPresent" | "Always" | "Never" = "IfNotPresent",
 ): k8s.types.input.core.v1.PodTemplateSpec {
   const secretEnv = (name: string) => ({
     name,
@@ -282,7 +287,7 @@ export function migrationPodSpec(
             ...(container.volumeMounts as k8s.types.input.core.v1.VolumeMount[]),
             ...(names.databaseCa ? [databaseCaMount] : []),
           ],
-          imagePullPolicy: "IfNotPresent",
+          imagePullPolicy,
           terminationMessagePolicy: "FallbackToLogsOnError",
           securityContext: containerSecurityContext,
           resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },

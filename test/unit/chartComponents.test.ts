@@ -247,6 +247,15 @@ describe("the pod: scheduling, identity, metadata, volumes", () => {
     expect(named("dia-migrate-job").inputs.spec.template.spec.imagePullSecrets).toEqual([{ name: "ghcr" }]);
   });
 
+  it.each([["IfNotPresent"], ["Always"], ["Never"]])(
+    "pulls the API and the migration Job's images with imagePullPolicy %s",
+    async (imagePullPolicy) => {
+      await deploy({ imagePullPolicy });
+      expect(podSpec().containers[0].imagePullPolicy).toBe(imagePullPolicy);
+      expect(named("dia-migrate-job").inputs.spec.template.spec.containers[0].imagePullPolicy).toBe(imagePullPolicy);
+    },
+  );
+
   it("runs the API as its own ServiceAccount, distinct from the migration's, with its annotations", async () => {
     await deploy({
       serviceAccount: { annotations: { "iam.gke.io/gcp-service-account": "api@p.iam.gserviceaccount.com" } },
