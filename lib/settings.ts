@@ -13,7 +13,6 @@ import { readWorkload, Workload } from "./config/workload";
  * and says what to do; secret values are never echoed.
  */
 
-export type MigrationSource = "configmap" | "image";
 export type MigrationPreflight = "online" | "offline" | "off";
 
 export interface Resources {
@@ -39,7 +38,6 @@ export interface Settings {
   /** Secret: PASETO_KEY, when writes are enabled. */
   readonly pasetoKey?: string;
   readonly migration: {
-    readonly source: MigrationSource;
     readonly atlasImage: string;
     readonly baseline?: string;
     readonly deadlineSeconds: number;
@@ -204,14 +202,7 @@ export function readSettings(config: ConfigSource): Settings {
   const debounceMax = int("webhookDebounceMaxMs", undefined, 0, 86_400_000);
   if (debounceMax !== undefined) env.WEBHOOK_DEBOUNCE_MAX_MS = String(debounceMax);
 
-  const source = oneOf<MigrationSource>("migrationSource", ["configmap", "image"], "configmap");
-  if (source === "image" && digest === undefined) {
-    throw new ConfigError(
-      "imageDigest",
-      "is required when migrationSource is image: the Job re-runs only when its spec changes, so a mutable tag " +
-        `(${image.tag}) would silently skip the migrations of a new image; set imageDigest to the image's sha256 digest`,
-    );
-  }
+  readMigrationSource(text("migrationSource"));
   const baseline = text("migrationBaseline");
   if (baseline !== undefined && !versionPattern.test(baseline)) {
     throw new ConfigError(
@@ -293,7 +284,6 @@ export function readSettings(config: ConfigSource): Settings {
     databaseCaCert,
     pasetoKey,
     migration: {
-      source,
       atlasImage,
       baseline,
       deadlineSeconds: int("migrationDeadlineSeconds", 300, 30, 3600)!,
@@ -313,6 +303,27 @@ export function readSettings(config: ConfigSource): Settings {
     networkPolicy: readPolicy(config),
     promoteFrom,
   };
+}
+
+/**
+ * `migrationSource`: kept as a key so that `image` gets its reason. Only `configmap` (this
+ * repository's migrations/ mounted into Atlas's image) exists.
+ */
+function readMigrationSource(raw: string | undefined): void {
+  if (raw === undefined || raw === "configmap") return;
+  if (raw === "image") {
+    throw new ConfigError(
+      "migrationSource",
+      "image is not supported: no published developers-italia-api image has a migrate subcommand (upstream registers " +
+        "only token; italia/developers-italia-api#312 has not landed), and the plan, the destructive-change guard and " +
+        "the baseline check describe this repository's migrations/, not an image's; use configmap, the default: " +
+        "pulumi config rm migrationSource",
+    );
+  }
+  throw new ConfigError(
+    "migrationSource",
+    `expected configmap (the default), got ${JSON.stringify(raw)}; remove it with: pulumi config rm migrationSource`,
+  );
 }
 
 function readCaBundle(raw: string | undefined): string | undefined {

@@ -33,7 +33,6 @@ describe("readSettings", () => {
     expect(s.databaseUrl).toBe("postgres://app:s3cret@db:5432/api?sslmode=disable");
     expect(s.env).toEqual({ ENVIRONMENT: "production" });
     expect(s.migration).toEqual({
-      source: "configmap",
       atlasImage: "arigaio/atlas:1.2.3-community",
       baseline: undefined,
       deadlineSeconds: 300,
@@ -84,7 +83,10 @@ describe("readSettings", () => {
       { imageTag: "v1.4.0 " },
       'config imageTag: "v1.4.0 " is not an image tag (letters, digits, ".", "_" and "-", at most 128, e.g. v1.4.0)',
     ],
-    [{ migrationSource: "helm" }, 'config migrationSource: expected one of configmap, image, got "helm"'],
+    [
+      { migrationSource: "helm" },
+      'config migrationSource: expected configmap (the default), got "helm"; remove it with: pulumi config rm migrationSource',
+    ],
     [{ migrationPreflight: "maybe" }, 'config migrationPreflight: expected one of online, offline, off, got "maybe"'],
     [
       { migrationBaseline: "v1.2.0", migrationPreflight: "online" },
@@ -460,12 +462,21 @@ describe("readSettings", () => {
     );
   });
 
-  it("refuses the image source without a digest: a mutable tag would skip new migrations", () => {
-    expect(() => read({ migrationSource: "image" })).toThrow(
-      /config imageDigest: is required when migrationSource is image/,
+  it.each<[Record<string, string>]>([
+    [{ migrationSource: "image" }],
+    [{ migrationSource: "image", imageDigest: `sha256:${"a".repeat(64)}` }],
+  ])("refuses migrationSource image, saying why and what to use: %j", (values) => {
+    expect(() => read(values)).toThrow(
+      "config migrationSource: image is not supported: no published developers-italia-api image has a migrate " +
+        "subcommand (upstream registers only token; italia/developers-italia-api#312 has not landed), and the plan, " +
+        "the destructive-change guard and the baseline check describe this repository's migrations/, not an image's; " +
+        "use configmap, the default: pulumi config rm migrationSource",
     );
-    const digest = `sha256:${"a".repeat(64)}`;
-    expect(read({ migrationSource: "image", imageDigest: digest }).migration.source).toBe("image");
+  });
+
+  it("reads migrationSource configmap, set or defaulted, as the only source", () => {
+    expect(read({ migrationSource: "configmap" }).migration).toEqual(read({}).migration);
+    expect(read({ migrationSource: "" }).migration).toEqual(read({}).migration);
   });
 
   it("refuses a baseline that cannot be checked against the database", () => {
