@@ -501,6 +501,22 @@ describe("readSettings", () => {
     });
   });
 
+  it("writes Pulumi.yaml's defaults for the API's environment, the API's own, into its env (README)", () => {
+    const yaml = fs.readFileSync(path.join(__dirname, "../../Pulumi.yaml"), "utf8");
+    const declared = (key: string) =>
+      new RegExp(`\\n  ${key}:\\n    type: \\w+\\n    default: (\\S+)\\n`).exec(yaml)?.[1];
+    const defaults = Object.fromEntries(
+      ["environment", "maxRequests", "webhookDebounceMs", "webhookDebounceMaxMs"].map((k) => [k, declared(k)!]),
+    );
+    // internal/common/env.go at v1.4.0: MAX_REQUESTS 0, ENVIRONMENT production, 1000 and 10000 ms.
+    expect(read(defaults).env).toEqual({
+      ENVIRONMENT: "production",
+      MAX_REQUESTS: "0",
+      WEBHOOK_DEBOUNCE_MS: "1000",
+      WEBHOOK_DEBOUNCE_MAX_MS: "10000",
+    });
+  });
+
   it("never puts a secret value in an error", () => {
     for (const values of [
       { databaseDsn: "host=db password='s3cret" },
