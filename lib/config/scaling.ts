@@ -57,14 +57,15 @@ export interface Scaling {
 /** The chart's default CPU target when autoscaling is on and no target is given. */
 export const DEFAULT_CPU_TARGET = 80;
 
-/**
- * How many pods a budget lets a drain evict when `pods` run, as the disruption controller
- * computes it: a percentage of the pods, rounded up, for either field.
- */
+/** A budget value as a pod count when `pods` run: a percentage rounded up, as the disruption controller does. */
+function podCount(value: number | string, pods: number): number {
+  return typeof value === "number" ? value : Math.ceil((Number(value.slice(0, -1)) * pods) / 100);
+}
+
+/** How many pods a budget lets a drain evict when `pods` run. */
 export function allowedDisruptions(budget: NonNullable<Scaling["podDisruptionBudget"]>, pods: number): number {
-  const scaled = (v: number | string) => (typeof v === "number" ? v : Math.ceil((Number(v.slice(0, -1)) * pods) / 100));
-  if (budget.minAvailable !== undefined) return Math.max(0, pods - scaled(budget.minAvailable));
-  return Math.min(pods, scaled(budget.maxUnavailable ?? 1));
+  if (budget.minAvailable !== undefined) return Math.max(0, pods - podCount(budget.minAvailable, pods));
+  return Math.min(pods, podCount(budget.maxUnavailable ?? 1, pods));
 }
 
 /**
@@ -127,8 +128,7 @@ function drainBlocked(
     );
   }
   const min = budget.minAvailable!;
-  const asCount =
-    typeof min === "string" ? ` (${Math.ceil((Number(min.slice(0, -1)) * pods) / 100)} of ${pods}, rounded up)` : "";
+  const asCount = typeof min === "string" ? ` (${podCount(min, pods)} of ${pods}, rounded up)` : "";
   return new ConfigError(
     "podDisruptionBudget",
     `minAvailable: ${JSON.stringify(min)}${asCount} with ${running} ${consequence}; ` +
