@@ -50,7 +50,6 @@ export = async () => {
       databaseCaCert: settings.databaseCaCert,
       pasetoKey: settings.pasetoKey === undefined ? undefined : pulumi.secret(settings.pasetoKey),
       migrations,
-      migrationSource: migration.source,
       atlasImage: migration.atlasImage,
       migrationBaseline: migration.baseline,
       migrationDeadlineSeconds: migration.deadlineSeconds,

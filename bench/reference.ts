@@ -27,9 +27,7 @@ const files = names.map((name) => ({
 }));
 const sumText = fs.readFileSync(path.join(dir, "atlas.sum"), "utf8");
 const input = {
-  source: "configmap" as const,
   atlasImage: "arigaio/atlas:0.13.1",
-  apiImage: "",
   lockTimeout: "10s",
   sumTotal: "",
 };

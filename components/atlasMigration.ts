@@ -13,14 +13,13 @@ import {
   MigrationRunInput,
   SECRET_KEY,
 } from "../lib/migrationRun";
-import type { MigrationSource } from "../lib/settings";
 
 export interface AtlasMigrationArgs {
   /** Namespace of every object; an Output of the Namespace resource makes the Job wait for it. */
   readonly namespace: pulumi.Input<string>;
   /** The verified migration directory (see loadMigrationDir). */
   readonly dir: MigrationDir;
-  /** Database URL for Atlas (or DATABASE_DSN for the image source); must be a secret. Required unless existingSecret. */
+  /** Database URL for Atlas; must be a secret. Required unless existingSecret. */
   readonly databaseUrl?: pulumi.Output<string>;
   /**
    * A Secret managed elsewhere and the key of its database URL: the Job reads it from there
@@ -29,16 +28,10 @@ export interface AtlasMigrationArgs {
   readonly existingSecret?: { readonly name: string; readonly key: string };
   /** Pull secrets for the Job's image. @default none */
   readonly imagePullSecrets?: readonly string[];
-  /**
-   * Where the migrations come from: the repository's directory mounted into Atlas's image,
-   * or the API image's own `migrate` subcommand.
-   * @default "configmap"
-   */
-  readonly source?: MigrationSource;
-  /** Atlas's image, pinned (configmap source). */
+  /** Pull policy of the Job's container (the stack's imagePullPolicy). @default "IfNotPresent" */
+  readonly imagePullPolicy?: "IfNotPresent" | "Always" | "Never";
+  /** Atlas's image, pinned. */
   readonly atlasImage: string;
-  /** The API image with a digest (image source). */
-  readonly apiImage: string;
   /** Baseline version for a database GORM AutoMigrate created. @default none */
   readonly baseline?: string;
   /** Seconds before Kubernetes kills the run. @default 300 */
@@ -84,12 +77,9 @@ export class AtlasMigration extends pulumi.ComponentResource {
 
   constructor(name: string, args: AtlasMigrationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("developers-italia:migrations:AtlasMigration", name, {}, opts);
-    const source = args.source ?? "configmap";
     const deadlineSeconds = args.deadlineSeconds ?? 300;
     const input: MigrationRunInput = {
-      source,
       atlasImage: args.atlasImage,
-      apiImage: args.apiImage,
       baseline: args.baseline,
       lockTimeout: args.lockTimeout ?? "10s",
       revisionsSchema: args.revisionsSchema,
@@ -100,12 +90,6 @@ export class AtlasMigration extends pulumi.ComponentResource {
     };
     // A held run ignores every change: a new key must not replace (and so re-run) the Job.
     const hold = (paths: string[]) => (args.hold ? { ignoreChanges: paths } : {});
-    if (source === "image" && !args.apiImage.includes("@sha256:")) {
-      throw new pulumi.ResourceError(
-        `${name}: the image source needs a digest-pinned API image, got ${args.apiImage}: set imageDigest`,
-        this,
-      );
-    }
     this.key = migrationKey(input);
     const labels = { ...args.labels, "app.kubernetes.io/component": "migration" };
     const metadata = { namespace: args.namespace, labels };
@@ -134,26 +118,21 @@ export class AtlasMigration extends pulumi.ComponentResource {
           { parent: this, ...hold(["stringData", "data"]) },
         );
 
-    let configMap: k8s.core.v1.ConfigMap | undefined;
-    let items: Array<{ key: string; path: string }> = [];
-    if (source === "configmap") {
-      const data = configMapData(args.dir, formatHashFile(args.dir.hashFile));
-      const size = Object.entries(data).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
-      if (size > CONFIGMAP_LIMIT_BYTES) {
-        throw new pulumi.ResourceError(
-          `${name}: the migrations (${size} bytes) do not fit in a ConfigMap (1 MiB); ` +
-            `use migrationSource: image, or squash old migrations into a new baseline (${args.dir.path}/${SUM_FILE})`,
-          this,
-        );
-      }
-      items = configMapItems(data);
-      // Immutable: new content means a new ConfigMap (and a new Job), never an edit under a running one.
-      configMap = new k8s.core.v1.ConfigMap(
-        `${name}-files`,
-        { metadata, immutable: true, data },
-        { parent: this, ...hold(["data"]) },
+    const data = configMapData(args.dir, formatHashFile(args.dir.hashFile));
+    const size = Object.entries(data).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+    if (size > CONFIGMAP_LIMIT_BYTES) {
+      throw new pulumi.ResourceError(
+        `${name}: the migrations (${size} bytes) do not fit in a ConfigMap (1 MiB); ` +
+          `squash old migrations into a new baseline (${args.dir.path}/${SUM_FILE})`,
+        this,
       );
     }
+    // Immutable: new content means a new ConfigMap (and a new Job), never an edit under a running one.
+    const configMap = new k8s.core.v1.ConfigMap(
+      `${name}-files`,
+      { metadata, immutable: true, data },
+      { parent: this, ...hold(["data"]) },
+    );
 
     this.job = new k8s.batch.v1.Job(
       `${name}-job`,
@@ -175,11 +154,12 @@ export class AtlasMigration extends pulumi.ComponentResource {
                 serviceAccount: serviceAccount.metadata.name,
                 secret: secret?.metadata.name ?? args.existingSecret!.name,
                 secretKey: args.existingSecret?.key,
-                configMap: configMap?.metadata.name,
+                configMap: configMap.metadata.name,
                 databaseCa: args.databaseCaConfigMap,
               },
-              items,
+              configMapItems(data),
               this.key,
+              args.imagePullPolicy,
             ),
             args.imagePullSecrets ?? [],
           ),
@@ -188,7 +168,7 @@ export class AtlasMigration extends pulumi.ComponentResource {
       {
         parent: this,
         ...hold(["metadata", "spec"]),
-        dependsOn: [serviceAccount, ...(secret ? [secret] : []), ...(configMap ? [configMap] : [])],
+        dependsOn: [serviceAccount, ...(secret ? [secret] : []), configMap],
         customTimeouts: {
           create: `${deadlineSeconds + AWAIT_MARGIN_SECONDS}s`,
           update: `${deadlineSeconds + AWAIT_MARGIN_SECONDS}s`,
@@ -203,7 +183,7 @@ export class AtlasMigration extends pulumi.ComponentResource {
   }
 }
 
-/** The Job pulls its image with the API's pull secrets (the image source runs the API image). */
+/** The Job pulls Atlas's image with the API's pull secrets (a mirror in the same private registry). */
 function withPullSecrets(
   template: k8s.types.input.core.v1.PodTemplateSpec,
   names: readonly string[],

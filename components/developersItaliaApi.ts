@@ -11,7 +11,7 @@ import {
 } from "../lib/migrationRun";
 import { DATABASE_CA_FILE } from "../lib/databaseTls";
 import { shortDigest } from "../lib/migrationDir";
-import type { MigrationSource, Resources } from "../lib/settings";
+import type { Resources } from "../lib/settings";
 import type { Exposure } from "../lib/config/exposure";
 import type { NetworkPolicySettings } from "../lib/config/policy";
 import type { Scaling } from "../lib/config/scaling";
@@ -54,8 +54,6 @@ export interface DevelopersItaliaApiArgs {
   readonly pasetoKey?: pulumi.Output<string>;
   /** The verified migration directory. */
   readonly migrations: MigrationDir;
-  /** @default "configmap" */
-  readonly migrationSource?: MigrationSource;
   readonly atlasImage: string;
   /** @default none */
   readonly migrationBaseline?: string;
@@ -153,9 +151,7 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
         namespace,
         dir: args.migrations,
         databaseUrl: args.databaseUrl,
-        source: args.migrationSource,
         atlasImage: args.atlasImage,
-        apiImage: args.image,
         baseline: args.migrationBaseline,
         deadlineSeconds: args.migrationDeadlineSeconds,
         lockTimeout: args.migrationLockTimeout,
@@ -170,6 +166,7 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
             ? undefined
             : { name: args.existingSecret, key: EXISTING_SECRET_KEYS.databaseUrl },
         imagePullSecrets: args.scheduling?.imagePullSecrets,
+        imagePullPolicy: args.scheduling?.imagePullPolicy,
       },
       { parent: this },
     );

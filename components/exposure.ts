@@ -50,7 +50,8 @@ export function createExposure(name: string, args: ExposureArgs, parent: pulumi.
           metadata: { ...metadata, annotations: ingress.annotations },
           spec: {
             ...(ingress.className ? { ingressClassName: ingress.className } : {}),
-            tls: ingress.tls.map((t) => ({ secretName: t.secretName, hosts: t.hosts })),
+            // Without a secretName the controller serves its default certificate for these hosts.
+            tls: ingress.tls.map((t) => ({ ...(t.secretName ? { secretName: t.secretName } : {}), hosts: t.hosts })),
             rules: ingress.hosts.map((h) => ({
               host: h.host,
               http: {

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { NetworkPolicySettings } from "../lib/config/policy";
+import { NON_PUBLIC_CIDRS, NON_PUBLIC_CIDRS_V6, type NetworkPolicySettings } from "../lib/config/policy";
 
 export interface PolicyArgs {
   readonly namespace: pulumi.Input<string>;
@@ -31,16 +31,17 @@ export function databaseEgress(db: NetworkPolicySettings["database"]): Rule {
   };
 }
 
-/** HTTPS to public addresses only: webhook URLs are chosen by API clients. */
-export function webhookEgress(except: readonly string[]): Rule[] {
+/**
+ * HTTPS to public addresses only: webhook URLs are chosen by API clients. `extraExcept`
+ * (webhookExceptCidrs) adds ranges to the non-public ones, which are always excluded.
+ */
+export function webhookEgress(extraExcept: readonly string[]): Rule[] {
+  const except = [...new Set([...NON_PUBLIC_CIDRS, ...NON_PUBLIC_CIDRS_V6, ...extraExcept])];
   const v4 = except.filter((c) => !c.includes(":"));
   const v6 = except.filter((c) => c.includes(":"));
   return [
     {
-      to: [
-        { ipBlock: { cidr: "0.0.0.0/0", except: v4 } },
-        { ipBlock: { cidr: "::/0", except: [...v6, "fc00::/7", "fe80::/10", "::1/128"] } },
-      ],
+      to: [{ ipBlock: { cidr: "0.0.0.0/0", except: v4 } }, { ipBlock: { cidr: "::/0", except: v6 } }],
       ports: [{ protocol: "TCP", port: 443 }],
     },
   ];

@@ -1,6 +1,5 @@
 import type * as k8s from "@pulumi/kubernetes";
 import { MigrationDir, MigrationDirError, SUM_FILE, shortDigest } from "./migrationDir";
-import type { MigrationSource } from "./settings";
 import { DATABASE_CA_DIR, DATABASE_CA_FILE } from "./databaseTls";
 
 /**
@@ -10,11 +9,8 @@ import { DATABASE_CA_DIR, DATABASE_CA_FILE } from "./databaseTls";
  */
 
 export interface MigrationRunInput {
-  readonly source: MigrationSource;
-  /** Atlas's image (configmap source). */
+  /** Atlas's image, pinned. */
   readonly atlasImage: string;
-  /** The API image, digest-pinned (image source). */
-  readonly apiImage: string;
   readonly baseline?: string;
   readonly lockTimeout: string;
   readonly revisionsSchema?: string;
@@ -86,11 +82,6 @@ export function migrationDatabaseUrl(databaseUrl: string, input: MigrationRunInp
   return `${base}?${query.toString()}`;
 }
 
-/** The image the Job runs, which is part of what the migrations mean. */
-export function runImage(input: MigrationRunInput): string {
-  return input.source === "configmap" ? input.atlasImage : input.apiImage;
-}
-
 /**
  * The content key: changes exactly when what the Job would do changes (the migrations,
  * the program that applies them, its flags and session settings, and which database it is
@@ -100,8 +91,10 @@ export function runImage(input: MigrationRunInput): string {
 export function migrationKey(input: MigrationRunInput): string {
   return shortDigest([
     "v2",
-    input.source,
-    runImage(input),
+    // The source, from when the API image's own migrate subcommand was one: kept so that no
+    // stack's key (and so its Job) changes.
+    "configmap",
+    input.atlasImage,
     input.sumTotal,
     `baseline=${input.baseline ?? ""}`,
     `tx-mode=${TX_MODE}`,
@@ -184,7 +177,7 @@ export interface PodNames {
   readonly secret: k8s.types.input.core.v1.SecretKeySelector["name"];
   /** The key of the database URL in that Secret. @default SECRET_KEY */
   readonly secretKey?: string;
-  readonly configMap?: k8s.types.input.core.v1.ConfigMapVolumeSource["name"];
+  readonly configMap: k8s.types.input.core.v1.ConfigMapVolumeSource["name"];
   /** ConfigMap holding the database CA bundle (key DATABASE_CA_FILE), when there is one. */
   readonly databaseCa?: k8s.types.input.core.v1.ConfigMapVolumeSource["name"];
 }
@@ -220,51 +213,40 @@ export const containerSecurityContext = {
   capabilities: { drop: ["ALL"] },
 };
 
-/** The migration pod: one container, no retries, its error kept as the termination message. */
+/**
+ * The migration pod: one container, no retries, its error kept as the termination message.
+ * `imagePullPolicy` is the stack's (the API's): Never on an air-gapped node must mean no pull
+ * for the Job either, Always a registry check for it too.
+ */
 export function migrationPodSpec(
   input: MigrationRunInput,
   names: PodNames,
   items: Array<{ key: string; path: string }>,
   key: string,
+  imagePullPolicy: "IfNotPresent" | "Always" | "Never" = "IfNotPresent",
 ): k8s.types.input.core.v1.PodTemplateSpec {
   const secretEnv = (name: string) => ({
     name,
     valueFrom: { secretKeyRef: { name: names.secret, key: names.secretKey ?? SECRET_KEY } },
   });
-  const container: k8s.types.input.core.v1.Container =
-    input.source === "configmap"
-      ? {
-          name: "atlas",
-          image: input.atlasImage,
-          command: ["/atlas"],
-          args: atlasArgs(input),
-          env: [
-            secretEnv(DATABASE_URL_ENV),
-            { name: "ATLAS_NO_UPDATE_NOTIFIER", value: "1" },
-            { name: "ATLAS_NO_UPGRADE_SUGGESTIONS", value: "1" },
-            // Current releases (the default image) send anonymous usage data unless told not to.
-            { name: "ATLAS_NO_ANON_TELEMETRY", value: "true" },
-            { name: "HOME", value: "/tmp" },
-          ],
-          volumeMounts: [
-            { name: "atlas", mountPath: CONFIG_MOUNT, readOnly: true },
-            { name: "tmp", mountPath: "/tmp" },
-          ],
-        }
-      : {
-          // The upstream contract (italia/developers-italia-api#312): the API image's own
-          // `migrate` subcommand reads DATABASE_DSN and MIGRATION_BASELINE.
-          name: "migrate",
-          image: input.apiImage,
-          args: ["migrate"],
-          env: [
-            secretEnv("DATABASE_DSN"),
-            ...(input.baseline ? [{ name: "MIGRATION_BASELINE", value: input.baseline }] : []),
-            { name: "ATLAS_NO_UPDATE_NOTIFIER", value: "1" },
-            { name: "HOME", value: "/tmp" },
-          ],
-          volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
-        };
+  const container = {
+    name: "atlas",
+    image: input.atlasImage,
+    command: ["/atlas"],
+    args: atlasArgs(input),
+    env: [
+      secretEnv(DATABASE_URL_ENV),
+      { name: "ATLAS_NO_UPDATE_NOTIFIER", value: "1" },
+      { name: "ATLAS_NO_UPGRADE_SUGGESTIONS", value: "1" },
+      // Current releases (the default image) send anonymous usage data unless told not to.
+      { name: "ATLAS_NO_ANON_TELEMETRY", value: "true" },
+      { name: "HOME", value: "/tmp" },
+    ],
+    volumeMounts: [
+      { name: "atlas", mountPath: CONFIG_MOUNT, readOnly: true },
+      { name: "tmp", mountPath: "/tmp" },
+    ],
+  };
   return {
     metadata: {
       labels: { "app.kubernetes.io/name": "developers-italia-api", "app.kubernetes.io/component": "migration" },
@@ -278,18 +260,15 @@ export function migrationPodSpec(
       containers: [
         {
           ...container,
-          volumeMounts: [
-            ...(container.volumeMounts as k8s.types.input.core.v1.VolumeMount[]),
-            ...(names.databaseCa ? [databaseCaMount] : []),
-          ],
-          imagePullPolicy: "IfNotPresent",
+          volumeMounts: [...container.volumeMounts, ...(names.databaseCa ? [databaseCaMount] : [])],
+          imagePullPolicy,
           terminationMessagePolicy: "FallbackToLogsOnError",
           securityContext: containerSecurityContext,
           resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
         },
       ],
       volumes: [
-        ...(input.source === "configmap" ? [{ name: "atlas", configMap: { name: names.configMap, items } }] : []),
+        { name: "atlas", configMap: { name: names.configMap, items } },
         { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
         ...(names.databaseCa ? [databaseCaVolume(names.databaseCa)] : []),
       ],

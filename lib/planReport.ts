@@ -6,7 +6,7 @@ import { MigrationDir, MigrationFile } from "./migrationDir";
 import { migrationKey } from "./migrationRun";
 import type { RunPlan } from "./preflight";
 import { fileSha256, PromotionCheck, promotionRefusal } from "./promotion";
-import { imageRef, Settings } from "./settings";
+import type { Settings } from "./settings";
 
 /**
  * The migration plan as data a workflow can read (JSON: a file during preview and up, and
@@ -66,9 +66,7 @@ export function guardFindings(pending: readonly MigrationFile[], acknowledged: r
 export function migrationKeyFor(settings: Settings, dir: MigrationDir, databaseIdentity?: string): string {
   const m = settings.migration;
   return migrationKey({
-    source: m.source,
     atlasImage: m.atlasImage,
-    apiImage: imageRef(settings.image),
     baseline: m.baseline,
     lockTimeout: m.lockTimeout,
     revisionsSchema: m.revisionsSchema,

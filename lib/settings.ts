@@ -4,6 +4,7 @@ import { Exposure, readExposure } from "./config/exposure";
 import { NetworkPolicySettings, readPolicy } from "./config/policy";
 import { readScaling, Scaling } from "./config/scaling";
 import { readScheduling, Scheduling } from "./config/scheduling";
+import { GO_MAX_DURATION_NS, goDurationNs, POSTGRES_MAX_TIMEOUT_MS, postgresDurationMs } from "./config/read";
 import { readExistingSecret } from "./config/secrets";
 import { readWorkload, Workload } from "./config/workload";
 
@@ -12,7 +13,6 @@ import { readWorkload, Workload } from "./config/workload";
  * and says what to do; secret values are never echoed.
  */
 
-export type MigrationSource = "configmap" | "image";
 export type MigrationPreflight = "online" | "offline" | "off";
 
 export interface Resources {
@@ -38,7 +38,6 @@ export interface Settings {
   /** Secret: PASETO_KEY, when writes are enabled. */
   readonly pasetoKey?: string;
   readonly migration: {
-    readonly source: MigrationSource;
     readonly atlasImage: string;
     readonly baseline?: string;
     readonly deadlineSeconds: number;
@@ -92,8 +91,6 @@ export interface ConfigSource {
 const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const digestPattern = /^sha256:[a-f0-9]{64}$/;
 const versionPattern = /^\d{14}$/;
-const durationPattern = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
-const quantityPattern = /^\d+(\.\d+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$/;
 
 export function readSettings(config: ConfigSource): Settings {
   const text = (key: string, fallback?: string) => {
@@ -155,7 +152,8 @@ export function readSettings(config: ConfigSource): Settings {
   if (!imageNamePattern.test(image.repository)) {
     throw new ConfigError(
       "image",
-      `${JSON.stringify(image.repository)} is not an image repository (lower-case, e.g. ${DEFAULT_IMAGE})`,
+      `${JSON.stringify(image.repository)} is not an image repository (lower-case; a registry host needs a dot ` +
+        `or a port, e.g. ${DEFAULT_IMAGE})`,
     );
   }
   if (!imageTagPattern.test(image.tag)) {
@@ -204,14 +202,7 @@ export function readSettings(config: ConfigSource): Settings {
   const debounceMax = int("webhookDebounceMaxMs", undefined, 0, 86_400_000);
   if (debounceMax !== undefined) env.WEBHOOK_DEBOUNCE_MAX_MS = String(debounceMax);
 
-  const source = oneOf<MigrationSource>("migrationSource", ["configmap", "image"], "configmap");
-  if (source === "image" && digest === undefined) {
-    throw new ConfigError(
-      "imageDigest",
-      "is required when migrationSource is image: the Job re-runs only when its spec changes, so a mutable tag " +
-        `(${image.tag}) would silently skip the migrations of a new image; set imageDigest to the image's sha256 digest`,
-    );
-  }
+  readMigrationSource(text("migrationSource"));
   const baseline = text("migrationBaseline");
   if (baseline !== undefined && !versionPattern.test(baseline)) {
     throw new ConfigError(
@@ -220,10 +211,18 @@ export function readSettings(config: ConfigSource): Settings {
     );
   }
   const lockTimeout = text("migrationLockTimeout", "10s")!;
-  if (!durationPattern.test(lockTimeout)) {
+  const lockTimeoutNs = goDurationNs(lockTimeout);
+  if (lockTimeoutNs === undefined) {
     throw new ConfigError(
       "migrationLockTimeout",
       `expected a Go duration such as 10s or 1m30s, got ${JSON.stringify(lockTimeout)}`,
+    );
+  }
+  if (lockTimeoutNs > GO_MAX_DURATION_NS) {
+    throw new ConfigError(
+      "migrationLockTimeout",
+      `${JSON.stringify(lockTimeout)} is longer than a Go duration can hold (2562047h, about 292 years), so Atlas ` +
+        "would refuse its --lock-timeout; use a duration such as 10s or 1m30s",
     );
   }
   const revisionsSchema = text("migrationRevisionsSchema");
@@ -252,10 +251,18 @@ export function readSettings(config: ConfigSource): Settings {
   }
 
   const lockWaitTimeout = text("migrationLockWaitTimeout", "5s")!;
-  if (!/^(0|[1-9]\d*(ms|s|min|h))$/.test(lockWaitTimeout)) {
+  const lockWaitMs = postgresDurationMs(lockWaitTimeout);
+  if (lockWaitMs === undefined) {
     throw new ConfigError(
       "migrationLockWaitTimeout",
       `expected a PostgreSQL duration such as 5s, 500ms or 1min, or 0 for no limit, got ${JSON.stringify(lockWaitTimeout)}`,
+    );
+  }
+  if (lockWaitMs > POSTGRES_MAX_TIMEOUT_MS) {
+    throw new ConfigError(
+      "migrationLockWaitTimeout",
+      `${JSON.stringify(lockWaitTimeout)} is above PostgreSQL's limit for lock_timeout (2147483647ms, about 596h), ` +
+        "so the server would refuse the migration's connection; use a duration such as 5s, or 0 for no limit",
     );
   }
   const acceptDatabase = text("migrationAcceptDatabase");
@@ -270,14 +277,13 @@ export function readSettings(config: ConfigSource): Settings {
     namespace,
     createNamespace: bool("createNamespace", true),
     image,
-    replicas: int("replicas", 2, 1, 100)!,
+    replicas: int("replicas", 2, 0, 100)!,
     resources: readResources(text("resources")),
     env,
     databaseUrl,
     databaseCaCert,
     pasetoKey,
     migration: {
-      source,
       atlasImage,
       baseline,
       deadlineSeconds: int("migrationDeadlineSeconds", 300, 30, 3600)!,
@@ -291,12 +297,33 @@ export function readSettings(config: ConfigSource): Settings {
     },
     existingSecret,
     exposure: readExposure(config),
-    scaling: readScaling(config, int("replicas", 2, 1, 100)!),
+    scaling: readScaling(config, int("replicas", 2, 0, 100)!),
     scheduling: readScheduling(config),
     workload: readWorkload(config),
     networkPolicy: readPolicy(config),
     promoteFrom,
   };
+}
+
+/**
+ * `migrationSource`: kept as a key so that `image` gets its reason. Only `configmap` (this
+ * repository's migrations/ mounted into Atlas's image) exists.
+ */
+function readMigrationSource(raw: string | undefined): void {
+  if (raw === undefined || raw === "configmap") return;
+  if (raw === "image") {
+    throw new ConfigError(
+      "migrationSource",
+      "image is not supported: no published developers-italia-api image has a migrate subcommand (upstream registers " +
+        "only token; italia/developers-italia-api#312 has not landed), and the plan, the destructive-change guard and " +
+        "the baseline check describe this repository's migrations/, not an image's; use configmap, the default: " +
+        "pulumi config rm migrationSource",
+    );
+  }
+  throw new ConfigError(
+    "migrationSource",
+    `expected configmap (the default), got ${JSON.stringify(raw)}; remove it with: pulumi config rm migrationSource`,
+  );
 }
 
 function readCaBundle(raw: string | undefined): string | undefined {
@@ -309,21 +336,33 @@ function readCaBundle(raw: string | undefined): string | undefined {
   }
 }
 
-const DEFAULT_RESOURCES: Resources = { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } };
+/**
+ * The API container's resources: the one owner of these defaults (Pulumi.yaml declares `{}`).
+ * A `resources` value replaces only the fields it sets, so `limits.memory` alone keeps the
+ * requests.
+ */
+export const DEFAULT_RESOURCES = {
+  requests: { cpu: "100m", memory: "128Mi" },
+  limits: { memory: "256Mi" },
+} as const satisfies Resources;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
+/** Memory below this cannot start the API (nor, for a limit, most container runtimes). */
+const MIN_MEMORY = "4Mi";
+
 function readResources(raw: string | undefined): Resources {
-  if (raw === undefined) return DEFAULT_RESOURCES;
+  const given: Record<string, Record<string, string>> = {};
   const shape = "expected an object like {requests: {cpu: 100m, memory: 128Mi}, limits: {memory: 256Mi}}";
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw new ConfigError("resources", shape);
+  let parsed: unknown = {};
+  if (raw !== undefined) {
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      throw new ConfigError("resources", shape);
+    }
   }
   if (!isObject(parsed)) throw new ConfigError("resources", `${shape}, got ${describeJson(parsed)}`);
-  const out: Record<string, Record<string, string>> = {};
   for (const [group, values] of Object.entries(parsed)) {
     if (group !== "requests" && group !== "limits") {
       throw new ConfigError("resources", `unknown key ${JSON.stringify(group)}: use requests and limits`);
@@ -334,22 +373,91 @@ function readResources(raw: string | undefined): Resources {
         `${group}: expected an object such as {cpu: 100m, memory: 128Mi}, got ${describeJson(values)}`,
       );
     }
-    out[group] = {};
+    given[group] = {};
     for (const [name, value] of Object.entries(values)) {
-      if (
-        !["cpu", "memory", "ephemeral-storage"].includes(name) ||
-        typeof value !== "string" ||
-        !quantityPattern.test(value)
-      ) {
+      if (!["cpu", "memory", "ephemeral-storage"].includes(name) || typeof value !== "string") {
         throw new ConfigError(
           "resources",
           `${group}.${name}: expected a quantity such as 100m or 128Mi, got ${JSON.stringify(value)}`,
         );
       }
-      out[group][name] = value;
+      checkQuantity(`${group}.${name}`, name, value);
+      given[group][name] = value;
     }
   }
-  return out;
+  const requests = { ...DEFAULT_RESOURCES.requests, ...given.requests };
+  const limits: Record<string, string> = { ...DEFAULT_RESOURCES.limits, ...given.limits };
+  for (const [name, request] of Object.entries(requests)) {
+    const limit = limits[name];
+    if (limit !== undefined && quantityMilli(request)! > quantityMilli(limit)!) {
+      const whose = (group: "requests" | "limits") => (given[group]?.[name] === undefined ? ", the default" : "");
+      throw new ConfigError(
+        "resources",
+        `requests.${name} (${request}${whose("requests")}) is above limits.${name} (${limit}${whose("limits")}), ` +
+          `which Kubernetes refuses; raise limits.${name}: pulumi config set --path 'resources.limits.${name}' ${request}`,
+      );
+    }
+  }
+  return { requests, limits };
+}
+
+const QUANTITY_SCALE: Readonly<Record<string, bigint>> = {
+  "": 1000n,
+  m: 1n,
+  k: 10n ** 3n * 1000n,
+  M: 10n ** 6n * 1000n,
+  G: 10n ** 9n * 1000n,
+  T: 10n ** 12n * 1000n,
+  P: 10n ** 15n * 1000n,
+  E: 10n ** 18n * 1000n,
+  Ki: 2n ** 10n * 1000n,
+  Mi: 2n ** 20n * 1000n,
+  Gi: 2n ** 30n * 1000n,
+  Ti: 2n ** 40n * 1000n,
+  Pi: 2n ** 50n * 1000n,
+  Ei: 2n ** 60n * 1000n,
+};
+
+/**
+ * A Kubernetes quantity in thousandths of its unit, exactly ("100m" is 100, "0.5" is 500,
+ * "128Mi" is 134217728000); undefined when it is not a plain decimal quantity or is finer
+ * than a thousandth (which Kubernetes would round up).
+ */
+export function quantityMilli(value: string): bigint | undefined {
+  const match = /^(\d+)(?:\.(\d+))?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/.exec(value);
+  if (!match) return undefined;
+  const [, whole, fraction = "", suffix = ""] = match;
+  const scaled = BigInt(whole + fraction) * QUANTITY_SCALE[suffix];
+  const denominator = 10n ** BigInt(fraction.length);
+  return scaled % denominator === 0n ? scaled / denominator : undefined;
+}
+
+/**
+ * CPU in cores or millicores, whole thousandths; memory and ephemeral storage in whole
+ * bytes ("1m" is a thousandth of a byte), memory at least MIN_MEMORY.
+ */
+function checkQuantity(field: string, name: string, value: string): void {
+  const fail = (why: string) => new ConfigError("resources", `${field}: ${JSON.stringify(value)} ${why}`);
+  const milli = quantityMilli(value);
+  if (name === "cpu") {
+    if (!/^\d+(\.\d+)?m?$/.test(value)) {
+      throw fail("is not a CPU quantity: give cores (0.5, 2) or millicores (100m)");
+    }
+    if (milli === undefined) throw fail("is finer than Kubernetes counts CPU (1m, a thousandth of a core); e.g. 100m");
+    return;
+  }
+  if (!/^\d+(\.\d+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/.test(value)) {
+    throw fail("is not a quantity such as 128Mi or 1Gi");
+  }
+  if (value.endsWith("m")) {
+    throw fail('is in thousandths of a byte ("m" is milli); write mebibytes as Mi, e.g. 128Mi');
+  }
+  if (milli === undefined || milli % 1000n !== 0n) {
+    throw fail("is not a whole number of bytes; use a unit, e.g. 1536Ki or 2Mi");
+  }
+  if (name === "memory" && milli < quantityMilli(MIN_MEMORY)!) {
+    throw fail(`is below ${MIN_MEMORY}, too little to start the API; e.g. 128Mi`);
+  }
 }
 
 /** The full image reference the API runs: digest-pinned when a digest is configured. */
@@ -402,10 +510,48 @@ export function readVersionList(key: string, raw: string | undefined): string[] 
   return versions as string[];
 }
 
-const imageNamePattern =
-  /^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::\d+)?|\[[0-9a-fA-F:]+\](?::\d+)?)\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+/**
+ * An image repository as the container runtime splits it (distribution/reference): the
+ * first component is a registry host only with a dot, a port or as localhost; every
+ * component lower-case. `ARIGAIO/atlas` is not Docker Hub's arigaio/atlas but a registry
+ * host "ARIGAIO" no node can reach, so it is refused.
+ */
+const pathComponent = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+const hostLabel = "[a-z0-9](?:[a-z0-9-]*[a-z0-9])?";
+const registryHost = `(?:${hostLabel}(?:\\.${hostLabel})+(?::\\d+)?|${hostLabel}:\\d+|\\[[0-9a-f:]+\\](?::\\d+)?)`;
+const imageNamePattern = new RegExp(`^(?:${registryHost}/)?${pathComponent}(?:/${pathComponent})*$`);
 const imageTagPattern = /^[\w][\w.-]{0,127}$/;
-const versionTagPattern = /^v?\d+\.\d+\.\d+(?:[-._][0-9A-Za-z][0-9A-Za-z._-]*)?$/;
+/** A release: x.y.z, an optional leading v, an optional suffix (1.2.3-community, v1.4.0-rc.1). */
+const versionTagPattern = /^v?\d+\.\d+\.\d+(?:[-._+][0-9A-Za-z][0-9A-Za-z._-]*)?$/;
+/** Words that name a moving build wherever they appear in a tag's suffix (1.2.3-latest, 1.2.3-nightly). */
+export const MOVING_TAG_WORDS = [
+  "latest",
+  "main",
+  "master",
+  "trunk",
+  "head",
+  "edge",
+  "nightly",
+  "canary",
+  "dev",
+  "develop",
+  "snapshot",
+  "stable",
+  "current",
+  "next",
+  "unstable",
+  "rolling",
+];
+
+/** Whether a tag names one release: x.y.z, with no suffix word that names a moving build. */
+export function isPinnedTag(tag: string): boolean {
+  if (!versionTagPattern.test(tag)) return false;
+  const suffix = tag.replace(/^v?\d+\.\d+\.\d+/, "");
+  return !suffix
+    .toLowerCase()
+    .split(/[-._+]/)
+    .some((word) => MOVING_TAG_WORDS.includes(word));
+}
 
 /**
  * An image that always means the same bits: a digest, or a full version tag (x.y.z). A
@@ -430,12 +576,13 @@ export function checkPinnedImage(key: string, ref: string): void {
     }
     return;
   }
-  if (tag === undefined || !versionTagPattern.test(tag)) {
+  if (tag === undefined || !isPinnedTag(tag)) {
     throw new ConfigError(
       key,
       `${JSON.stringify(ref)} ${tag === undefined ? "has no tag" : `has the moving tag ${JSON.stringify(tag)}`}: ` +
         "the migration Job is re-run only when its spec changes, so the image must not change under the same name; " +
-        `pin a version tag (x.y.z) or a digest (${example})`,
+        "pin a version tag (x.y.z, optionally with a leading v and a suffix such as -community, but no suffix naming " +
+        `a moving build: ${MOVING_TAG_WORDS.slice(0, 7).join(", ")}, ...) or a digest (${example})`,
     );
   }
 }

@@ -1,13 +1,31 @@
 import { z } from "zod";
 import type { ConfigSource } from "../settings";
-import { annotations, labels, port, readKey, resourceName } from "./read";
+import {
+  annotations,
+  GO_MAX_DURATION_NS,
+  isHostName,
+  labels,
+  port,
+  prometheusDurationMs,
+  readKey,
+  resourceName,
+} from "./read";
 
 /**
  * How the API is reached: its Service, an optional Ingress and an optional ServiceMonitor.
  * Keys and defaults follow the upstream chart's values.yaml (chart v0.6.0).
  */
 
-const duration = z.string().regex(/^(\d+(ms|s|m|h))+$/, "expected a Prometheus duration such as 30s or 1m");
+const duration = z
+  .string()
+  .refine(
+    (t) => prometheusDurationMs(t) !== undefined,
+    "expected a Prometheus duration such as 30s or 1m (units y, w, d, h, m, s, ms, each once, in that order)",
+  )
+  .refine(
+    (t) => (prometheusDurationMs(t) ?? 0n) * 1_000_000n <= GO_MAX_DURATION_NS,
+    "is longer than Prometheus can hold (292 years); use a duration such as 30s or 1m",
+  );
 
 export const serviceSchema = z
   .strictObject({
@@ -19,7 +37,11 @@ export const serviceSchema = z
 
 const host = z
   .string()
-  .regex(/^(\*\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "is not a valid host name (lower case, optional leading *.)");
+  .refine(
+    isHostName,
+    "is not a valid host name (lower-case labels of 1-63 letters, digits and inner '-', joined by single dots, " +
+      "at most 253 characters, optional leading *.; not an IP address)",
+  );
 
 export const ingressSchema = z
   .strictObject({
@@ -42,7 +64,8 @@ export const ingressSchema = z
         }),
       )
       .default([]),
-    tls: z.array(z.strictObject({ secretName: resourceName, hosts: z.array(host).min(1) })).default([]),
+    /** Without secretName, the ingress controller's default certificate (as Kubernetes and the chart allow). */
+    tls: z.array(z.strictObject({ secretName: resourceName.optional(), hosts: z.array(host).min(1) })).default([]),
   })
   .default({ enabled: false, className: "", annotations: {}, hosts: [], tls: [] })
   .refine((i) => !i.enabled || i.hosts.length > 0, {
@@ -64,7 +87,15 @@ export const serviceMonitorSchema = z
     targetLabels: z.array(z.string()).default([]),
     path: z.string().startsWith("/").default("/metrics"),
   })
-  .default({ enabled: false, additionalLabels: {}, jobLabel: "", targetLabels: [], path: "/metrics" });
+  .default({ enabled: false, additionalLabels: {}, jobLabel: "", targetLabels: [], path: "/metrics" })
+  // Prometheus refuses such a scrape config, so the ServiceMonitor would be applied and never scraped.
+  .refine(
+    (m) =>
+      m.interval === undefined ||
+      m.scrapeTimeout === undefined ||
+      prometheusDurationMs(m.scrapeTimeout)! <= prometheusDurationMs(m.interval)!,
+    { message: "scrapeTimeout must not be longer than interval (Prometheus refuses it)", path: ["scrapeTimeout"] },
+  );
 
 export type ServiceSettings = z.output<typeof serviceSchema>;
 export type IngressSettings = z.output<typeof ingressSchema>;

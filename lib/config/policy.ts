@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { ConfigSource } from "../settings";
 import { ConfigError } from "../settings";
-import { kubeObject, port, readKey } from "./read";
+import { isCidr, kubeObject, port, readKey } from "./read";
 
 /**
  * Opt-in NetworkPolicies: the API accepts traffic on its port only from the listed peers
@@ -11,7 +11,10 @@ import { kubeObject, port, readKey } from "./read";
 
 const cidr = z
   .string()
-  .regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$|^[0-9a-fA-F:]+\/\d{1,3}$/, "expected a CIDR such as 10.0.0.0/16");
+  .refine(
+    isCidr,
+    "expected a CIDR such as 10.0.0.0/16 or 2001:db8::/32 (address octets up to 255, prefix up to 32 or 128)",
+  );
 
 /** A NetworkPolicy peer: pods selected by namespace and/or pod labels. */
 const peer = z
@@ -20,8 +23,13 @@ const peer = z
     message: "give namespaceSelector and/or podSelector",
   });
 
-/** Private, link-local and loopback ranges: webhook URLs are chosen by API clients, so never these. */
+/**
+ * Private, link-local and loopback ranges: webhook URLs are chosen by API clients, so never
+ * these. Always blocked; `webhookExceptCidrs` adds to them and cannot open one.
+ */
 export const NON_PUBLIC_CIDRS = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "127.0.0.0/8"];
+/** The IPv6 counterparts: unique-local, link-local and loopback. */
+export const NON_PUBLIC_CIDRS_V6 = ["fc00::/7", "fe80::/10", "::1/128"];
 
 export const networkPolicySchema = z
   .strictObject({
@@ -38,14 +46,19 @@ export const networkPolicySchema = z
       .default({ cidrs: [], peers: [], port: 5432 }),
     /** Allow HTTPS (443) to public addresses, for the webhooks the API sends. */
     webhooks: z.boolean().default(true),
-    webhookExceptCidrs: z.array(cidr).default(NON_PUBLIC_CIDRS),
+    /** More ranges webhooks must not reach (e.g. 100.64.0.0/10), on top of NON_PUBLIC_CIDRS. */
+    webhookExceptCidrs: z
+      .array(
+        cidr.refine((c) => !c.endsWith("/0"), "a /0 range blocks every webhook: set networkPolicy.webhooks to false"),
+      )
+      .default([]),
   })
   .default({
     enabled: false,
     ingressFrom: [],
     database: { cidrs: [], peers: [], port: 5432 },
     webhooks: true,
-    webhookExceptCidrs: NON_PUBLIC_CIDRS,
+    webhookExceptCidrs: [],
   });
 
 export type NetworkPolicySettings = z.output<typeof networkPolicySchema>;

@@ -11,7 +11,7 @@ import { dnsSubdomain } from "./read";
  *     pgx both accept it; Atlas does not accept the key=value form);
  *   - `pasetoKey` (optional): base64 of 32 bytes; absent or empty makes the API read-only.
  * The API reads both through secretKeyRef; the migration Job reads `databaseDSN` into Atlas's
- * DATABASE_URL (or the image's DATABASE_DSN) the same way, so the value never passes through
+ * DATABASE_URL the same way, so the value never passes through
  * Pulumi. The preflight cannot read the database then: it plans offline (or off).
  */
 export const EXISTING_SECRET_KEYS = { databaseUrl: "databaseDSN", pasetoKey: "pasetoKey" } as const;

@@ -29,9 +29,7 @@ export interface JobRun {
 
 export function runInput(dir: MigrationDir, overrides: Partial<MigrationRunInput> = {}): MigrationRunInput {
   return {
-    source: "configmap",
     atlasImage: ATLAS_IMAGE,
-    apiImage: "unused",
     lockTimeout: "10s",
     sumTotal: dir.hashFile.total,
     ...overrides,

@@ -142,6 +142,13 @@ describe("the HPA and replicas", () => {
     expect(named("dia-api").inputs.spec.replicas).toBe(3);
     expect(has("dia-hpa")).toBe(false);
   });
+
+  it("with replicas 0, the Deployment runs no pods and there is no budget", async () => {
+    await deploy({ replicas: "0", podDisruptionBudget: { enabled: true } });
+    expect(named("dia-api").inputs.spec.replicas).toBe(0);
+    expect(has("dia-pdb")).toBe(false);
+    expect(has("dia-hpa")).toBe(false);
+  });
 });
 
 describe("exposure", () => {
@@ -167,6 +174,15 @@ describe("exposure", () => {
         },
       ],
     });
+  });
+
+  it.each<[string, Record<string, unknown>, Record<string, unknown>]>([
+    ["a Secret of its own", { secretName: "api-tls" }, { secretName: "api-tls" }],
+    ["the controller's default certificate", {}, {}],
+  ])("takes ingress.tls with %s", async (_, given, applied) => {
+    const host = "api.example.org";
+    await deploy({ ingress: { enabled: true, hosts: [{ host }], tls: [{ ...given, hosts: [host] }] } });
+    expect(named("dia-ingress").inputs.spec.tls).toEqual([{ ...applied, hosts: [host] }]);
   });
 
   it("reads the ServiceMonitor CRD before creating one, so a missing CRD fails on a lookup named after it", async () => {
@@ -230,6 +246,15 @@ describe("the pod: scheduling, identity, metadata, volumes", () => {
     // The migration Job pulls with the same secrets.
     expect(named("dia-migrate-job").inputs.spec.template.spec.imagePullSecrets).toEqual([{ name: "ghcr" }]);
   });
+
+  it.each([["IfNotPresent"], ["Always"], ["Never"]])(
+    "pulls the API and the migration Job's images with imagePullPolicy %s",
+    async (imagePullPolicy) => {
+      await deploy({ imagePullPolicy });
+      expect(podSpec().containers[0].imagePullPolicy).toBe(imagePullPolicy);
+      expect(named("dia-migrate-job").inputs.spec.template.spec.containers[0].imagePullPolicy).toBe(imagePullPolicy);
+    },
+  );
 
   it("runs the API as its own ServiceAccount, distinct from the migration's, with its annotations", async () => {
     await deploy({
@@ -329,6 +354,21 @@ describe("NetworkPolicies", () => {
       cidr: "0.0.0.0/0",
       except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "127.0.0.0/8"],
     });
+  });
+
+  it.each<[string, string[], string[], string[]]>([
+    ["nothing extra", [], [], []],
+    ["a carrier-grade NAT range", ["100.64.0.0/10"], ["100.64.0.0/10"], []],
+    ["an IPv6 range", ["2001:db8::/32"], [], ["2001:db8::/32"]],
+    ["a range already blocked, once", ["10.0.0.0/8"], [], []],
+  ])("webhookExceptCidrs adds to the private ranges, never replaces them: %s", async (_, extra, v4, v6) => {
+    await deploy({ networkPolicy: { ...EVERYTHING.networkPolicy, webhookExceptCidrs: extra } });
+    const [public4, public6] = named("dia-api-netpol").inputs.spec.egress[2].to;
+    expect(public4.ipBlock).toEqual({
+      cidr: "0.0.0.0/0",
+      except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "127.0.0.0/8", ...v4],
+    });
+    expect(public6.ipBlock).toEqual({ cidr: "::/0", except: ["fc00::/7", "fe80::/10", "::1/128", ...v6] });
   });
 
   it("gives the migration Job its own policy: no ingress, the database and DNS only", async () => {

@@ -1,4 +1,6 @@
 import { ConfigError, readSettings } from "../../lib/settings";
+import { isCidr, isHostName, prometheusDurationMs } from "../../lib/config/read";
+import { allowedDisruptions } from "../../lib/config/scaling";
 
 /** The chart's values as stack config (issue 11): defaults, decisions and refusals. */
 
@@ -82,6 +84,146 @@ describe("chart values: autoscaling and replicas", () => {
   });
 });
 
+describe("chart values: a budget that blocks every drain is refused", () => {
+  const drain = "lets no pod be evicted, so every node drain would block";
+  const maxFix =
+    "set podDisruptionBudget.maxUnavailable to 1 (or a percentage above 0%), or set podDisruptionBudget.enabled to false";
+  it.each<[Record<string, unknown>, string]>([
+    [{ podDisruptionBudget: { maxUnavailable: 0 } }, `maxUnavailable: 0 ${drain}; ${maxFix}`],
+    [{ podDisruptionBudget: { maxUnavailable: "0%" } }, `maxUnavailable: "0%" ${drain}; ${maxFix}`],
+    [
+      { podDisruptionBudget: { minAvailable: 2 } },
+      `minAvailable: 2 with 2 replicas (replicas) ${drain}; set podDisruptionBudget.minAvailable below 2, or use podDisruptionBudget.maxUnavailable: 1`,
+    ],
+    [
+      { replicas: "3", podDisruptionBudget: { minAvailable: 5 } },
+      `minAvailable: 5 with 3 replicas (replicas) ${drain}; set podDisruptionBudget.minAvailable below 3, or use podDisruptionBudget.maxUnavailable: 1`,
+    ],
+    [
+      { podDisruptionBudget: { minAvailable: "100%" }, replicas: "10" },
+      `minAvailable: "100%" (10 of 10, rounded up) with 10 replicas (replicas) ${drain}; set podDisruptionBudget.minAvailable below 10, or use podDisruptionBudget.maxUnavailable: 1`,
+    ],
+    [
+      { podDisruptionBudget: { minAvailable: "60%" } },
+      `minAvailable: "60%" (2 of 2, rounded up) with 2 replicas (replicas) ${drain}; set podDisruptionBudget.minAvailable below 2, or use podDisruptionBudget.maxUnavailable: 1`,
+    ],
+    [
+      { autoscaling: { enabled: true, minReplicas: 3, maxReplicas: 10 }, podDisruptionBudget: { minAvailable: 3 } },
+      `minAvailable: 3 with 3 replicas (autoscaling.minReplicas) ${drain}; set podDisruptionBudget.minAvailable below 3, or use podDisruptionBudget.maxUnavailable: 1`,
+    ],
+    [
+      { replicas: "1", podDisruptionBudget: { enabled: true, minAvailable: 1 } },
+      `minAvailable: 1 with 1 replica (replicas) ${drain}; set podDisruptionBudget.minAvailable below 1, or use podDisruptionBudget.maxUnavailable: 1, or raise the replicas to 2 or more`,
+    ],
+  ])("%j", (values, message) => {
+    expect(refusal({ databaseDsn: DSN, ...values })).toBe(`config podDisruptionBudget: ${message}`);
+  });
+
+  it.each<[unknown]>([["150%"], ["101%"], ["1000%"], ["-1%"], ["50"]])("refuses the percentage %j", (value) => {
+    for (const field of ["minAvailable", "maxUnavailable"]) {
+      expect(refusal({ databaseDsn: DSN, podDisruptionBudget: { [field]: value } })).toBe(
+        `config podDisruptionBudget: ${field}: expected a count or a percentage from 0% to 100% ` +
+          `(set it with: pulumi config set --path 'podDisruptionBudget.${field}' <value>)`,
+      );
+    }
+  });
+
+  it.each<[Record<string, unknown>, object | undefined]>([
+    [{ podDisruptionBudget: { maxUnavailable: "1%" } }, { maxUnavailable: "1%" }],
+    [{ podDisruptionBudget: { maxUnavailable: "100%" } }, { maxUnavailable: "100%" }],
+    [{ podDisruptionBudget: { minAvailable: 1 } }, { minAvailable: 1 }],
+    [{ podDisruptionBudget: { minAvailable: "50%" } }, { minAvailable: "50%" }],
+    [{ podDisruptionBudget: { minAvailable: 0 } }, { minAvailable: 0 }],
+    [{ replicas: "10", podDisruptionBudget: { minAvailable: "90%" } }, { minAvailable: "90%" }],
+    [{ replicas: "1", podDisruptionBudget: { enabled: true } }, { maxUnavailable: 1 }],
+    // A budget is not checked, nor created, where it is off.
+    [{ replicas: "1", podDisruptionBudget: { minAvailable: 1 } }, undefined],
+    [{ podDisruptionBudget: { enabled: false, maxUnavailable: 0 } }, undefined],
+  ])("accepts %j", (values, budget) => {
+    expect(read(values).scaling.podDisruptionBudget).toEqual(budget);
+  });
+
+  it.each<[number | string, number, number]>([
+    [1, 2, 1],
+    ["50%", 3, 2],
+    ["1%", 200, 2],
+    ["0%", 5, 0],
+  ])("allowedDisruptions: maxUnavailable %j of %d pods is %d", (maxUnavailable, pods, allowed) => {
+    expect(allowedDisruptions({ maxUnavailable }, pods)).toBe(allowed);
+  });
+  it.each<[number | string, number, number]>([
+    [1, 2, 1],
+    [3, 2, 0],
+    ["50%", 3, 1],
+    ["50%", 4, 2],
+    ["100%", 7, 0],
+  ])("allowedDisruptions: minAvailable %j of %d pods is %d", (minAvailable, pods, allowed) => {
+    expect(allowedDisruptions({ minAvailable }, pods)).toBe(allowed);
+  });
+});
+
+describe("serviceMonitor durations: what Prometheus takes", () => {
+  it.each<[string, bigint | undefined]>([
+    ["0", 0n],
+    ["30s", 30_000n],
+    ["1m30s", 90_000n],
+    ["1h", 3_600_000n],
+    ["500ms", 500n],
+    ["1y2w3d", 31_536_000_000n + 2n * 604_800_000n + 3n * 86_400_000n],
+    ["30s1m", undefined],
+    ["1m1m", undefined],
+    ["1.5s", undefined],
+    ["30", undefined],
+    ["", undefined],
+    ["-1s", undefined],
+  ])("prometheusDurationMs(%j) is %s", (text, ms) => {
+    expect(prometheusDurationMs(text)).toBe(ms);
+  });
+
+  it.each<[Record<string, string>, string]>([
+    [{ interval: "30s1m" }, "interval: expected a Prometheus duration such as 30s or 1m"],
+    [
+      { interval: "293y" },
+      "interval: is longer than Prometheus can hold (292 years); use a duration such as 30s or 1m",
+    ],
+    [{ scrapeTimeout: "106752d" }, "scrapeTimeout: is longer than Prometheus can hold (292 years)"],
+    [
+      { interval: "30s", scrapeTimeout: "1m" },
+      "scrapeTimeout: scrapeTimeout must not be longer than interval (Prometheus refuses it) (set it with: pulumi config set --path 'serviceMonitor.scrapeTimeout' <value>)",
+    ],
+  ])("refuses %j", (monitor, message) => {
+    expect(refusal({ databaseDsn: DSN, serviceMonitor: { enabled: true, ...monitor } })).toContain(
+      `config serviceMonitor: ${message}`,
+    );
+  });
+
+  it("accepts the longest one and a timeout equal to the interval", () => {
+    const m = read({ serviceMonitor: { enabled: true, interval: "292y", scrapeTimeout: "292y" } }).exposure
+      .serviceMonitor;
+    expect([m.interval, m.scrapeTimeout]).toEqual(["292y", "292y"]);
+    expect(
+      read({ serviceMonitor: { interval: "1m", scrapeTimeout: "1m" } }).exposure.serviceMonitor.scrapeTimeout,
+    ).toBe("1m");
+  });
+});
+
+describe("chart values: replicas 0, as the chart allows", () => {
+  it("runs no pods and adds no budget, even an enabled one (nothing to protect, nothing to block)", () => {
+    expect(read({ replicas: "0" }).scaling).toEqual({ replicas: 0, podDisruptionBudget: undefined });
+    expect(read({ replicas: "0", podDisruptionBudget: { enabled: true, minAvailable: 2 } }).scaling).toEqual({
+      replicas: 0,
+      podDisruptionBudget: undefined,
+    });
+  });
+
+  it("is refused with autoscaling on: the HPA would keep its minReplicas", () => {
+    expect(refusal({ databaseDsn: DSN, replicas: "0", autoscaling: { enabled: true } })).toBe(
+      "config replicas: is 0 while autoscaling.enabled is true, and the HPA keeps at least autoscaling.minReplicas " +
+        "(1 or more) pods; to stop the API set autoscaling.enabled to false, or remove replicas to let the HPA count",
+    );
+  });
+});
+
 describe("chart values: refusals name the key and say what to do", () => {
   it.each<[Record<string, unknown>, string]>([
     [
@@ -93,10 +235,6 @@ describe("chart values: refusals name the key and say what to do", () => {
       "config autoscaling: Unrecognized key: \"maxReplica\" (set it with: pulumi config set --path 'autoscaling' <value>)",
     ],
     [
-      { podDisruptionBudget: { enabled: true }, replicas: "1" },
-      "config podDisruptionBudget: enabled with at most 1 replica always running would block every node drain; raise replicas (or autoscaling.minReplicas) to 2, or set podDisruptionBudget.maxUnavailable",
-    ],
-    [
       { podDisruptionBudget: { minAvailable: 1, maxUnavailable: 1 } },
       "config podDisruptionBudget: minAvailable: set minAvailable or maxUnavailable, not both (set it with: pulumi config set --path 'podDisruptionBudget.minAvailable' <value>)",
     ],
@@ -106,7 +244,7 @@ describe("chart values: refusals name the key and say what to do", () => {
     ],
     [
       { ingress: { enabled: true, hosts: [{ host: "API.example.org" }] } },
-      "config ingress: hosts[0].host: is not a valid host name (lower case, optional leading *.) (set it with: pulumi config set --path 'ingress.hosts[0].host' <value>)",
+      "config ingress: hosts[0].host: is not a valid host name (lower-case labels of 1-63 letters, digits and inner '-', joined by single dots, at most 253 characters, optional leading *.; not an IP address) (set it with: pulumi config set --path 'ingress.hosts[0].host' <value>)",
     ],
     [
       {
@@ -124,7 +262,7 @@ describe("chart values: refusals name the key and say what to do", () => {
     ],
     [
       { serviceMonitor: { enabled: true, interval: "30 seconds" } },
-      "config serviceMonitor: interval: expected a Prometheus duration such as 30s or 1m (set it with: pulumi config set --path 'serviceMonitor.interval' <value>)",
+      "config serviceMonitor: interval: expected a Prometheus duration such as 30s or 1m (units y, w, d, h, m, s, ms, each once, in that order) (set it with: pulumi config set --path 'serviceMonitor.interval' <value>)",
     ],
     [
       { serviceAccount: { create: false } },
@@ -159,7 +297,7 @@ describe("chart values: refusals name the key and say what to do", () => {
     ],
     [
       { networkPolicy: { enabled: true, database: { cidrs: ["10.1.2.3"] } } },
-      "config networkPolicy: database.cidrs[0]: expected a CIDR such as 10.0.0.0/16 (set it with: pulumi config set --path 'networkPolicy.database.cidrs[0]' <value>)",
+      "config networkPolicy: database.cidrs[0]: expected a CIDR such as 10.0.0.0/16 or 2001:db8::/32 (address octets up to 255, prefix up to 32 or 128) (set it with: pulumi config set --path 'networkPolicy.database.cidrs[0]' <value>)",
     ],
   ])("%j", (values, message) => {
     expect(refusal({ databaseDsn: DSN, ...values })).toBe(message);
@@ -208,4 +346,93 @@ describe("scheduling values", () => {
     expect(s.scheduling.imagePullSecrets).toEqual(["ghcr", "other"]);
     expect(s.scheduling.priorityClassName).toBe("api-high");
   });
+});
+
+describe("host names and CIDRs: what the API server and DNS take", () => {
+  const long = (n: number) => "a".repeat(n);
+  it.each<[string, boolean]>([
+    ["api.example.org", true],
+    ["*.example.org", true],
+    ["localhost", true],
+    ["x-1.example.org", true],
+    [`${long(63)}.example.org`, true],
+    [`${[long(63), long(63), long(63), long(61)].join(".")}`, true], // 253
+    ["a..b", false],
+    [".example.org", false],
+    ["example.org.", false],
+    ["-api.example.org", false],
+    ["api-.example.org", false],
+    ["api.-x.org", false],
+    [`${long(64)}.example.org`, false],
+    [`${[long(63), long(63), long(63), long(62)].join(".")}`, false], // 254
+    ["*", false],
+    ["*.*.example.org", false],
+    ["api.*.example.org", false],
+    ["API.example.org", false],
+    ["api_1.example.org", false],
+    ["10.1.2.3", false],
+    ["", false],
+  ])("host %j: %s", (host, valid) => {
+    expect(isHostName(host)).toBe(valid);
+    const ingress = { enabled: true, hosts: [{ host }], tls: [{ secretName: "api-tls", hosts: [host] }] };
+    if (valid) expect(read({ ingress }).exposure.ingress.hosts[0].host).toBe(host);
+    else
+      expect(refusal({ databaseDsn: DSN, ingress })).toMatch(
+        /^config ingress: hosts\[0\]\.host: is not a valid host name/,
+      );
+  });
+
+  it.each<[string, boolean]>([
+    ["10.0.0.0/8", true],
+    ["10.1.2.3/32", true],
+    ["0.0.0.0/0", true],
+    ["255.255.255.255/32", true],
+    ["2001:db8::/32", true],
+    ["::1/128", true],
+    ["::ffff:10.0.0.0/104", true],
+    ["999.1.1.1/99", false],
+    ["256.0.0.0/8", false],
+    ["10.0.0.0/33", false],
+    ["10.0.0/8", false],
+    ["010.0.0.0/8", false],
+    ["10.0.0.0/08", false],
+    ["10.0.0.0", false],
+    ["10.0.0.0/8/8", false],
+    ["2001:db8::/129", false],
+    ["1::2::3/64", false],
+    ["fe80::1%eth0/64", false],
+    ["2001:db8::/ 32", false],
+  ])("CIDR %j: %s", (cidr, valid) => {
+    expect(isCidr(cidr)).toBe(valid);
+    const networkPolicy = { enabled: true, database: { cidrs: [cidr] } };
+    if (valid) expect(read({ networkPolicy }).networkPolicy.database.cidrs).toEqual([cidr]);
+    else
+      expect(refusal({ databaseDsn: DSN, networkPolicy })).toMatch(
+        /^config networkPolicy: database\.cidrs\[0\]: expected a CIDR/,
+      );
+  });
+
+  it("refuses a /0 webhook exception, which would block every webhook", () => {
+    expect(refusal({ databaseDsn: DSN, networkPolicy: { webhookExceptCidrs: ["0.0.0.0/0"] } })).toBe(
+      "config networkPolicy: webhookExceptCidrs[0]: a /0 range blocks every webhook: set networkPolicy.webhooks to false " +
+        "(set it with: pulumi config set --path 'networkPolicy.webhookExceptCidrs[0]' <value>)",
+    );
+  });
+
+  it.each([["a..b"], ["-secret"], ["secret-"], ["a.-b"], [`${"a".repeat(254)}`]])(
+    "refuses the object name %j where Kubernetes would (useExistingSecret, ingress.tls[].secretName)",
+    (name) => {
+      expect(refusal({ useExistingSecret: name })).toBe(
+        `config useExistingSecret: ${JSON.stringify(name)} is not a valid Secret name`,
+      );
+      const ingress = {
+        enabled: true,
+        hosts: [{ host: "api.example.org" }],
+        tls: [{ secretName: name, hosts: ["api.example.org"] }],
+      };
+      expect(refusal({ databaseDsn: DSN, ingress })).toMatch(
+        /^config ingress: tls\[0\]\.secretName: is not a valid Kubernetes object name/,
+      );
+    },
+  );
 });

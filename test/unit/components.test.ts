@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { formatHashFile } from "../../lib/atlasSum";
-import { JOB_ANNOTATION, KEY_ANNOTATION, migrationKey } from "../../lib/migrationRun";
+import { JOB_ANNOTATION, KEY_ANNOTATION, migrationKey, type MigrationRunInput } from "../../lib/migrationRun";
 import { migrationDir, migrationFile } from "../support/migrationFiles";
 import { recordResources, Registered, valueOf } from "../support/pulumiMocks";
 // The components register nothing at import time, so importing them before the mocks is safe.
@@ -261,13 +261,6 @@ describe("DevelopersItaliaApi", () => {
       expect(job.dependsOn).toContain("dia-db-ca");
     });
 
-    it("mounts it in the image source's migrate container too", async () => {
-      await settled(build({ databaseCaCert: CA, migrationSource: "image" }));
-      const pod = inputs("kubernetes:batch/v1:Job").spec.template.spec;
-      expect(pod.volumes).toContainEqual(caVolume);
-      expect(pod.containers[0].volumeMounts).toContainEqual(caMount);
-    });
-
     it("rolls the API when the CA changes (pgx reads it at startup), without touching the Job's key", async () => {
       const first = build({ databaseCaCert: CA });
       await settled(first);
@@ -290,24 +283,6 @@ describe("DevelopersItaliaApi", () => {
       expect(api.metadata.annotations).not.toHaveProperty("deploy.developers.italia.it/database-ca");
       expect(JSON.stringify(inputs("kubernetes:batch/v1:Job"))).not.toContain("database-ca");
     });
-  });
-
-  it("runs the API image's migrate subcommand in image mode, with DATABASE_DSN and MIGRATION_BASELINE", async () => {
-    await settled(build({ migrationSource: "image", migrationBaseline: "20250909000000" }));
-    expect(byType("kubernetes:core/v1:ConfigMap")).toHaveLength(0);
-    const container = inputs("kubernetes:batch/v1:Job").spec.template.spec.containers[0];
-    expect(container.image).toBe(`ghcr.io/italia/developers-italia-api@${DIGEST}`);
-    expect(container.args).toEqual(["migrate"]);
-    expect(container.env.slice(0, 2)).toEqual([
-      { name: "DATABASE_DSN", valueFrom: { secretKeyRef: { name: "dia-migrate-db-x1y2z3", key: "databaseUrl" } } },
-      { name: "MIGRATION_BASELINE", value: "20250909000000" },
-    ]);
-  });
-
-  it("refuses the image source with a tag-only image", () => {
-    expect(() => build({ migrationSource: "image", image: "ghcr.io/italia/developers-italia-api:main" })).toThrow(
-      "dia-migrate: the image source needs a digest-pinned API image, got ghcr.io/italia/developers-italia-api:main: set imageDigest",
-    );
   });
 
   it("rolls the API without downtime, probing what app.md documents", async () => {
@@ -339,9 +314,7 @@ describe("DevelopersItaliaApi", () => {
 
 describe("migrationKey", () => {
   const base = {
-    source: "configmap" as const,
     atlasImage: "arigaio/atlas:0.13.1",
-    apiImage: `ghcr.io/italia/developers-italia-api@${DIGEST}`,
     lockTimeout: "10s",
     sumTotal: dir.hashFile.total,
   };
@@ -353,7 +326,6 @@ describe("migrationKey", () => {
     ["the baseline", { baseline: "20250909000000" }],
     ["the lock timeout", { lockTimeout: "30s" }],
     ["the revisions schema", { revisionsSchema: "atlas" }],
-    ["the source", { source: "image" as const }],
     ["the database", { databaseIdentity: "0123456789abcdef" }],
     ["the session's lock_timeout", { lockWaitTimeout: "1s" }],
     ["the deadline (statement_timeout)", { deadlineSeconds: 60 }],
@@ -363,14 +335,24 @@ describe("migrationKey", () => {
 
   it("does not change with anything else", () => {
     expect(migrationKey({ ...base })).toBe(key);
-    // The API image is not what runs the migrations in configmap mode.
-    expect(migrationKey({ ...base, apiImage: `ghcr.io/italia/developers-italia-api@sha256:${"c".repeat(64)}` })).toBe(
-      key,
-    );
   });
 
-  it("follows the API image digest in image mode", () => {
-    const image = { ...base, source: "image" as const };
-    expect(migrationKey({ ...image, apiImage: `x@sha256:${"c".repeat(64)}` })).not.toBe(migrationKey(image));
+  it.each<[string, Partial<MigrationRunInput>, string]>([
+    // Computed before the image source was removed: no stack's Job is re-run by that change.
+    ["the defaults", {}, "4666e777ae0ea0ca"],
+    [
+      "every input set",
+      {
+        baseline: "20250909000000",
+        revisionsSchema: "atlas",
+        databaseIdentity: "0123456789abcdef",
+        lockWaitTimeout: "1s",
+        deadlineSeconds: 60,
+      },
+      "b1467b0f160cbe5d",
+    ],
+  ])("is the key existing stacks carry, with %s", (_, change, expected) => {
+    const input = { atlasImage: "arigaio/atlas:1.2.3-community", lockTimeout: "10s", sumTotal: "h1:abc=" };
+    expect(migrationKey({ ...input, ...change })).toBe(expected);
   });
 });

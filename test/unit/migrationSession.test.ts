@@ -1,9 +1,7 @@
 import { migrationDatabaseUrl, migrationSessionParameters, MigrationRunInput } from "../../lib/migrationRun";
 
 const input: MigrationRunInput = {
-  source: "configmap",
   atlasImage: "arigaio/atlas:0.13.1",
-  apiImage: "unused",
   lockTimeout: "10s",
   sumTotal: "t",
 };

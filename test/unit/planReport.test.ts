@@ -80,7 +80,7 @@ describe("migrationKeyFor", () => {
   it.each([
     [{}],
     [{ migrationLockTimeout: "30s", migrationRevisionsSchema: "atlas" }],
-    [{ imageDigest: `sha256:${"c".repeat(64)}`, migrationSource: "image" }],
+    [{ imageDigest: `sha256:${"c".repeat(64)}`, atlasImage: "arigaio/atlas:0.13.1" }],
   ])("is the key the component puts on the Job (%p)", async (values) => {
     const settings = settingsWith(values);
     const api = new DevelopersItaliaApi(`dia-${Object.keys(values).length}`, {
@@ -89,7 +89,6 @@ describe("migrationKeyFor", () => {
       env: settings.env,
       databaseUrl: pulumi.secret(settings.databaseUrl!),
       migrations: dir,
-      migrationSource: settings.migration.source,
       atlasImage: settings.migration.atlasImage,
       migrationBaseline: settings.migration.baseline,
       migrationLockTimeout: settings.migration.lockTimeout,

@@ -5,11 +5,14 @@ import {
   ATLAS_IMAGE,
   checkPinnedImage,
   ConfigError,
+  DEFAULT_RESOURCES,
   isApiPasetoKey,
+  quantityMilli,
   readSettings,
   readVersionList,
 } from "../../lib/settings";
 import { testbedAtlasImage } from "../support/stack";
+import { goDurationNs, postgresDurationMs } from "../../lib/config/read";
 import { DATABASE_CA_PATH } from "../../lib/databaseTls";
 import { certDir, makeCa } from "../support/certs";
 
@@ -30,7 +33,6 @@ describe("readSettings", () => {
     expect(s.databaseUrl).toBe("postgres://app:s3cret@db:5432/api?sslmode=disable");
     expect(s.env).toEqual({ ENVIRONMENT: "production" });
     expect(s.migration).toEqual({
-      source: "configmap",
       atlasImage: "arigaio/atlas:1.2.3-community",
       baseline: undefined,
       deadlineSeconds: 300,
@@ -65,8 +67,8 @@ describe("readSettings", () => {
 
   it.each<[Record<string, string>, string]>([
     [{ databaseDsn: "" }, "config databaseDsn: is required: pulumi config set --secret databaseDsn '<value>'"],
-    [{ replicas: "0" }, 'config replicas: expected a whole number from 1 to 100, got "0"'],
-    [{ replicas: "two" }, 'config replicas: expected a whole number from 1 to 100, got "two"'],
+    [{ replicas: "101" }, 'config replicas: expected a whole number from 0 to 100, got "101"'],
+    [{ replicas: "two" }, 'config replicas: expected a whole number from 0 to 100, got "two"'],
     [{ namespace: "Bad_NS" }, 'config namespace: "Bad_NS" is not a valid namespace name (a DNS label)'],
     [{ imageDigest: "sha256:abc" }, 'config imageDigest: expected sha256:<64 hex digits>, got "sha256:abc"'],
     [
@@ -75,13 +77,16 @@ describe("readSettings", () => {
     ],
     [
       { image: "GHCR.io/Italia/API" },
-      'config image: "GHCR.io/Italia/API" is not an image repository (lower-case, e.g. ghcr.io/italia/developers-italia-api)',
+      'config image: "GHCR.io/Italia/API" is not an image repository (lower-case; a registry host needs a dot or a port, e.g. ghcr.io/italia/developers-italia-api)',
     ],
     [
       { imageTag: "v1.4.0 " },
       'config imageTag: "v1.4.0 " is not an image tag (letters, digits, ".", "_" and "-", at most 128, e.g. v1.4.0)',
     ],
-    [{ migrationSource: "helm" }, 'config migrationSource: expected one of configmap, image, got "helm"'],
+    [
+      { migrationSource: "helm" },
+      'config migrationSource: expected configmap (the default), got "helm"; remove it with: pulumi config rm migrationSource',
+    ],
     [{ migrationPreflight: "maybe" }, 'config migrationPreflight: expected one of online, offline, off, got "maybe"'],
     [
       { migrationBaseline: "v1.2.0", migrationPreflight: "online" },
@@ -116,7 +121,7 @@ describe("readSettings", () => {
     [{ resources: '{"request": {}}' }, 'config resources: unknown key "request": use requests and limits'],
     [
       { resources: '{"limits": {"memory": "lots"}}' },
-      'config resources: limits.memory: expected a quantity such as 100m or 128Mi, got "lots"',
+      'config resources: limits.memory: "lots" is not a quantity such as 128Mi or 1Gi',
     ],
     [
       { databaseDsn: "host=db sslmode=prefer" },
@@ -127,11 +132,69 @@ describe("readSettings", () => {
     expect(() => read(values)).toThrow(message);
   });
 
+  it.each<[string, bigint | undefined]>([
+    ["10s", 10_000_000_000n],
+    ["1m30s", 90_000_000_000n],
+    ["1.5h", 5_400_000_000_000n],
+    ["1.0000000001s", 1_000_000_000n], // below a nanosecond: truncated, as Go does
+    ["300ms", 300_000_000n],
+    ["2562047h47m16.854775807s", 2n ** 63n - 1n],
+    ["10", undefined],
+    ["-1s", undefined],
+    ["1d", undefined],
+  ])("goDurationNs(%j) is %s", (text, ns) => {
+    expect(goDurationNs(text)).toBe(ns);
+  });
+
+  it.each<[string, bigint | undefined]>([
+    ["0", 0n],
+    ["500ms", 500n],
+    ["5s", 5_000n],
+    ["1min", 60_000n],
+    ["2h", 7_200_000n],
+    ["05s", undefined],
+    ["5m", undefined],
+    ["5", undefined],
+  ])("postgresDurationMs(%j) is %s", (text, ms) => {
+    expect(postgresDurationMs(text)).toBe(ms);
+  });
+
+  it.each<[Record<string, string>, string]>([
+    [
+      { migrationLockTimeout: "2562047h47m16.854775808s" },
+      'config migrationLockTimeout: "2562047h47m16.854775808s" is longer than a Go duration can hold (2562047h, about 292 years), so Atlas would refuse its --lock-timeout; use a duration such as 10s or 1m30s',
+    ],
+    [
+      { migrationLockTimeout: "9999999999h" },
+      'config migrationLockTimeout: "9999999999h" is longer than a Go duration can hold',
+    ],
+    [
+      { migrationLockWaitTimeout: "2147483648ms" },
+      "config migrationLockWaitTimeout: \"2147483648ms\" is above PostgreSQL's limit for lock_timeout (2147483647ms, about 596h), so the server would refuse the migration's connection; use a duration such as 5s, or 0 for no limit",
+    ],
+    [{ migrationLockWaitTimeout: "597h" }, 'config migrationLockWaitTimeout: "597h" is above PostgreSQL\'s limit'],
+    [
+      { migrationLockWaitTimeout: "35792min" },
+      'config migrationLockWaitTimeout: "35792min" is above PostgreSQL\'s limit',
+    ],
+  ])("refuses a duration beyond what Go or PostgreSQL hold: %j", (values, message) => {
+    expect(() => read(values)).toThrow(message);
+  });
+
+  it.each<[Record<string, string>]>([
+    [{ migrationLockTimeout: "2562047h47m16.854775807s" }],
+    [{ migrationLockWaitTimeout: "2147483647ms" }],
+    [{ migrationLockWaitTimeout: "596h" }],
+    [{ migrationLockWaitTimeout: "35791min" }],
+  ])("accepts the longest durations: %j", (values) => {
+    expect(() => read(values)).not.toThrow();
+  });
+
   it.each([["0x10"], ["1e1"], [" 5"], ["5 "], ["5.0"], ["+5"], ["05"], ["0b11"], ["Infinity"], ["1_0"]])(
     "reads only decimal digits as a number: refuses replicas %j",
     (raw) => {
       expect(() => read({ replicas: raw })).toThrow(
-        `config replicas: expected a whole number from 1 to 100, got ${JSON.stringify(raw)}`,
+        `config replicas: expected a whole number from 0 to 100, got ${JSON.stringify(raw)}`,
       );
     },
   );
@@ -155,11 +218,76 @@ describe("readSettings", () => {
     expect(() => read({ resources: raw })).toThrow(`config resources: ${message}`);
   });
 
-  it("reads resources given as an object", () => {
-    expect(read({ resources: '{"requests": {"cpu": "50m"}, "limits": {"memory": "1Gi"}}' }).resources).toEqual({
-      requests: { cpu: "50m" },
-      limits: { memory: "1Gi" },
-    });
+  it.each<[string, object]>([
+    ["{}", { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } }],
+    ['{"limits": {"memory": "512Mi"}}', { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } }],
+    ['{"requests": {"cpu": "50m"}}', { requests: { cpu: "50m", memory: "128Mi" }, limits: { memory: "256Mi" } }],
+    [
+      '{"requests": {"cpu": "0.5", "memory": "200Mi"}, "limits": {"cpu": "2", "memory": "1Gi"}}',
+      { requests: { cpu: "0.5", memory: "200Mi" }, limits: { cpu: "2", memory: "1Gi" } },
+    ],
+    [
+      '{"limits": {"ephemeral-storage": "1Gi"}}',
+      { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi", "ephemeral-storage": "1Gi" } },
+    ],
+  ])("merges resources %s over the defaults field by field", (raw, resources) => {
+    expect(read({ resources: raw }).resources).toEqual(resources);
+  });
+
+  it("owns the resources defaults in one place: Pulumi.yaml declares none", () => {
+    expect(read({}).resources).toEqual(DEFAULT_RESOURCES);
+    const yaml = fs.readFileSync(path.join(__dirname, "../../Pulumi.yaml"), "utf8");
+    expect(/\n  resources:\n    type: object\n    default: (.*)\n/.exec(yaml)?.[1]).toBe("{}");
+  });
+
+  it.each<[object, string]>([
+    [
+      { limits: { memory: "1m" } },
+      'limits.memory: "1m" is in thousandths of a byte ("m" is milli); write mebibytes as Mi, e.g. 128Mi',
+    ],
+    [{ requests: { memory: "500m" } }, 'requests.memory: "500m" is in thousandths of a byte'],
+    [
+      { limits: { memory: "1.5" } },
+      'limits.memory: "1.5" is not a whole number of bytes; use a unit, e.g. 1536Ki or 2Mi',
+    ],
+    [{ limits: { memory: "1.0000001Gi" } }, 'limits.memory: "1.0000001Gi" is not a whole number of bytes'],
+    [{ limits: { memory: "1Ki" } }, 'limits.memory: "1Ki" is below 4Mi, too little to start the API; e.g. 128Mi'],
+    [{ requests: { memory: "4194303" } }, 'requests.memory: "4194303" is below 4Mi'],
+    [{ limits: { memory: "1e9" } }, 'limits.memory: "1e9" is not a quantity such as 128Mi or 1Gi'],
+    [{ limits: { "ephemeral-storage": "10m" } }, 'limits.ephemeral-storage: "10m" is in thousandths of a byte'],
+    [
+      { requests: { cpu: "0.0001" } },
+      'requests.cpu: "0.0001" is finer than Kubernetes counts CPU (1m, a thousandth of a core); e.g. 100m',
+    ],
+    [{ requests: { cpu: "0.5m" } }, 'requests.cpu: "0.5m" is finer than Kubernetes counts CPU'],
+    [{ limits: { cpu: "1Gi" } }, 'limits.cpu: "1Gi" is not a CPU quantity: give cores (0.5, 2) or millicores (100m)'],
+    [{ limits: { cpu: "2k" } }, 'limits.cpu: "2k" is not a CPU quantity'],
+    [
+      { requests: { memory: "512Mi" } },
+      "requests.memory (512Mi) is above limits.memory (256Mi, the default), which Kubernetes refuses; raise limits.memory: pulumi config set --path 'resources.limits.memory' 512Mi",
+    ],
+    [
+      { requests: { cpu: "2" }, limits: { cpu: "1500m" } },
+      "requests.cpu (2) is above limits.cpu (1500m), which Kubernetes refuses; raise limits.cpu: pulumi config set --path 'resources.limits.cpu' 2",
+    ],
+    [{ limits: { memory: "100Mi" } }, "requests.memory (128Mi, the default) is above limits.memory (100Mi)"],
+  ])("refuses the resources %j, naming the field", (resources, message) => {
+    expect(() => read({ resources: JSON.stringify(resources) })).toThrow(`config resources: ${message}`);
+  });
+
+  it.each<[string, bigint | undefined]>([
+    ["100m", 100n],
+    ["0.5", 500n],
+    ["2", 2000n],
+    ["128Mi", 134_217_728_000n],
+    ["1.5Ki", 1_536_000n],
+    ["1k", 1_000_000n],
+    ["1m", 1n],
+    ["0.0001", undefined],
+    ["1e3", undefined],
+    ["-1", undefined],
+  ])("quantityMilli(%j) is %s", (value, milli) => {
+    expect(quantityMilli(value)).toBe(milli);
   });
 
   it("checks pasetoKey the API's way: Go's strict standard base64, padded, 32 bytes", () => {
@@ -192,6 +320,9 @@ describe("readSettings", () => {
     [`arigaio/atlas@sha256:${"a".repeat(64)}`],
     [`arigaio/atlas:latest@sha256:${"b".repeat(64)}`],
     ["registry.example:5000/tools/atlas:1.2.3"],
+    ["localhost:5000/atlas:1.2.3"],
+    ["mirror.example.org/arigaio/atlas:v1.2.3-rc.1"],
+    ["arigaio/atlas:1.2.3-community.domain"], // "main" inside a word is not the word
   ])("accepts the pinned atlasImage %s", (ref) => {
     expect(read({ atlasImage: ref }).migration.atlasImage).toBe(ref);
   });
@@ -203,17 +334,53 @@ describe("readSettings", () => {
     ["arigaio/atlas:0.13", 'has the moving tag "0.13"'],
     ["arigaio/atlas:canary", 'has the moving tag "canary"'],
     ["registry.example:5000/atlas", "has no tag"],
+    ["arigaio/atlas:1.2.3-latest", 'has the moving tag "1.2.3-latest"'],
+    ["arigaio/atlas:v1.2.3-nightly", 'has the moving tag "v1.2.3-nightly"'],
+    ["arigaio/atlas:1.2.3-community-canary", 'has the moving tag "1.2.3-community-canary"'],
+    ["arigaio/atlas:1.2.3.main", 'has the moving tag "1.2.3.main"'],
+    ["arigaio/atlas:1.2.3_EDGE", 'has the moving tag "1.2.3_EDGE"'],
+    ["arigaio/atlas:1.2.3-dev", 'has the moving tag "1.2.3-dev"'],
+    ["arigaio/atlas:1.2.3-snapshot", 'has the moving tag "1.2.3-snapshot"'],
+    ["arigaio/atlas:latest-1.2.3", 'has the moving tag "latest-1.2.3"'],
+    ["arigaio/atlas:main", 'has the moving tag "main"'],
   ])("refuses the moving atlasImage %s", (ref, why) => {
     expect(() => read({ atlasImage: ref })).toThrow(
       `config atlasImage: ${JSON.stringify(ref)} ${why}: the migration Job is re-run only when its spec changes`,
     );
-    expect(() => read({ atlasImage: ref })).toThrow(/pin a version tag \(x\.y\.z\) or a digest/);
+    expect(() => read({ atlasImage: ref })).toThrow(
+      "pin a version tag (x.y.z, optionally with a leading v and a suffix such as -community, but no suffix naming " +
+        "a moving build: latest, main, master, trunk, head, edge, nightly, ...) or a digest " +
+        "(e.g. arigaio/atlas:1.2.3-community or arigaio/atlas@sha256:<64 hex digits>)",
+    );
   });
 
-  it.each([["arigaio/atlas@sha256:abc"], ["Arigaio/Atlas:0.13.1"], ["arigaio/atlas:0.13.1 "], ["atlas:"]])(
-    "refuses the malformed atlasImage %j",
-    (ref) => {
-      expect(() => checkPinnedImage("atlasImage", ref)).toThrow(/^config atlasImage: /);
+  it("refuses a malformed atlasImage digest", () => {
+    expect(() => checkPinnedImage("atlasImage", "arigaio/atlas@sha256:abc")).toThrow(
+      'config atlasImage: "arigaio/atlas@sha256:abc": the digest must be sha256:<64 hex digits>',
+    );
+  });
+
+  it.each([
+    ["Arigaio/Atlas:0.13.1"],
+    ["arigaio/atlas:0.13.1 "],
+    ["atlas:"],
+    // Not Docker Hub's arigaio/atlas: the runtime reads an upper-case first part as a registry host.
+    ["ARIGAIO/atlas:1.2.3"],
+    ["Arigaio/atlas:1.2.3"],
+    ["GHCR.io/arigaio/atlas:1.2.3"],
+    ["registry..example/atlas:1.2.3"],
+  ])("refuses the malformed atlasImage %j", (ref) => {
+    expect(() => checkPinnedImage("atlasImage", ref)).toThrow(
+      `config atlasImage: ${JSON.stringify(ref)} is not an image reference (e.g. arigaio/atlas:1.2.3-community or arigaio/atlas@sha256:<64 hex digits>)`,
+    );
+  });
+
+  it.each([["ARIGAIO/api"], ["Italia/developers-italia-api"], ["ghcr.io/Italia/api"], ["-ghcr.io/api"]])(
+    "refuses the API image repository %j, which no node could pull",
+    (repository) => {
+      expect(() => read({ image: repository })).toThrow(
+        `config image: ${JSON.stringify(repository)} is not an image repository (lower-case; a registry host needs a dot or a port`,
+      );
     },
   );
 
@@ -295,12 +462,21 @@ describe("readSettings", () => {
     );
   });
 
-  it("refuses the image source without a digest: a mutable tag would skip new migrations", () => {
-    expect(() => read({ migrationSource: "image" })).toThrow(
-      /config imageDigest: is required when migrationSource is image/,
+  it.each<[Record<string, string>]>([
+    [{ migrationSource: "image" }],
+    [{ migrationSource: "image", imageDigest: `sha256:${"a".repeat(64)}` }],
+  ])("refuses migrationSource image, saying why and what to use: %j", (values) => {
+    expect(() => read(values)).toThrow(
+      "config migrationSource: image is not supported: no published developers-italia-api image has a migrate " +
+        "subcommand (upstream registers only token; italia/developers-italia-api#312 has not landed), and the plan, " +
+        "the destructive-change guard and the baseline check describe this repository's migrations/, not an image's; " +
+        "use configmap, the default: pulumi config rm migrationSource",
     );
-    const digest = `sha256:${"a".repeat(64)}`;
-    expect(read({ migrationSource: "image", imageDigest: digest }).migration.source).toBe("image");
+  });
+
+  it("reads migrationSource configmap, set or defaulted, as the only source", () => {
+    expect(read({ migrationSource: "configmap" }).migration).toEqual(read({}).migration);
+    expect(read({ migrationSource: "" }).migration).toEqual(read({}).migration);
   });
 
   it("refuses a baseline that cannot be checked against the database", () => {
@@ -322,6 +498,22 @@ describe("readSettings", () => {
       MAX_REQUESTS: "100",
       WEBHOOK_DEBOUNCE_MS: "0",
       WEBHOOK_DEBOUNCE_MAX_MS: "5000",
+    });
+  });
+
+  it("writes Pulumi.yaml's defaults for the API's environment, the API's own, into its env (README)", () => {
+    const yaml = fs.readFileSync(path.join(__dirname, "../../Pulumi.yaml"), "utf8");
+    const declared = (key: string) =>
+      new RegExp(`\\n  ${key}:\\n    type: \\w+\\n    default: (\\S+)\\n`).exec(yaml)?.[1];
+    const defaults = Object.fromEntries(
+      ["environment", "maxRequests", "webhookDebounceMs", "webhookDebounceMaxMs"].map((k) => [k, declared(k)!]),
+    );
+    // internal/common/env.go at v1.4.0: MAX_REQUESTS 0, ENVIRONMENT production, 1000 and 10000 ms.
+    expect(read(defaults).env).toEqual({
+      ENVIRONMENT: "production",
+      MAX_REQUESTS: "0",
+      WEBHOOK_DEBOUNCE_MS: "1000",
+      WEBHOOK_DEBOUNCE_MAX_MS: "10000",
     });
   });
 
