@@ -3,8 +3,10 @@ import {
   findDestructiveStatements,
   loadSqlParser,
   MigrationSqlError,
+  SESSION_PROTECTIONS,
 } from "../../lib/destructiveGuard";
 import { MigrationFile } from "../../lib/migrationDir";
+import { migrationSessionParameters, MigrationRunInput } from "../../lib/migrationRun";
 
 const migration = (text: string, version = "20260701000000"): MigrationFile => ({
   name: `${version}_change.sql`,
@@ -64,6 +66,34 @@ describe("destructive-change guard (PostgreSQL's own parser)", () => {
       "CREATE OR REPLACE PROCEDURE p() LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'DROP TABLE x'; END $$;",
       ["procedure body with dynamic SQL (EXECUTE): cannot be verified"],
     ],
+    // Issue 25: data loss that passed the guard.
+    ["DROP OWNED BY app;", ["DROP OWNED"]],
+    ["WITH d AS (DELETE FROM t RETURNING 1) SELECT count(*) FROM d;", ["DELETE without WHERE"]],
+    ["EXPLAIN ANALYZE DELETE FROM t;", ["EXPLAIN ANALYZE: DELETE without WHERE"]],
+    ["EXPLAIN (ANALYZE true) UPDATE t SET a = 1;", ["EXPLAIN ANALYZE: UPDATE without WHERE"]],
+    ["PREPARE d AS DELETE FROM t; EXECUTE d;", ["PREPARE: DELETE without WHERE"]],
+    ["MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE;", ["MERGE ... THEN DELETE"]],
+    ["DELETE FROM t WHERE true;", ["DELETE whose WHERE does not read the row"]],
+    ["DELETE FROM t WHERE 1 = 1;", ["DELETE whose WHERE does not read the row"]],
+    ["UPDATE t SET a = 1 WHERE random() < 2;", ["UPDATE whose WHERE does not read the row"]],
+    [
+      "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ DELETE FROM t $$; SELECT f();",
+      ["function body: DELETE without WHERE"],
+    ],
+    ["CREATE FUNCTION f() RETURNS void AS $body$ TRUNCATE t; $body$ LANGUAGE sql;", ["function body: TRUNCATE"]],
+    [
+      "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN DROP TABLE t; END $$; SELECT f();",
+      ["function body: DROP TABLE"],
+    ],
+    [
+      "CREATE FUNCTION f() RETURNS void LANGUAGE sql BEGIN ATOMIC DELETE FROM t; END;",
+      ["function body: DELETE without WHERE"],
+    ],
+    ["CREATE PROCEDURE p() LANGUAGE sql AS $$ TRUNCATE t $$; CALL p();", ["procedure body: TRUNCATE"]],
+    [
+      "CREATE FUNCTION wipe() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN DELETE FROM audit; RETURN NEW; END $$;",
+      ["function body: DELETE without WHERE"],
+    ],
   ])("flags %s", (sql, expected) => {
     expect(kinds(sql)).toEqual(expected);
   });
@@ -74,7 +104,6 @@ describe("destructive-change guard (PostgreSQL's own parser)", () => {
     ["/* DROP TABLE logs; */ SELECT 1;"],
     ["INSERT INTO logs (id, message) VALUES ('1', 'DROP TABLE logs; TRUNCATE x');"],
     ["DO $$ BEGIN RAISE NOTICE 'DROP TABLE logs'; END $$;"],
-    ["CREATE FUNCTION f() RETURNS void AS $body$ TRUNCATE t; $body$ LANGUAGE sql;"],
     ["-- atlas:txmode none\n\nCREATE INDEX CONCURRENTLY idx ON logs (id);"],
     ["DROP INDEX IF EXISTS idx_old;"],
     ["ALTER TABLE software ADD COLUMN x text, ALTER COLUMN y SET DEFAULT 1;"],
@@ -87,6 +116,12 @@ describe("destructive-change guard (PostgreSQL's own parser)", () => {
     ],
     ["CREATE FUNCTION f() RETURNS void AS $f$ BEGIN DELETE FROM t WHERE false; END $f$ LANGUAGE plpgsql;"],
     ["CREATE FUNCTION g() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;"],
+    ["EXPLAIN DELETE FROM t;"],
+    ["DELETE FROM t WHERE false;"],
+    ["WITH d AS (DELETE FROM t WHERE id = 1 RETURNING 1) SELECT count(*) FROM d;"],
+    ["MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET a = s.a;"],
+    ["SET search_path = public; SELECT set_config('search_path', 'public', false);"],
+    ["ALTER ROLE app SET statement_timeout = 0;"],
   ])("does not flag %s", (sql) => {
     expect(kinds(sql)).toEqual([]);
   });
@@ -155,5 +190,52 @@ describe("destructive-change guard (PostgreSQL's own parser)", () => {
     expect(() => findDestructiveStatements(migration("CREATE TABLE a (x int);\nCREATE TABLE (;"))).toThrow(
       /^20260701000000_change.sql:2: PostgreSQL cannot parse this migration/,
     );
+  });
+
+  it.each([
+    ["SET lock_timeout = 0;", "SET lock_timeout"],
+    ["SET LOCAL statement_timeout TO 0;", "SET statement_timeout"],
+    ["RESET lock_timeout;", "RESET lock_timeout"],
+    ["RESET ALL;", "RESET ALL"],
+    ["SELECT set_config('lock_timeout', '0', false);", "set_config('lock_timeout', ...)"],
+    ["SELECT set_config(name, '0', false) FROM settings;", "set_config with a setting name that cannot be read"],
+    ["DO $$ BEGIN SET statement_timeout = 0; END $$;", "SET statement_timeout"],
+    ["DO $$ BEGIN PERFORM set_config('statement_timeout', '0', true); END $$;", "set_config('statement_timeout', ...)"],
+    ["CREATE FUNCTION f() RETURNS void LANGUAGE sql SET lock_timeout = 0 AS $$ SELECT 1 $$;", "SET lock_timeout"],
+  ])("refuses %s: it switches off the session's protections", (sql, change) => {
+    const run = () => findDestructiveStatements(migration(`CREATE TABLE a (x int);\n${sql}`));
+    expect(run).toThrow(MigrationSqlError);
+    expect(run).toThrow(
+      `20260701000000_change.sql:2: ${change} changes a setting the migration session starts with ` +
+        "(lock_timeout, statement_timeout, client_connection_check_interval",
+    );
+    expect(run).toThrow("remove it, and tune migrationLockWaitTimeout or migrationDeadlineSeconds in stack config");
+  });
+
+  it("protects exactly the settings the migration session starts with", () => {
+    const names = migrationSessionParameters({} as MigrationRunInput).map(([name]) => name);
+    expect([...SESSION_PROTECTIONS].sort()).toEqual(names.sort());
+  });
+
+  it.each([
+    [
+      "a nested block comment hiding a DROP",
+      "CREATE TABLE a (x int);\n/* /* */ DROP TABLE software; -- */\nSELECT 1;\n",
+      2,
+    ],
+    ["an E'' string with an escaped quote", "SELECT 1;\n\nSELECT E'\\'';\n", 3],
+    ["a dollar-quote tag Atlas does not know", "SELECT $À$ ; DROP TABLE t; $À$;", 1],
+    ["a BEGIN ... END; block", "SELECT 1;\nBEGIN TRANSACTION;\nDROP TABLE t;\nEND;\n", 2],
+    ["a comment on the last line without a line break", "SELECT 1;\n-- done; really", 2],
+  ])("refuses a file Atlas and PostgreSQL read differently: %s", (_, sql, line) => {
+    const run = () => findDestructiveStatements(migration(sql));
+    expect(run).toThrow(MigrationSqlError);
+    expect(run).toThrow(new RegExp(`^20260701000000_change.sql:${line}: Atlas`));
+    expect(run).toThrow("rewrite it so both agree");
+  });
+
+  it("reviews the statement after a comment that looks like an opening block comment", () => {
+    const found = findDestructiveStatements(migration("-- /* not a block comment\nDROP TABLE software;\n"));
+    expect(found.map((d) => [d.line, d.kind])).toEqual([[2, "DROP TABLE"]]);
   });
 });
