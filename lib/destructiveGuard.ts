@@ -1,6 +1,7 @@
 import type * as PgQuery from "libpg-query";
 import { AtlasLexError, AtlasStatement, atlasStatements } from "./atlasStatements";
 import { MigrationFile } from "./migrationDir";
+import { fileSha256 } from "./promotion";
 
 /**
  * Finds statements that drop or rewrite data in exactly what Atlas sends: each file is split
@@ -493,20 +494,78 @@ function skipTrivia(bytes: Buffer, offset: number): number {
   }
 }
 
+/**
+ * An entry of allowDestructiveMigrations: a version and the start of its file's sha256, so
+ * an acknowledgement covers the content that was reviewed and an edit needs a new one.
+ */
+export interface Acknowledgement {
+  readonly version: string;
+  /** Lower-case hex, at least ACK_DIGEST_MIN digits; the commands print ACK_DIGEST_LENGTH. */
+  readonly digest: string;
+}
+export const ACK_DIGEST_LENGTH = 16;
+export const ACK_DIGEST_MIN = 12;
+export const ACKNOWLEDGEMENT_PATTERN = new RegExp(`^(\\d{14}):([0-9a-f]{${ACK_DIGEST_MIN},64})$`);
+
+/**
+ * allowDestructiveMigrations: entries `<version>:<sha256 of the file, 12-64 hex digits>`, as a
+ * list (JSON) or as a plain value separated by commas or spaces. A bare version is refused:
+ * it would keep covering the file after an edit.
+ */
+export function parseAcknowledgements(raw: string | undefined): Acknowledgement[] {
+  if (raw === undefined) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    parsed = raw.trim().split(/[\s,]+/);
+  }
+  // `--path` without `--type string` stores a bare number as a YAML number.
+  const entries = (Array.isArray(parsed) ? parsed : [parsed]).map((v) => (typeof v === "number" ? String(v) : v));
+  return entries.map((entry, index) => {
+    const match = typeof entry === "string" ? ACKNOWLEDGEMENT_PATTERN.exec(entry) : null;
+    if (match) return { version: match[1], digest: match[2] };
+    const bare = typeof entry === "string" && /^\d{14}$/.test(entry);
+    throw new Error(
+      (bare
+        ? `entry ${index} names version ${entry} without its file's content: an acknowledgement is <version>:<sha256>, ` +
+          "so that an edit after the review needs a new one"
+        : `entry ${index} is not <version>:<sha256 of the file, at least ${ACK_DIGEST_MIN} hex digits>`) +
+        "; `npm run migrations:guard -- --all` and the preview print the exact command for each file",
+    );
+  });
+}
+
+/** The entry that acknowledges this file as it is now: `<version>:<sha256, 16 hex digits>`. */
+export function acknowledgementOf(file: MigrationFile): string {
+  return `${file.version}:${fileSha256(file).slice(0, ACK_DIGEST_LENGTH)}`;
+}
+
+export function isAcknowledged(file: MigrationFile, acknowledged: readonly Acknowledgement[]): boolean {
+  const digest = fileSha256(file);
+  return acknowledged.some((a) => a.version === file.version && digest.startsWith(a.digest));
+}
+
 /** Fails with every unacknowledged destructive statement in the files about to run. */
 export function checkDestructive(
   pending: readonly MigrationFile[],
-  acknowledged: readonly string[],
+  acknowledged: readonly Acknowledgement[],
 ): DestructiveStatement[] {
   const found = pending.flatMap(findDestructiveStatements);
-  const refused = found.filter((d) => !acknowledged.includes(d.version));
+  const byName = new Map(pending.map((f) => [f.name, f]));
+  const refused = found.filter((d) => !isAcknowledged(byName.get(d.file)!, acknowledged));
   if (refused.length > 0) {
     const lines = refused.map((d) => `  ${d.file}:${d.line}: ${d.kind}: ${d.statement}`);
-    const versions = [...new Set(refused.map((d) => d.version))];
+    const files = [...new Set(refused.map((d) => d.file))].map((name) => byName.get(name)!);
+    const edited = files.filter((f) => acknowledged.some((a) => a.version === f.version));
     throw new MigrationSqlError(
       `pending migrations drop or rewrite data, or run SQL that cannot be verified:\n${lines.join("\n")}\n` +
-        `If this is intended, acknowledge ${versions.length > 1 ? "these versions" : "this version"} in stack config:\n` +
-        acknowledgeCommands(versions, acknowledged.length)
+        (edited.length > 0
+          ? `${edited.map((f) => f.name).join(", ")} changed since ${edited.length > 1 ? "they were" : "it was"} ` +
+            "acknowledged (an acknowledgement names the file's content): review the change, then replace the entry.\n"
+          : "") +
+        `If this is intended, acknowledge ${files.length > 1 ? "these files" : "this file"} as ${files.length > 1 ? "they are" : "it is"} now in stack config:\n` +
+        acknowledgeCommands(files, acknowledged)
           .map((c) => `  ${c}`)
           .join("\n"),
     );
@@ -515,12 +574,18 @@ export function checkDestructive(
 }
 
 /**
- * The commands that append versions to allowDestructiveMigrations, after the `existing`
- * entries. `--type string`: with `--path`, the CLI stores a bare number as a YAML number,
- * which the key's declared type (a list of strings) refuses.
+ * The commands that acknowledge these files as they are now: an entry of the same version
+ * (for older content) is replaced in place, others are appended after the existing entries.
+ * `--type string`: with `--path`, the CLI would store a bare number as a YAML number.
  */
-export function acknowledgeCommands(versions: readonly string[], existing: number): string[] {
-  return versions.map(
-    (v, i) => `pulumi config set --path --type string 'allowDestructiveMigrations[${existing + i}]' ${v}`,
-  );
+export function acknowledgeCommands(
+  files: readonly MigrationFile[],
+  acknowledged: readonly Acknowledgement[],
+): string[] {
+  let next = acknowledged.length;
+  return files.map((f) => {
+    const stale = acknowledged.findIndex((a) => a.version === f.version);
+    const index = stale >= 0 ? stale : next++;
+    return `pulumi config set --path --type string 'allowDestructiveMigrations[${index}]' ${acknowledgementOf(f)}`;
+  });
 }

@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { findDestructiveStatements } from "./destructiveGuard";
+import { Acknowledgement, findDestructiveStatements, isAcknowledged } from "./destructiveGuard";
 import { describeUrl } from "./dsn";
 import { MigrationDir, MigrationFile } from "./migrationDir";
 import { migrationKey } from "./migrationRun";
@@ -51,14 +51,20 @@ export interface PlanReport {
 }
 
 /** Every destructive statement in the files about to run, acknowledged or not. Needs loadSqlParser(). */
-export function guardFindings(pending: readonly MigrationFile[], acknowledged: readonly string[]): GuardFinding[] {
+export function guardFindings(
+  pending: readonly MigrationFile[],
+  acknowledged: readonly Acknowledgement[],
+): GuardFinding[] {
   return pending.flatMap(findDestructiveStatements).map((d) => ({
     version: d.version,
     file: d.file,
     line: d.line,
     kind: d.kind,
     statement: d.statement,
-    acknowledged: acknowledged.includes(d.version),
+    acknowledged: isAcknowledged(
+      pending.find((f) => f.name === d.file)!,
+      acknowledged,
+    ),
   }));
 }
 

@@ -6,6 +6,7 @@ import { readScaling, Scaling } from "./config/scaling";
 import { readScheduling, Scheduling } from "./config/scheduling";
 import { GO_MAX_DURATION_NS, goDurationNs, POSTGRES_MAX_TIMEOUT_MS, postgresDurationMs } from "./config/read";
 import { readExistingSecret } from "./config/secrets";
+import { Acknowledgement, parseAcknowledgements } from "./destructiveGuard";
 import { readWorkload, Workload } from "./config/workload";
 
 /**
@@ -44,7 +45,7 @@ export interface Settings {
     readonly lockTimeout: string;
     readonly revisionsSchema?: string;
     readonly preflight: MigrationPreflight;
-    readonly allowDestructive: readonly string[];
+    readonly allowDestructive: readonly Acknowledgement[];
     /** PostgreSQL lock_timeout of the migration session ("0": no limit). */
     readonly lockWaitTimeout: string;
     /** Roll the API back without running migrations: the Job is kept as it is. */
@@ -238,7 +239,7 @@ export function readSettings(config: ConfigSource): Settings {
         "database is reachable, or set migrationPreflight to off to take that risk knowingly",
     );
   }
-  const allowDestructive = readVersionList("allowDestructiveMigrations", text("allowDestructiveMigrations"));
+  const allowDestructive = readAcknowledgements("allowDestructiveMigrations", text("allowDestructiveMigrations"));
   const atlasImage = text("atlasImage", ATLAS_IMAGE)!;
   checkPinnedImage("atlasImage", atlasImage);
 
@@ -481,33 +482,13 @@ export function isApiPasetoKey(value: string): boolean {
   return /^[A-Za-z0-9+/]{43}=$/.test(value.replace(/[\r\n]/g, ""));
 }
 
-/**
- * A list of migration versions. `pulumi config set --path 'key[0]' 20260101000000` stores a
- * YAML number; a whole number of exactly 14 digits is still one version, so it is read as
- * its digits (every such number is below 2^53, so nothing is rounded). A plain value of
- * versions separated by commas or spaces is read as that list.
- */
-export function readVersionList(key: string, raw: string | undefined): string[] {
-  if (raw === undefined) return [];
-  // A plain value (`pulumi config set key 20260101000000`): versions separated by commas or spaces.
-  if (/^\s*\d{14}(?:[\s,]+\d{14})*\s*$/.test(raw)) return raw.trim().split(/[\s,]+/);
-  let parsed: unknown;
+/** allowDestructiveMigrations as the CLI stores it (lib/destructiveGuard.ts, parseAcknowledgements). */
+export function readAcknowledgements(key: string, raw: string | undefined): Acknowledgement[] {
   try {
-    parsed = JSON.parse(raw);
-  } catch {
-    parsed = undefined;
+    return parseAcknowledgements(raw);
+  } catch (err) {
+    throw new ConfigError(key, (err as Error).message);
   }
-  const asVersion = (v: unknown) =>
-    typeof v === "number" && Number.isSafeInteger(v) ? String(v) : typeof v === "string" ? v : undefined;
-  const versions = Array.isArray(parsed) ? parsed.map(asVersion) : [];
-  if (!Array.isArray(parsed) || !versions.every((v) => v !== undefined && versionPattern.test(v))) {
-    throw new ConfigError(
-      key,
-      'expected a list of 14-digit versions, e.g. ["20260101000000"]; add one with: ' +
-        `pulumi config set --path --type string '${key}[<next index>]' <version>`,
-    );
-  }
-  return versions as string[];
 }
 
 /**

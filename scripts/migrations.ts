@@ -18,7 +18,14 @@ import { parseArgs } from "util";
 import { execFileSync } from "child_process";
 import { parse as parseYaml } from "yaml";
 import { assertBuildCurrent, projectRoot, StaleBuildError } from "../lib/buildStamp";
-import { findDestructiveStatements, loadSqlParser } from "../lib/destructiveGuard";
+import {
+  Acknowledgement,
+  acknowledgementOf,
+  findDestructiveStatements,
+  isAcknowledged,
+  loadSqlParser,
+  parseAcknowledgements,
+} from "../lib/destructiveGuard";
 import { parseCaBundle } from "../lib/databaseTls";
 import { loadMigrationDir, readMigrationFiles, versionAt, writeSumFile } from "../lib/migrationDir";
 
@@ -145,19 +152,20 @@ async function status(args: string[]): Promise<number> {
 }
 
 /** allowDestructiveMigrations of every Pulumi.<stack>.yaml in the project folder. */
-function stackAcknowledgements(project: string): Map<string, string[]> {
-  const stacks = new Map<string, string[]>();
+function stackAcknowledgements(project: string): Map<string, Acknowledgement[]> {
+  const stacks = new Map<string, Acknowledgement[]>();
   for (const name of fs.readdirSync(project).sort()) {
     const match = /^Pulumi\.(.+)\.yaml$/.exec(name);
     if (!match) continue;
     const doc = (parseYaml(fs.readFileSync(path.join(project, name), "utf8")) ?? {}) as {
       config?: Record<string, unknown>;
     };
-    const allowed = doc.config?.["developers-italia-api:allowDestructiveMigrations"] ?? [];
-    if (!Array.isArray(allowed)) {
-      throw new Error(`${name}: allowDestructiveMigrations must be a list of versions, e.g. ["20260101000000"]`);
+    const allowed = doc.config?.["developers-italia-api:allowDestructiveMigrations"];
+    try {
+      stacks.set(match[1], parseAcknowledgements(allowed === undefined ? undefined : JSON.stringify(allowed)));
+    } catch (err) {
+      throw new Error(`${name}: allowDestructiveMigrations: ${(err as Error).message}`);
     }
-    stacks.set(match[1], allowed.map(String));
   }
   return stacks;
 }
@@ -187,7 +195,8 @@ async function guard(args: string[]): Promise<number> {
   await loadSqlParser();
   let refused = 0;
   for (const d of files.flatMap(findDestructiveStatements)) {
-    const missing = [...stacks].filter(([, allowed]) => !allowed.includes(d.version)).map(([stack]) => stack);
+    const file = files.find((f) => f.name === d.file)!;
+    const missing = [...stacks].filter(([, allowed]) => !isAcknowledged(file, allowed)).map(([stack]) => stack);
     const where = `${path.relative(process.cwd(), path.join(DIR, d.file))}:${d.line}`;
     if (missing.length === 0) {
       console.log(`${where}: ${d.kind}: acknowledged by every stack`);
@@ -195,7 +204,7 @@ async function guard(args: string[]): Promise<number> {
     }
     refused++;
     const message =
-      `${d.kind}: ${d.statement}; not acknowledged by stack(s) ${missing.join(", ")}. If intended, add "${d.version}" ` +
+      `${d.kind}: ${d.statement}; not acknowledged by stack(s) ${missing.join(", ")}. If intended, add "${acknowledgementOf(file)}" ` +
       `(a quoted string) to developers-italia-api:allowDestructiveMigrations in ${missing.map((s) => `Pulumi.${s}.yaml`).join(", ")}`;
     console.log(`${where}: ${message}`);
     if (process.env.GITHUB_ACTIONS === "true") {

@@ -1,3 +1,4 @@
+import { createHash } from "crypto";
 import * as path from "path";
 import { TestStack } from "../support/stack";
 
@@ -11,6 +12,11 @@ jest.setTimeout(600_000);
 
 const GUARD_PROGRAM = { compiledProgram: path.join(__dirname, "../support/guardProgram.ts") };
 const DSN = "host=127.0.0.1 port=5432 dbname=api user=app password=unused sslmode=disable";
+const DROP_LOGS = "DROP TABLE logs;\n";
+const TRUNCATE = "TRUNCATE events;\n";
+/** The entry that acknowledges a file of this version and content. */
+const entry = (version: string, text: string) =>
+  `${version}:${createHash("sha256").update(text).digest("hex").slice(0, 16)}`;
 
 /** The `pulumi config set ...` commands in a failed preview's message, as argv. */
 function printedCommands(output: string): string[][] {
@@ -26,47 +32,75 @@ afterEach(async () => {
 });
 
 describe("acknowledging a destructive migration with the printed command", () => {
-  it("the printed commands store versions the schema and the reader accept, appending each time", async () => {
+  it("the printed commands store entries the schema and the reader accept, appending each time", async () => {
     stack = await TestStack.create(`ack-${process.pid}`, {}, DSN, GUARD_PROGRAM);
-    stack.writeMigration("20990101000000_drop_logs.sql", "DROP TABLE logs;\n");
+    stack.writeMigration("20990101000000_drop_logs.sql", DROP_LOGS);
 
     const refused = await stack.preview();
     expect(refused.code).not.toBe(0);
     expect(refused.output).toContain("20990101000000_drop_logs.sql:1: DROP TABLE: DROP TABLE logs");
     const first = printedCommands(refused.output);
     expect(first).toEqual([
-      ["config", "set", "--path", "--type", "string", "allowDestructiveMigrations[0]", "20990101000000"],
+      [
+        "config",
+        "set",
+        "--path",
+        "--type",
+        "string",
+        "allowDestructiveMigrations[0]",
+        entry("20990101000000", DROP_LOGS),
+      ],
     ]);
     for (const args of first) expect((await stack.pulumi(...args)).code).toBe(0);
 
     const up = await stack.up();
     expect(up.output).not.toMatch(/error/i);
     expect(up.code).toBe(0);
-    expect(await stack.outputs()).toMatchObject({ allowDestructive: ["20990101000000"] });
+    expect(await stack.outputs()).toMatchObject({ allowDestructive: [entry("20990101000000", DROP_LOGS)] });
 
     // A second destructive file: the command appends after the version already acknowledged.
-    stack.writeMigration("20990102000000_truncate.sql", "TRUNCATE events;\n");
+    stack.writeMigration("20990102000000_truncate.sql", TRUNCATE);
     const again = await stack.preview();
     expect(again.code).not.toBe(0);
     const second = printedCommands(again.output);
     expect(second).toEqual([
-      ["config", "set", "--path", "--type", "string", "allowDestructiveMigrations[1]", "20990102000000"],
+      [
+        "config",
+        "set",
+        "--path",
+        "--type",
+        "string",
+        "allowDestructiveMigrations[1]",
+        entry("20990102000000", TRUNCATE),
+      ],
     ]);
     for (const args of second) expect((await stack.pulumi(...args)).code).toBe(0);
     expect((await stack.up()).code).toBe(0);
-    expect(await stack.outputs()).toMatchObject({ allowDestructive: ["20990101000000", "20990102000000"] });
+    expect(await stack.outputs()).toMatchObject({
+      allowDestructive: [entry("20990101000000", DROP_LOGS), entry("20990102000000", TRUNCATE)],
+    });
+
+    // The acknowledged file edited and re-hashed: refused again, its entry replaced in place.
+    const edited = "DROP TABLE logs;\nDROP TABLE software;\n";
+    stack.writeMigration("20990102000000_truncate.sql", edited);
+    const stale = await stack.preview();
+    expect(stale.code).not.toBe(0);
+    expect(stale.output).toContain("20990102000000_truncate.sql changed since it was acknowledged");
+    expect(printedCommands(stale.output)).toEqual([
+      ["config", "set", "--path", "--type", "string", "allowDestructiveMigrations[1]", entry("20990102000000", edited)],
+    ]);
   });
 
   it.each<[string, string[][]]>([
-    ["--path without --type (a YAML number)", [["--path", "allowDestructiveMigrations[0]", "20990101000000"]]],
-    ["a plain value", [["allowDestructiveMigrations", "20990101000000"]]],
-  ])("what the CLI stores from %s is read as the version", async (_, commands) => {
+    ["--path without --type", [["--path", "allowDestructiveMigrations[0]", entry("20990101000000", DROP_LOGS)]]],
+    ["a plain value", [["allowDestructiveMigrations", entry("20990101000000", DROP_LOGS)]]],
+  ])("what the CLI stores from %s is read as the entry", async (_, commands) => {
     stack = await TestStack.create(`ack-forms-${process.pid}`, {}, DSN, GUARD_PROGRAM);
-    stack.writeMigration("20990101000000_drop_logs.sql", "DROP TABLE logs;\n");
+    stack.writeMigration("20990101000000_drop_logs.sql", DROP_LOGS);
     for (const args of commands) expect((await stack.pulumi("config", "set", ...args)).code).toBe(0);
     const up = await stack.up();
     expect(up.output).not.toMatch(/error/i);
     expect(up.code).toBe(0);
-    expect(await stack.outputs()).toMatchObject({ allowDestructive: ["20990101000000"] });
+    expect(await stack.outputs()).toMatchObject({ allowDestructive: [entry("20990101000000", DROP_LOGS)] });
   });
 });

@@ -2,12 +2,15 @@
  * this project's migrations and stack files, a pull request that adds a destructive
  * migration fails until every stack acknowledges its version. Needs git; no database. */
 import { execFile, execFileSync } from "child_process";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { writeSumFile } from "../../lib/migrationDir";
 
 const ROOT = path.resolve(__dirname, "../..");
+const DROP_TAGS = "-- no longer used\nALTER TABLE software DROP COLUMN tags;\n";
+const DROP_TAGS_ACK = `20270102000000:${createHash("sha256").update(DROP_TAGS).digest("hex").slice(0, 16)}`;
 
 let repo: string;
 const git = (...args: string[]) => execFileSync("git", args, { cwd: repo, encoding: "utf8" });
@@ -62,10 +65,7 @@ describe("npm run migrations:guard", () => {
   });
 
   it("a new DROP fails the pull request, naming file, line and the stacks that must acknowledge it", async () => {
-    fs.writeFileSync(
-      path.join(repo, "migrations/20270102000000_drop_tags.sql"),
-      "-- no longer used\nALTER TABLE software DROP COLUMN tags;\n",
-    );
+    fs.writeFileSync(path.join(repo, "migrations/20270102000000_drop_tags.sql"), DROP_TAGS);
     writeSumFile(path.join(repo, "migrations"));
     commit("destructive");
     const result = await guard("--since", "main");
@@ -81,7 +81,7 @@ describe("npm run migrations:guard", () => {
   it("acknowledged in one stack only: still refused, for the other", async () => {
     fs.appendFileSync(
       path.join(repo, "Pulumi.prod.yaml"),
-      '  developers-italia-api:allowDestructiveMigrations:\n    - "20270102000000"\n',
+      `  developers-italia-api:allowDestructiveMigrations:\n    - "${DROP_TAGS_ACK}"\n`,
     );
     const result = await guard("--since", "main");
     expect(result.code).toBe(1);
@@ -91,7 +91,7 @@ describe("npm run migrations:guard", () => {
   it("acknowledged by every stack: passes; files older than the base are not re-checked", async () => {
     fs.appendFileSync(
       path.join(repo, "Pulumi.staging.yaml"),
-      '  developers-italia-api:allowDestructiveMigrations: ["20270102000000"]\n',
+      `  developers-italia-api:allowDestructiveMigrations: ["${DROP_TAGS_ACK}"]\n`,
     );
     commit("acknowledge");
     const result = await guard("--since", "main");

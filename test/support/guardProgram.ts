@@ -17,7 +17,8 @@ export = async () => {
     const migrations = loadMigrationDir(path.join(projectRoot(__dirname), "migrations"));
     await loadSqlParser();
     const found = checkDestructive(migrations.files, settings.migration.allowDestructive);
-    return { allowDestructive: settings.migration.allowDestructive, acknowledged: found.map((d) => d.version) };
+    const allowDestructive = settings.migration.allowDestructive.map((a) => `${a.version}:${a.digest}`);
+    return { allowDestructive, acknowledged: found.map((d) => d.version) };
   } catch (err) {
     throw userError(err);
   }

@@ -1,4 +1,5 @@
 import {
+  acknowledgementOf,
   checkDestructive,
   findDestructiveStatements,
   loadSqlParser,
@@ -15,6 +16,10 @@ const migration = (text: string, version = "20260701000000"): MigrationFile => (
   text,
   bytes: Buffer.from(text),
 });
+const ack = (file: MigrationFile) => {
+  const [version, digest] = acknowledgementOf(file).split(":");
+  return { version, digest };
+};
 const kinds = (text: string) => findDestructiveStatements(migration(text)).map((d) => d.kind);
 
 beforeAll(() => loadSqlParser());
@@ -147,20 +152,38 @@ describe("destructive-change guard (PostgreSQL's own parser)", () => {
   });
 
   it("fails on pending destructive statements, naming each and the config to acknowledge them", () => {
-    expect(() => checkDestructive([migration("CREATE TABLE a (x int);\nDROP TABLE b;")], [])).toThrow(
+    const file = migration("CREATE TABLE a (x int);\nDROP TABLE b;");
+    expect(() => checkDestructive([file], [])).toThrow(
       "pending migrations drop or rewrite data, or run SQL that cannot be verified:\n" +
         "  20260701000000_change.sql:2: DROP TABLE: DROP TABLE b\n" +
-        "If this is intended, acknowledge this version in stack config:\n" +
-        "  pulumi config set --path --type string 'allowDestructiveMigrations[0]' 20260701000000",
+        "If this is intended, acknowledge this file as it is now in stack config:\n" +
+        `  pulumi config set --path --type string 'allowDestructiveMigrations[0]' ${acknowledgementOf(file)}`,
     );
+    expect(acknowledgementOf(file)).toMatch(/^20260701000000:[0-9a-f]{16}$/);
   });
 
   it("appends new acknowledgements after the ones already in config, as strings", () => {
     const pending = [migration("DROP TABLE b;", "20260702000000"), migration("TRUNCATE c;", "20260703000000")];
-    expect(() => checkDestructive(pending, ["20260101000000"])).toThrow(
-      "acknowledge these versions in stack config:\n" +
-        "  pulumi config set --path --type string 'allowDestructiveMigrations[1]' 20260702000000\n" +
-        "  pulumi config set --path --type string 'allowDestructiveMigrations[2]' 20260703000000",
+    expect(() => checkDestructive(pending, [{ version: "20260101000000", digest: "0123456789ab" }])).toThrow(
+      "acknowledge these files as they are now in stack config:\n" +
+        `  pulumi config set --path --type string 'allowDestructiveMigrations[1]' ${acknowledgementOf(pending[0])}\n` +
+        `  pulumi config set --path --type string 'allowDestructiveMigrations[2]' ${acknowledgementOf(pending[1])}`,
+    );
+  });
+
+  it("binds an acknowledgement to the file's content: an edit after the review needs a new one, in place", () => {
+    const reviewed = migration("DROP TABLE b;");
+    const entry = acknowledgementOf(reviewed);
+    const [version, digest] = entry.split(":");
+    expect(checkDestructive([reviewed], [{ version, digest }])).toHaveLength(1);
+    expect(checkDestructive([reviewed], [{ version, digest: digest.slice(0, 12) }])).toHaveLength(1);
+    const edited = migration("DROP TABLE b;\nDROP TABLE c;");
+    const other = { version: "20260101000000", digest: "0123456789ab" };
+    expect(() => checkDestructive([edited], [other, { version, digest }])).toThrow(
+      "20260701000000_change.sql changed since it was acknowledged (an acknowledgement names the file's content): " +
+        "review the change, then replace the entry.\n" +
+        "If this is intended, acknowledge this file as it is now in stack config:\n" +
+        `  pulumi config set --path --type string 'allowDestructiveMigrations[1]' ${acknowledgementOf(edited)}`,
     );
   });
 
@@ -174,13 +197,12 @@ describe("destructive-change guard (PostgreSQL's own parser)", () => {
     expect(() => checkDestructive([migration("DO $$ BEGIN EXECUTE 'SELECT 1'; END $$;")], [])).toThrow(
       MigrationSqlError,
     );
-    expect(checkDestructive([migration("DO $$ BEGIN EXECUTE 'SELECT 1'; END $$;")], ["20260701000000"])).toHaveLength(
-      1,
-    );
+    const dynamic = migration("DO $$ BEGIN EXECUTE 'SELECT 1'; END $$;");
+    expect(checkDestructive([dynamic], [ack(dynamic)])).toHaveLength(1);
   });
 
   it("lets acknowledged versions through", () => {
-    expect(checkDestructive([migration("DROP TABLE b;")], ["20260701000000"])).toHaveLength(1);
+    expect(checkDestructive([migration("DROP TABLE b;")], [ack(migration("DROP TABLE b;"))])).toHaveLength(1);
   });
 
   it("reports SQL that PostgreSQL cannot parse, with the file and line", () => {

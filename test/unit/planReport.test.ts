@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { loadSqlParser } from "../../lib/destructiveGuard";
+import { acknowledgementOf, loadSqlParser } from "../../lib/destructiveGuard";
 import {
   buildPlanReport,
   cell,
@@ -38,6 +38,7 @@ const v1 = migrationFile("20250909000000", "CREATE TABLE a (id text);\n", "initi
 const v2 = migrationFile("20260410000000", "ALTER TABLE a ADD COLUMN b text;\n", "add_b");
 const v3 = migrationFile("20270101000000", "-- drop it\nALTER TABLE a DROP COLUMN b;\nTRUNCATE a;\n", "drop_b");
 const dir = migrationDir([v1, v2, v3]);
+const ACK_V3 = { version: v3.version, digest: acknowledgementOf(v3).split(":")[1] };
 
 const offlinePlan = (pending = [v2, v3]): RunPlan => ({
   mode: "offline",
@@ -54,7 +55,7 @@ beforeAll(() => loadSqlParser());
 
 describe("guardFindings", () => {
   it("finds every destructive statement with its line, acknowledged or not", () => {
-    expect(guardFindings([v2, v3], ["20270101000000"])).toEqual([
+    expect(guardFindings([v2, v3], [ACK_V3])).toEqual([
       {
         version: "20270101000000",
         file: "20270101000000_drop_b.sql",
@@ -73,6 +74,11 @@ describe("guardFindings", () => {
       },
     ]);
     expect(guardFindings([v3], []).map((f) => f.acknowledged)).toEqual([false, false]);
+    // Another content of the same version (an edit after the review) is not acknowledged.
+    expect(guardFindings([v3], [{ ...ACK_V3, digest: "0".repeat(16) }]).map((f) => f.acknowledged)).toEqual([
+      false,
+      false,
+    ]);
   });
 });
 
@@ -109,10 +115,10 @@ function report(overrides: Partial<Parameters<typeof buildPlanReport>[0]> = {}):
   const plan = overrides.plan ?? offlinePlan();
   return buildPlanReport({
     stack: "prod",
-    settings: settingsWith({ allowDestructiveMigrations: '["20270101000000"]' }),
+    settings: settingsWith({ allowDestructiveMigrations: JSON.stringify([acknowledgementOf(v3)]) }),
     dir,
     plan,
-    findings: guardFindings(plan.pending, ["20270101000000"]),
+    findings: guardFindings(plan.pending, [ACK_V3]),
     ...overrides,
   });
 }

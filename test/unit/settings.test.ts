@@ -9,7 +9,7 @@ import {
   isApiPasetoKey,
   quantityMilli,
   readSettings,
-  readVersionList,
+  readAcknowledgements,
 } from "../../lib/settings";
 import { testbedAtlasImage } from "../support/stack";
 import { goDurationNs, postgresDurationMs } from "../../lib/config/read";
@@ -115,7 +115,7 @@ describe("readSettings", () => {
     ],
     [
       { allowDestructiveMigrations: '["yesterday"]' },
-      'config allowDestructiveMigrations: expected a list of 14-digit versions, e.g. ["20260101000000"]',
+      "config allowDestructiveMigrations: entry 0 is not <version>:<sha256 of the file, at least 12 hex digits>",
     ],
     [{ environment: "staging" }, 'config environment: expected one of production, development, test, got "staging"'],
     [{ resources: '{"request": {}}' }, 'config resources: unknown key "request": use requests and limits'],
@@ -384,35 +384,42 @@ describe("readSettings", () => {
     },
   );
 
-  it("reads allowDestructiveMigrations as the CLI stores it", () => {
-    // `--path 'allowDestructiveMigrations[0]' 20260701000000` without --type string: a YAML number.
-    expect(readVersionList("allowDestructiveMigrations", "[20260701000000]")).toEqual(["20260701000000"]);
-    expect(readVersionList("allowDestructiveMigrations", '["20260701000000", 20260702000000]')).toEqual([
-      "20260701000000",
-      "20260702000000",
-    ]);
-    // A plain value: `pulumi config set allowDestructiveMigrations 20260701000000`.
-    expect(readVersionList("allowDestructiveMigrations", "20260701000000")).toEqual(["20260701000000"]);
-    expect(readVersionList("allowDestructiveMigrations", "20260701000000, 20260702000000")).toEqual([
-      "20260701000000",
-      "20260702000000",
-    ]);
-    expect(read({ allowDestructiveMigrations: "[20260701000000]" }).migration.allowDestructive).toEqual([
-      "20260701000000",
-    ]);
-    expect(readVersionList("allowDestructiveMigrations", undefined)).toEqual([]);
+  it("reads allowDestructiveMigrations as the CLI stores it: a list, or a plain value", () => {
+    const a = "20260701000000:0123456789abcdef";
+    const b = "20260702000000:fedcba987654";
+    const both = [
+      { version: "20260701000000", digest: "0123456789abcdef" },
+      { version: "20260702000000", digest: "fedcba987654" },
+    ];
+    expect(readAcknowledgements("allowDestructiveMigrations", JSON.stringify([a, b]))).toEqual(both);
+    expect(readAcknowledgements("allowDestructiveMigrations", `${a}, ${b}`)).toEqual(both);
+    expect(readAcknowledgements("allowDestructiveMigrations", a)).toEqual([both[0]]);
+    expect(read({ allowDestructiveMigrations: JSON.stringify([a]) }).migration.allowDestructive).toEqual([both[0]]);
+    expect(readAcknowledgements("allowDestructiveMigrations", undefined)).toEqual([]);
   });
 
-  it.each([["[2026070100000]"], ["[202607010000001]"], ["[20260701000000.5]"], ["[true]"], ['{"a": 1}'], ["2026"]])(
-    "refuses allowDestructiveMigrations %s, saying how to add one",
+  it.each([["[20260701000000]"], ['["20260701000000"]'], ["20260701000000"]])(
+    "refuses a bare version %s: it would still cover the file after an edit",
     (raw) => {
       expect(() => read({ allowDestructiveMigrations: raw })).toThrow(
-        "config allowDestructiveMigrations: expected a list of 14-digit versions, e.g. " +
-          '["20260101000000"]; add one with: pulumi config set --path --type string ' +
-          "'allowDestructiveMigrations[<next index>]' <version>",
+        "config allowDestructiveMigrations: entry 0 names version 20260701000000 without its file's content: an " +
+          "acknowledgement is <version>:<sha256>, so that an edit after the review needs a new one; " +
+          "`npm run migrations:guard -- --all` and the preview print the exact command for each file",
       );
     },
   );
+
+  it.each([
+    ["[2026070100000]"],
+    ['["20260701000000:abc"]'],
+    ['["20260701000000:0123456789AB"]'],
+    ["[true]"],
+    ['{"a": 1}'],
+  ])("refuses allowDestructiveMigrations %s, saying what an entry is", (raw) => {
+    expect(() => read({ allowDestructiveMigrations: raw })).toThrow(
+      "config allowDestructiveMigrations: entry 0 is not <version>:<sha256 of the file, at least 12 hex digits>",
+    );
+  });
 
   describe("databaseCaCert", () => {
     const { dir, cleanup } = certDir();
