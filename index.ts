@@ -7,7 +7,7 @@ import { databaseUrlDigest } from "./lib/databaseState";
 import { checkDestructive, loadSqlParser } from "./lib/destructiveGuard";
 import { loadMigrationDir, newestVersion } from "./lib/migrationDir";
 import { describePlan, planRun } from "./lib/preflight";
-import { imageRef, readSettings } from "./lib/settings";
+import { imageRef, instanceLabel, readSettings } from "./lib/settings";
 import { publishPlan } from "./components/planArtifact";
 import { appliedMigrations } from "./lib/promotion";
 import { userError } from "./lib/userError";
@@ -39,8 +39,15 @@ export = async () => {
     const report = await publishPlan(settings, migrations, plan);
     checkDestructive(plan.pending, migration.allowDestructive);
 
+    const instance = instanceLabel({
+      configured: settings.instance,
+      recorded: applied.instance,
+      deployedBefore: applied.deployed,
+      stack: pulumi.getStack(),
+    });
     const api = new DevelopersItaliaApi("developers-italia-api", {
       namespace: settings.namespace,
+      instance,
       createNamespace: settings.createNamespace,
       image: imageRef(settings.image),
       replicas: settings.scaling.replicas,
@@ -75,6 +82,7 @@ export = async () => {
       plan.rollback ? kept : api.migration.job.status.apply((s) => (s?.succeeded ? value : undefined));
     return {
       deploymentName: api.deployment.metadata.name,
+      instance,
       jobName: api.migration.jobName,
       migrationKey: api.migration.runKey,
       newestMigration: newest,

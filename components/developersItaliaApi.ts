@@ -27,6 +27,12 @@ import { schedulingSpec, serviceAccountName } from "./workload";
 export interface DevelopersItaliaApiArgs {
   /** Namespace for every object. */
   readonly namespace: string;
+  /**
+   * The app.kubernetes.io/instance label, in every object's labels and the pods' selector:
+   * unique per namespace, so that two deployments there never select each other's pods.
+   * @default the component's name
+   */
+  readonly instance?: string;
   /** Create the namespace (false when it is managed elsewhere). @default true */
   readonly createNamespace?: boolean;
   /** The API image reference, digest-pinned when possible. */
@@ -125,7 +131,7 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
     const labels = {
       ...workload.labels,
       "app.kubernetes.io/name": APP,
-      "app.kubernetes.io/instance": name,
+      "app.kubernetes.io/instance": args.instance ?? name,
       "app.kubernetes.io/managed-by": "pulumi",
     };
 
@@ -187,7 +193,10 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
             { parent: this },
           );
 
-    const selector = { "app.kubernetes.io/name": APP, "app.kubernetes.io/instance": name };
+    const selector = {
+      "app.kubernetes.io/name": APP,
+      "app.kubernetes.io/instance": labels["app.kubernetes.io/instance"],
+    };
     const serviceAccount = serviceAccountName(name, workload.serviceAccount, { namespace, labels }, this);
     this.serviceAccount = serviceAccount.resource;
     // Secret references: ours (keys DATABASE_DSN, PASETO_KEY) or the existing Secret's (the chart's keys).

@@ -36,6 +36,10 @@ export interface AppliedRecord {
   readonly databaseIdentity?: string;
   /** `appliedDatabaseUrlDigest` (a secret output): tells a credential change from none. */
   readonly databaseUrlDigest?: string;
+  /** `instance`: the app.kubernetes.io/instance label its pods carry. */
+  readonly instance?: string;
+  /** Whether an `up` of this stack ever exported a Deployment. */
+  readonly deployed: boolean;
 }
 
 /** The stack's own outputs from its last `up`, read from its state (the offline plan's reference). */
@@ -45,8 +49,15 @@ export async function lastApplied(): Promise<AppliedRecord> {
     const details = await self.getOutputDetails(name);
     return details.value ?? details.secretValue;
   };
-  const [version, migrations, identity, digest] = await Promise.all(
-    ["appliedVersion", "appliedMigrations", "appliedDatabase", "appliedDatabaseUrlDigest"].map(read),
+  const [version, migrations, identity, digest, instance, deployment] = await Promise.all(
+    [
+      "appliedVersion",
+      "appliedMigrations",
+      "appliedDatabase",
+      "appliedDatabaseUrlDigest",
+      "instance",
+      "deploymentName",
+    ].map(read),
   );
   const records = parseAppliedMigrations(migrations);
   const text = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
@@ -56,6 +67,8 @@ export async function lastApplied(): Promise<AppliedRecord> {
     migrationRecords: records,
     databaseIdentity: text(identity),
     databaseUrlDigest: text(digest),
+    instance: text(instance),
+    deployed: text(deployment) !== undefined,
   };
 }
 

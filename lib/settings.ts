@@ -23,6 +23,8 @@ export interface Resources {
 
 export interface Settings {
   readonly namespace: string;
+  /** `instance`: the app.kubernetes.io/instance label, when the stack sets it. */
+  readonly instance?: string;
   readonly createNamespace: boolean;
   readonly image: { readonly repository: string; readonly tag: string; readonly digest?: string };
   readonly replicas: number;
@@ -140,6 +142,15 @@ export function readSettings(config: ConfigSource): Settings {
   const namespace = text("namespace", "developers-italia")!;
   if (!dnsLabel.test(namespace)) {
     throw new ConfigError("namespace", `${JSON.stringify(namespace)} is not a valid namespace name (a DNS label)`);
+  }
+
+  const instance = text("instance");
+  if (instance !== undefined && !isLabelValue(instance)) {
+    throw new ConfigError(
+      "instance",
+      `${JSON.stringify(instance)} is not a label value (1-63 letters, digits, "-", "_" or ".", starting and ending ` +
+        "with a letter or digit)",
+    );
   }
 
   const digest = text("imageDigest");
@@ -276,6 +287,7 @@ export function readSettings(config: ConfigSource): Settings {
 
   return {
     namespace,
+    instance,
     createNamespace: bool("createNamespace", true),
     image,
     replicas: int("replicas", 2, 0, 100)!,
@@ -478,6 +490,37 @@ function describeJson(value: unknown): string {
  * required, CR and LF skipped) must give exactly 32 bytes, else the API panics at startup.
  * Node's decoder would also take URL-safe letters, missing padding and stray characters.
  */
+/** A Kubernetes label value that is not empty. */
+export function isLabelValue(value: string): boolean {
+  return /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(value);
+}
+
+/**
+ * The app.kubernetes.io/instance label, which the Deployment's selector holds: the stack's
+ * config; else what this stack recorded; else, for a stack deployed before the label was
+ * recorded, the value it has had (a selector cannot change in place); else the stack's name,
+ * so two stacks in one namespace never select each other's pods.
+ */
+export function instanceLabel(input: {
+  readonly configured?: string;
+  readonly recorded?: string;
+  readonly deployedBefore: boolean;
+  readonly stack: string;
+}): string {
+  const { configured, recorded, deployedBefore, stack } = input;
+  const chosen = configured ?? recorded ?? (deployedBefore ? LEGACY_INSTANCE : stack);
+  if (!isLabelValue(chosen)) {
+    throw new ConfigError(
+      "instance",
+      `the stack name ${JSON.stringify(stack)} is not a label value; set one: pulumi config set instance <name>`,
+    );
+  }
+  return chosen;
+}
+
+/** The instance label of every stack deployed before it was recorded: the component's name. */
+export const LEGACY_INSTANCE = "developers-italia-api";
+
 export function isApiPasetoKey(value: string): boolean {
   return /^[A-Za-z0-9+/]{43}=$/.test(value.replace(/[\r\n]/g, ""));
 }

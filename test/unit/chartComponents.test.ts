@@ -27,6 +27,7 @@ async function deploy(values: Record<string, unknown>, withDsn = true) {
   const s = settingsOf(values, withDsn);
   const api = new DevelopersItaliaApi("dia", {
     namespace: s.namespace,
+    instance: s.instance,
     image: "ghcr.io/italia/developers-italia-api:v1.4.0",
     replicas: s.scaling.replicas,
     databaseUrl: s.databaseUrl === undefined ? undefined : pulumi.secret(s.databaseUrl),
@@ -385,4 +386,29 @@ describe("NetworkPolicies", () => {
     expect(job.egress).toHaveLength(2);
     expect(job.egress[0].ports).toEqual([{ protocol: "TCP", port: 5433 }]);
   });
+});
+
+describe("the instance label", () => {
+  it("is in every object's labels and in every selector, so two stacks in one namespace stay apart", async () => {
+    const selectors = async (instance: string) => {
+      await deploy({ instance, networkPolicy: EVERYTHING.networkPolicy });
+      return {
+        deployment: named("dia-api").inputs.spec.selector.matchLabels,
+        template: named("dia-api").inputs.spec.template.metadata.labels["app.kubernetes.io/instance"],
+        service: named("dia-svc").inputs.spec.selector,
+        pdb: named("dia-pdb").inputs.spec.selector.matchLabels,
+        netpol: named("dia-api-netpol").inputs.spec.podSelector.matchLabels,
+      };
+    };
+    const prod = { "app.kubernetes.io/name": "developers-italia-api", "app.kubernetes.io/instance": "prod" };
+    expect(await selectors("prod")).toEqual({
+      deployment: prod,
+      template: "prod",
+      service: prod,
+      pdb: prod,
+      netpol: prod,
+    });
+    const staging = { ...prod, "app.kubernetes.io/instance": "staging" };
+    expect(await selectors("staging")).toMatchObject({ deployment: staging, service: staging, pdb: staging });
+  }, 20_000);
 });

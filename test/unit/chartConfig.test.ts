@@ -1,3 +1,6 @@
+import * as fs from "fs";
+import * as path from "path";
+import { parse as parseYaml } from "yaml";
 import { ConfigError, readSettings } from "../../lib/settings";
 import { isCidr, isHostName, prometheusDurationMs } from "../../lib/config/read";
 import { allowedDisruptions } from "../../lib/config/scaling";
@@ -41,6 +44,25 @@ describe("chart values: defaults", () => {
     });
     expect(s.networkPolicy.enabled).toBe(false);
     expect(s.existingSecret).toBeUndefined();
+  });
+
+  it("every key Pulumi.yaml declares has a default (the CLI refuses a stack missing one), and they all read", () => {
+    const declared = parseYaml(fs.readFileSync(path.join(__dirname, "../../Pulumi.yaml"), "utf8")).config as Record<
+      string,
+      { default?: unknown }
+    >;
+    expect(
+      Object.entries(declared)
+        .filter(([, v]) => !("default" in v))
+        .map(([k]) => k),
+    ).toEqual([]);
+    const asArrives = Object.fromEntries(
+      Object.entries(declared).map(([k, v]) => [
+        k,
+        typeof v.default === "string" ? v.default : JSON.stringify(v.default),
+      ]),
+    );
+    expect(read({ ...asArrives, databaseDsn: DSN }).scaling.replicas).toBe(2);
   });
 
   it("reads the defaults Pulumi.yaml declares as they arrive (JSON text) without complaint", () => {

@@ -9,6 +9,8 @@ import {
   isApiPasetoKey,
   quantityMilli,
   readSettings,
+  instanceLabel,
+  LEGACY_INSTANCE,
   readAcknowledgements,
 } from "../../lib/settings";
 import { testbedAtlasImage } from "../support/stack";
@@ -383,6 +385,27 @@ describe("readSettings", () => {
       );
     },
   );
+
+  it.each<[string, Parameters<typeof instanceLabel>[0], string]>([
+    ["a new stack takes its own name", { deployedBefore: false, stack: "prod" }, "prod"],
+    [
+      "a stack deployed before the label was recorded keeps the one its selector has",
+      { deployedBefore: true, stack: "prod" },
+      LEGACY_INSTANCE,
+    ],
+    ["a recorded label stays", { recorded: "prod", deployedBefore: true, stack: "prod" }, "prod"],
+    ["config wins", { configured: "api-blue", recorded: "prod", deployedBefore: true, stack: "prod" }, "api-blue"],
+  ])("instance label: %s", (_, input, expected) => {
+    expect(instanceLabel(input)).toBe(expected);
+  });
+
+  it("refuses an instance that is no label value, naming the key", () => {
+    expect(() => read({ instance: "-prod" })).toThrow('config instance: "-prod" is not a label value');
+    expect(() => instanceLabel({ deployedBefore: false, stack: "a".repeat(64) })).toThrow(
+      "config instance: the stack name",
+    );
+    expect(read({ instance: "prod.eu-1" }).instance).toBe("prod.eu-1");
+  });
 
   it("reads allowDestructiveMigrations as the CLI stores it: a list, or a plain value", () => {
     const a = "20260701000000:0123456789abcdef";

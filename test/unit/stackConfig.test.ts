@@ -24,6 +24,8 @@ async function mockEngine(organization: string) {
               appliedMigrations: records,
               appliedDatabase: "0123456789abcdef",
               appliedDatabaseUrlDigest: "d1",
+              deploymentName: "developers-italia-api-1a2b3c4d",
+              instance: "prod",
             },
             secretOutputNames: ["appliedDatabaseUrlDigest"],
           },
@@ -50,6 +52,8 @@ describe("the stack's reference to itself", () => {
       migrationRecords: records,
       databaseIdentity: "0123456789abcdef",
       databaseUrlDigest: "d1",
+      instance: "prod",
+      deployed: true,
     });
   });
 });
