@@ -5,6 +5,7 @@ import * as path from "path";
 import { computeHashFile, formatHashFile } from "../../lib/atlasSum";
 import { loadMigrationDir } from "../../lib/migrationDir";
 import { atlasBinary, run } from "../support/atlasJob";
+import { prng } from "../support/prng";
 
 /** The real `atlas migrate hash` is the oracle for our atlas.sum. This is the test bed's 0.13.1,
  * so the generator below stays where 0.13.1 and production's 1.2.3 agree (no CR, tab or
@@ -25,15 +26,6 @@ async function atlasHash(dir: string): Promise<string> {
 function oursFor(dir: string): string {
   const names = fs.readdirSync(dir).filter((n) => n.endsWith(".sql"));
   return formatHashFile(computeHashFile(names.map((name) => ({ name, bytes: fs.readFileSync(path.join(dir, name)) }))));
-}
-
-/** A deterministic pseudo-random source, so a failure can be replayed from its seed. */
-function prng(seed: number) {
-  let s = seed >>> 0;
-  return (n: number) => {
-    s = (Math.imul(s ^ (s >>> 15), 2246822507) + 0x9e3779b9) >>> 0;
-    return s % n;
-  };
 }
 
 const pieces = [

@@ -14,6 +14,7 @@ import * as path from "path";
 import { computeHashFile, formatHashFile, isSumIgnored } from "../../lib/atlasSum";
 import { loadMigrationDir, readMigrationFiles } from "../../lib/migrationDir";
 import { buildGoProbe } from "../support/goProbe";
+import { prng } from "../support/prng";
 
 interface ProbeReport {
   dir: string;
@@ -396,15 +397,6 @@ const namedCases: Case[] = [
     sum: { edit: crlf },
   },
 ];
-
-/** A deterministic pseudo-random source, so a failure can be replayed from its seed. */
-function prng(seed: number) {
-  let s = seed >>> 0;
-  return (n: number) => {
-    s = (Math.imul(s ^ (s >>> 15), 2246822507) + 0x9e3779b9) >>> 0;
-    return s % n;
-  };
-}
 
 const pieces = [
   "CREATE TABLE t (id text);",

@@ -4,6 +4,7 @@ import * as path from "path";
 import { loadMigrationDir, MigrationDirError } from "../../lib/migrationDir";
 import { atlasBinary, run, runInput, runMigrationJob } from "../support/atlasJob";
 import { createDatabase, query, TestDatabase } from "../support/pg";
+import { prng } from "../support/prng";
 
 /**
  * Migration file names as the real Atlas reads them: what `atlas migrate hash` and
@@ -19,15 +20,6 @@ async function atlasHash(dir: string): Promise<void> {
   const result = await run(atlasBinary(), ["migrate", "hash", "--dir", `file://${dir}`], atlasEnv());
   expect(result.output).toBe("");
   expect(result.code).toBe(0);
-}
-
-/** A deterministic pseudo-random source, so a failure can be replayed from its seed. */
-function prng(seed: number) {
-  let s = seed >>> 0;
-  return (n: number) => {
-    s = (Math.imul(s ^ (s >>> 15), 2246822507) + 0x9e3779b9) >>> 0;
-    return s % n;
-  };
 }
 
 const descriptions = [
