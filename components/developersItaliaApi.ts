@@ -33,7 +33,10 @@ export interface DevelopersItaliaApiArgs {
    * @default the component's name
    */
   readonly instance?: string;
-  /** Create the namespace (false when it is managed elsewhere). @default true */
+  /**
+   * Create the namespace (false when it is managed elsewhere). Either way the program never
+   * deletes it: a namespace that already exists is adopted, and destroy leaves it. @default true
+   */
   readonly createNamespace?: boolean;
   /** The API image reference, digest-pinned when possible. */
   readonly image: string;
@@ -135,11 +138,18 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
       "app.kubernetes.io/managed-by": "pulumi",
     };
 
+    // Never deleted, by `pulumi destroy` or by createNamespace turning false: server-side
+    // apply adopts a namespace that already exists (a Helm release's, with its Secrets) without
+    // a word, and deleting it would take everything in it. Destroy leaves the namespace, empty
+    // of this stack's objects (README, "Migrating from a Helm release of the chart").
     const namespace =
       args.createNamespace === false
         ? pulumi.output(args.namespace)
-        : new k8s.core.v1.Namespace(`${name}-ns`, { metadata: { name: args.namespace, labels } }, { parent: this })
-            .metadata.name;
+        : new k8s.core.v1.Namespace(
+            `${name}-ns`,
+            { metadata: { name: args.namespace, labels } },
+            { parent: this, retainOnDelete: true },
+          ).metadata.name;
 
     // Mutable, so a new CA keeps the name: the Job is not re-run for it; the API rolls (annotation).
     const databaseCa =

@@ -11,6 +11,8 @@ export interface Registered {
   readonly createTimeout?: string;
   /** Its ignoreChanges property paths. */
   readonly ignoreChanges: string[];
+  /** retainOnDelete: the engine drops it from the state instead of deleting it. */
+  readonly retainOnDelete: boolean;
 }
 
 const nameOfUrn = (urn: string) => urn.split("::").pop() ?? urn;
@@ -23,12 +25,12 @@ export function recordResources(): Registered[] {
   const registered: Registered[] = [];
   const pending = new Map<
     string,
-    { parent?: string; dependsOn: string[]; createTimeout?: string; ignoreChanges: string[] }
+    { parent?: string; dependsOn: string[]; createTimeout?: string; ignoreChanges: string[]; retainOnDelete: boolean }
   >();
   void pulumi.runtime.setMocks(
     {
       newResource(args) {
-        const wiring = pending.get(args.name) ?? { dependsOn: [], ignoreChanges: [] };
+        const wiring = pending.get(args.name) ?? { dependsOn: [], ignoreChanges: [], retainOnDelete: false };
         registered.push({ type: args.type, name: args.name, inputs: args.inputs, ...wiring });
         const metadata = (args.inputs.metadata ?? {}) as Record<string, unknown>;
         const state =
@@ -60,6 +62,7 @@ export function recordResources(): Registered[] {
       dependsOn: [...deps].sort(),
       createTimeout: req.getCustomtimeouts()?.getCreate() || undefined,
       ignoreChanges: req.getIgnorechangesList(),
+      retainOnDelete: req.getRetainondelete() === true,
     });
     return register(req, ...rest);
   };

@@ -305,6 +305,13 @@ describe("DevelopersItaliaApi", () => {
     ]);
   });
 
+  it("never deletes the Namespace it creates: one that existed is adopted, and destroy would take its contents", async () => {
+    await settled(build());
+    expect(one("kubernetes:core/v1:Namespace").retainOnDelete).toBe(true);
+    // Only the namespace: the stack's own objects are still deleted by destroy.
+    expect(registered.filter((r) => r.retainOnDelete).map((r) => r.name)).toEqual(["dia-ns"]);
+  });
+
   it("skips the Namespace when it is managed elsewhere", async () => {
     await settled(build({ createNamespace: false }));
     expect(byType("kubernetes:core/v1:Namespace")).toHaveLength(0);

@@ -1,0 +1,77 @@
+import { KubeClient, kubeClient, KubeObject } from "../../testbed/kube";
+import { createDatabase, TestDatabase } from "../support/pg";
+import { CommandResult, TestStack } from "../support/stack";
+
+/**
+ * Issue 27 on real parts: a stack with the default createNamespace deployed into a namespace
+ * that already holds someone else's objects (a Helm release's Secret), as a chart user who
+ * forgot `createNamespace: false` does. Server-side apply adopts the namespace; `destroy` must
+ * leave it and what it holds.
+ */
+
+jest.setTimeout(10 * 60_000);
+
+const NS = `e2e-ns-${process.pid}`;
+
+/** Fails with the command's output, which says why. */
+function succeeded(result: CommandResult) {
+  if (result.code !== 0) throw new Error(`exit ${result.code}:\n${result.output}`);
+}
+
+let kube: KubeClient;
+let db: TestDatabase;
+let stack: TestStack;
+
+beforeAll(async () => {
+  kube = kubeClient();
+  db = await createDatabase("e2ens");
+  stack = await TestStack.create(
+    "ns",
+    {
+      namespace: NS,
+      // Set, as Pulumi.yaml (d23f69a) declares it without a default and the CLI then requires it.
+      instance: "ns",
+      replicas: "1",
+      migrationDeadlineSeconds: "60",
+    },
+    db.url,
+  );
+});
+
+afterAll(async () => {
+  stack?.remove();
+  await kube?.delete(`/api/v1/namespaces/${NS}`);
+  await db?.drop();
+  kube?.close();
+});
+
+it("adopts an existing namespace, and destroy leaves the namespace and its foreign objects", async () => {
+  const namespace = await kube.post<KubeObject>("/api/v1/namespaces", {
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: { name: NS },
+  });
+  // What `helm install` stores for a release, and a Secret of the user's own.
+  const release = await kube.post<KubeObject>(`/api/v1/namespaces/${NS}/secrets`, {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "sh.helm.release.v1.api.v1", labels: { owner: "helm", name: "api" } },
+    type: "helm.sh/release.v1",
+    data: { release: Buffer.from("release").toString("base64") },
+  });
+
+  const up = await stack.up();
+  succeeded(up);
+  expect((await kube.get<KubeObject>(`/api/v1/namespaces/${NS}`)).metadata.uid).toBe(namespace.metadata.uid);
+
+  const destroy = await stack.pulumi("destroy", "--yes", "--skip-preview");
+  succeeded(destroy);
+  const after = await kube.tryGet<KubeObject>(`/api/v1/namespaces/${NS}`);
+  expect(after?.metadata.uid).toBe(namespace.metadata.uid);
+  expect(after?.metadata.deletionTimestamp).toBeUndefined();
+  const kept = await kube.tryGet<KubeObject>(`/api/v1/namespaces/${NS}/secrets/${release.metadata.name}`);
+  expect(kept?.metadata.uid).toBe(release.metadata.uid);
+  // Only the stack's own objects went.
+  const deployments = await kube.list<KubeObject>(`/apis/apps/v1/namespaces/${NS}/deployments`);
+  expect(deployments.items.map((d) => d.metadata.name)).toEqual([]);
+});
