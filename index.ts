@@ -9,6 +9,7 @@ import { loadMigrationDir, newestVersion } from "./lib/migrationDir";
 import { describePlan, planRun } from "./lib/preflight";
 import { imageRef, instanceLabel, readSettings } from "./lib/settings";
 import { publishPlan } from "./components/planArtifact";
+import { jobBaselineFor } from "./lib/planReport";
 import { appliedMigrations } from "./lib/promotion";
 import { userError } from "./lib/userError";
 
@@ -36,7 +37,7 @@ export = async () => {
     });
     // The parser is WebAssembly: loaded only when there is something to parse.
     if (plan.pending.length > 0) await loadSqlParser();
-    const report = await publishPlan(settings, migrations, plan);
+    const report = await publishPlan(settings, migrations, plan, applied.migrationKey);
     checkDestructive(plan.pending, migration.allowDestructive);
 
     const instance = instanceLabel({
@@ -58,7 +59,13 @@ export = async () => {
       pasetoKey: settings.pasetoKey === undefined ? undefined : pulumi.secret(settings.pasetoKey),
       migrations,
       atlasImage: migration.atlasImage,
-      migrationBaseline: migration.baseline,
+      // The configured one while it takes effect; once revisions exist, the Job's own, so that
+      // adding or removing migrationBaseline then replaces nothing.
+      migrationBaseline: jobBaselineFor(settings, migrations, {
+        baselineToWrite: plan.baselineToWrite,
+        databaseIdentity: plan.databaseIdentity || undefined,
+        recordedKey: applied.migrationKey,
+      }),
       migrationDeadlineSeconds: migration.deadlineSeconds,
       migrationLockTimeout: migration.lockTimeout,
       migrationRevisionsSchema: migration.revisionsSchema,

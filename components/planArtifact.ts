@@ -11,7 +11,12 @@ import { readPromotionSource } from "./promotionSource";
  * refusal so that a refused preview still shows reviewers why; then the promotion check.
  * Needs loadSqlParser() first.
  */
-export async function publishPlan(settings: Settings, dir: MigrationDir, plan: RunPlan): Promise<PlanReport> {
+export async function publishPlan(
+  settings: Settings,
+  dir: MigrationDir,
+  plan: RunPlan,
+  recordedKey?: string,
+): Promise<PlanReport> {
   const promotion = settings.promoteFrom
     ? checkPromotion(plan.pending, await readPromotionSource(settings.promoteFrom))
     : undefined;
@@ -24,6 +29,7 @@ export async function publishPlan(settings: Settings, dir: MigrationDir, plan: R
     findings,
     promotion,
     databaseIdentity: plan.databaseIdentity || undefined,
+    recordedKey,
   });
   writePlanFile(report);
   if (promotion) {

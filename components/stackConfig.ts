@@ -38,6 +38,8 @@ export interface AppliedRecord {
   readonly databaseUrlDigest?: string;
   /** `instance`: the app.kubernetes.io/instance label its pods carry. */
   readonly instance?: string;
+  /** `migrationKey`: the key of the migration Job in the cluster (jobBaseline reads the Job's baseline from it). */
+  readonly migrationKey?: string;
   /** Whether an `up` of this stack ever exported a Deployment. */
   readonly deployed: boolean;
 }
@@ -49,7 +51,7 @@ export async function lastApplied(): Promise<AppliedRecord> {
     const details = await self.getOutputDetails(name);
     return details.value ?? details.secretValue;
   };
-  const [version, migrations, identity, digest, instance, deployment] = await Promise.all(
+  const [version, migrations, identity, digest, instance, deployment, key] = await Promise.all(
     [
       "appliedVersion",
       "appliedMigrations",
@@ -57,6 +59,7 @@ export async function lastApplied(): Promise<AppliedRecord> {
       "appliedDatabaseUrlDigest",
       "instance",
       "deploymentName",
+      "migrationKey",
     ].map(read),
   );
   const records = parseAppliedMigrations(migrations);
@@ -69,6 +72,7 @@ export async function lastApplied(): Promise<AppliedRecord> {
     databaseUrlDigest: text(digest),
     instance: text(instance),
     deployed: text(deployment) !== undefined,
+    migrationKey: text(key),
   };
 }
 

@@ -106,6 +106,34 @@ export function migrationKey(input: MigrationRunInput): string {
   ]);
 }
 
+export interface JobBaselineInput {
+  /** The baseline the plan says this run writes (RunPlan.baselineToWrite): it takes effect. */
+  readonly baselineToWrite?: string;
+  /** The key of the Job in the cluster, as the stack's last `up` recorded it (its `migrationKey` output). */
+  readonly recordedKey?: string;
+  /** Every version a baseline can name (the directory's): where the recorded Job's is looked for. */
+  readonly versions: readonly string[];
+  /** The key of a Job with this baseline and every other input as configured now. */
+  readonly keyWith: (baseline: string | undefined) => string;
+}
+
+/**
+ * The `--baseline` the Job carries, and so its key. Atlas reads a baseline only while the
+ * revisions table is empty: once a run wrote revisions, adding or removing
+ * migrationBaseline changes nothing Atlas does, and must not replace the Job (and roll the
+ * API) for a run that applies nothing. So:
+ * - when the plan writes a baseline (nothing applied yet, or a new database), that one;
+ * - otherwise the one the Job in the cluster already carries, found by the key it recorded,
+ *   whatever the config says now; none when no version gives that key (the Job is replaced
+ *   for another change anyway, and the baseline would be ignored).
+ */
+export function jobBaseline(input: JobBaselineInput): string | undefined {
+  if (input.baselineToWrite !== undefined) return input.baselineToWrite;
+  const recorded = input.recordedKey;
+  if (recorded === undefined || input.keyWith(undefined) === recorded) return undefined;
+  return input.versions.find((version) => input.keyWith(version) === recorded);
+}
+
 /** atlas.hcl: the URL comes from the environment, never from argv. */
 export function atlasConfig(): string {
   return [`env "${ATLAS_ENV}" {`, `  url = getenv("${DATABASE_URL_ENV}")`, `}`, ``].join("\n");

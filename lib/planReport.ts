@@ -3,7 +3,7 @@ import * as path from "path";
 import { Acknowledgement, findDestructiveStatements, isAcknowledged } from "./destructiveGuard";
 import { describeUrl } from "./dsn";
 import { MigrationDir, MigrationFile } from "./migrationDir";
-import { migrationKey } from "./migrationRun";
+import { jobBaseline, migrationKey } from "./migrationRun";
 import type { RunPlan } from "./preflight";
 import { fileSha256, PromotionCheck, promotionRefusal } from "./promotion";
 import type { Settings } from "./settings";
@@ -68,18 +68,45 @@ export function guardFindings(
   }));
 }
 
-/** The content key the migration Job will carry, from the same inputs the component uses. */
-export function migrationKeyFor(settings: Settings, dir: MigrationDir, databaseIdentity?: string): string {
+/**
+ * The content key the migration Job will carry, from the same inputs the component uses.
+ * `job.baseline` is the Job's (jobBaselineFor, none included); without `job`, the configured one.
+ */
+export function migrationKeyFor(
+  settings: Settings,
+  dir: MigrationDir,
+  databaseIdentity?: string,
+  job?: { readonly baseline: string | undefined },
+): string {
   const m = settings.migration;
   return migrationKey({
     atlasImage: m.atlasImage,
-    baseline: m.baseline,
+    baseline: job ? job.baseline : m.baseline,
     lockTimeout: m.lockTimeout,
     revisionsSchema: m.revisionsSchema,
     sumTotal: dir.hashFile.total,
     databaseIdentity,
     lockWaitTimeout: m.lockWaitTimeout,
     deadlineSeconds: m.deadlineSeconds,
+  });
+}
+
+/**
+ * The `--baseline` the Job carries (jobBaseline): the configured one while it takes effect,
+ * else the one the Job in the cluster has, so that migrationBaseline can stay or go once the
+ * stack applied migrations without replacing the Job. `recordedKey` is the stack's
+ * `migrationKey` output.
+ */
+export function jobBaselineFor(
+  settings: Settings,
+  dir: MigrationDir,
+  run: { baselineToWrite?: string; databaseIdentity?: string; recordedKey?: string },
+): string | undefined {
+  return jobBaseline({
+    baselineToWrite: run.baselineToWrite,
+    recordedKey: run.recordedKey,
+    versions: dir.files.map((f) => f.version),
+    keyWith: (baseline) => migrationKeyFor(settings, dir, run.databaseIdentity, { baseline }),
   });
 }
 
@@ -91,6 +118,8 @@ export interface PlanReportInput {
   readonly findings: readonly GuardFinding[];
   readonly promotion?: PromotionCheck;
   readonly databaseIdentity?: string;
+  /** The stack's `migrationKey` output from its last `up`, if any (see jobBaselineFor). */
+  readonly recordedKey?: string;
 }
 
 export function buildPlanReport(input: PlanReportInput): PlanReport {
@@ -119,7 +148,13 @@ export function buildPlanReport(input: PlanReportInput): PlanReport {
     appliedVersion: plan.appliedVersion ?? null,
     baseline: plan.baselineToWrite ?? null,
     pending: plan.pending.map((f) => ({ version: f.version, file: f.name, sha256: fileSha256(f) })),
-    migrationKey: migrationKeyFor(input.settings, input.dir, input.databaseIdentity),
+    migrationKey: migrationKeyFor(input.settings, input.dir, input.databaseIdentity, {
+      baseline: jobBaselineFor(input.settings, input.dir, {
+        baselineToWrite: plan.baselineToWrite,
+        databaseIdentity: input.databaseIdentity,
+        recordedKey: input.recordedKey,
+      }),
+    }),
     guard: findings,
     promotion: promotion ?? null,
     refusals,

@@ -63,6 +63,7 @@ async function planFromStack(cwd: string, stackArg: string | undefined): Promise
     findings: guardFindings(plan.pending, migration.allowDestructive),
     promotion,
     databaseIdentity: plan.databaseIdentity || undefined,
+    recordedKey: text(outputs.migrationKey),
   });
 }
 

@@ -6,12 +6,16 @@ import { CommandResult, TestStack } from "../support/stack";
  * Issue 27 on real parts: a stack with the default createNamespace deployed into a namespace
  * that already holds someone else's objects (a Helm release's Secret), as a chart user who
  * forgot `createNamespace: false` does. Server-side apply adopts the namespace; `destroy` must
- * leave it and what it holds.
+ * leave it and what it holds. On the way, the baseline that took effect on the first run is
+ * removed from the config: the Job and the Deployment must not change for it.
  */
 
 jest.setTimeout(10 * 60_000);
 
 const NS = `e2e-ns-${process.pid}`;
+// The newest version: on this fresh database Atlas records it and runs nothing (preflight off
+// allows it unchecked), enough to make the first run's Job carry `--baseline`.
+const BASELINE = "20260612000000";
 
 /** Fails with the command's output, which says why. */
 function succeeded(result: CommandResult) {
@@ -33,6 +37,8 @@ beforeAll(async () => {
       instance: "ns",
       replicas: "1",
       migrationDeadlineSeconds: "60",
+      migrationPreflight: "off",
+      migrationBaseline: BASELINE,
     },
     db.url,
   );
@@ -45,7 +51,7 @@ afterAll(async () => {
   kube?.close();
 });
 
-it("adopts an existing namespace, and destroy leaves the namespace and its foreign objects", async () => {
+it("adopts an existing namespace, ignores a removed baseline, and destroy leaves the namespace and its foreign objects", async () => {
   const namespace = await kube.post<KubeObject>("/api/v1/namespaces", {
     apiVersion: "v1",
     kind: "Namespace",
@@ -63,6 +69,11 @@ it("adopts an existing namespace, and destroy leaves the namespace and its forei
   const up = await stack.up();
   succeeded(up);
   expect((await kube.get<KubeObject>(`/api/v1/namespaces/${NS}`)).metadata.uid).toBe(namespace.metadata.uid);
+
+  // After the switch (README step 6) the baseline goes: Atlas would ignore it, so nothing changes.
+  stack.removeConfig("migrationBaseline");
+  const preview = await stack.preview("--expect-no-changes");
+  succeeded(preview);
 
   const destroy = await stack.pulumi("destroy", "--yes", "--skip-preview");
   succeeded(destroy);

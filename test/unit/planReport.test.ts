@@ -10,6 +10,7 @@ import {
   deploySummary,
   diagnostics,
   guardFindings,
+  jobBaselineFor,
   migrationKeyFor,
   parsePlanReport,
   PLAN_FILE_ENV,
@@ -108,6 +109,64 @@ describe("migrationKeyFor", () => {
     expect(migrationKeyFor(settingsWith({ migrationLockTimeout: "30s" }), dir)).not.toBe(
       migrationKeyFor(settingsWith(), dir),
     );
+  });
+});
+
+describe("jobBaselineFor: the Job's --baseline, and so its key", () => {
+  const B = v2.version;
+  const withBaseline = settingsWith({ migrationBaseline: B, migrationPreflight: "online" });
+  const without = settingsWith({ migrationPreflight: "online" });
+  const ID = "0123456789abcdef";
+  // The key the first run's Job carries: the plan wrote the baseline.
+  const firstKey = migrationKeyFor(withBaseline, dir, ID, { baseline: B });
+
+  it.each([
+    ["a first run writes the configured baseline", withBaseline, B, undefined, B],
+    ["a new database (offline, accepted) writes it again", withBaseline, B, firstKey, B],
+    ["kept once revisions exist: the Job keeps it", withBaseline, undefined, firstKey, B],
+    ["removed once revisions exist: the Job still keeps it", without, undefined, firstKey, B],
+    [
+      "added once revisions exist: the Job stays without",
+      withBaseline,
+      undefined,
+      migrationKeyFor(without, dir, ID, { baseline: undefined }),
+      undefined,
+    ],
+    ["never deployed and nothing to write: none", withBaseline, undefined, undefined, undefined],
+    // The Job is replaced for another change anyway; Atlas would ignore the baseline.
+    ["another input changed too: none", settingsWith({ migrationLockTimeout: "30s" }), undefined, firstKey, undefined],
+  ])("%s", (_, settings, baselineToWrite, recordedKey, expected) => {
+    expect(jobBaselineFor(settings, dir, { baselineToWrite, databaseIdentity: ID, recordedKey })).toBe(expected);
+  });
+
+  it("leaves the key unchanged when the baseline is removed or added after the stack applied migrations", () => {
+    const keyNow = (settings: typeof without) =>
+      migrationKeyFor(settings, dir, ID, {
+        baseline: jobBaselineFor(settings, dir, {
+          baselineToWrite: undefined,
+          databaseIdentity: ID,
+          recordedKey: firstKey,
+        }),
+      });
+    expect(keyNow(without)).toBe(firstKey);
+    expect(keyNow(withBaseline)).toBe(firstKey);
+    // While it takes effect the baseline is in the key: setting it on a fresh stack is a change.
+    expect(firstKey).not.toBe(migrationKeyFor(without, dir, ID, { baseline: undefined }));
+  });
+
+  it("puts the Job's key, not the configured baseline's, in the plan report", () => {
+    const plan = { ...offlinePlan([]), databaseIdentity: ID };
+    expect(
+      buildPlanReport({
+        stack: "prod",
+        settings: without,
+        dir,
+        plan,
+        findings: [],
+        databaseIdentity: ID,
+        recordedKey: firstKey,
+      }).migrationKey,
+    ).toBe(firstKey);
   });
 });
 

@@ -26,6 +26,7 @@ async function mockEngine(organization: string) {
               appliedDatabaseUrlDigest: "d1",
               deploymentName: "developers-italia-api-1a2b3c4d",
               instance: "prod",
+              migrationKey: "3f0c1d2e3f405162",
             },
             secretOutputNames: ["appliedDatabaseUrlDigest"],
           },
@@ -54,6 +55,7 @@ describe("the stack's reference to itself", () => {
       databaseUrlDigest: "d1",
       instance: "prod",
       deployed: true,
+      migrationKey: "3f0c1d2e3f405162",
     });
   });
 });
