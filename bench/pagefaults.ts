@@ -1,6 +1,6 @@
 /**
  * What this machine charges for memory a process touches for the first time: the fixed cost
- * behind every short process of the test run (README, "Where the time goes").
+ * behind every short process of the test run (docs/performance.md).
  *
  *   bash scripts/node.sh bench/pagefaults.ts
  *

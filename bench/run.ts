@@ -1,6 +1,6 @@
 /**
  * Benchmarks, side by side in one run on this machine (npm run bench; the test bed must be
- * up, scripts/bench.sh starts it). Prints a markdown table; README.md quotes it.
+ * up, scripts/bench.sh starts it). Prints a markdown table; docs/performance.md quotes it.
  *
  *   1. the migrations:* commands vs Atlas's (check vs `atlas migrate validate`, hash vs
  *      `atlas migrate hash`) as processes, on the repository's directory, 1,000 and 10,000

@@ -141,7 +141,7 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
     // Never deleted, by `pulumi destroy` or by createNamespace turning false: server-side
     // apply adopts a namespace that already exists (a Helm release's, with its Secrets) without
     // a word, and deleting it would take everything in it. Destroy leaves the namespace, empty
-    // of this stack's objects (README, "Migrating from a Helm release of the chart").
+    // of this stack's objects (docs/helm-chart.md, "Migrating from a Helm release of the chart").
     const namespace =
       args.createNamespace === false
         ? pulumi.output(args.namespace)

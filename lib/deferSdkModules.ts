@@ -9,7 +9,7 @@ import * as path from "path";
  * SDK (to export traces when `pulumi --tracing` asks for them), npm's package.json normalizer (for
  * the same serialized functions) and a YAML parser (for a package.yaml, where this program has a
  * package.json); @pulumi/kubernetes loads its Helm, kustomize and YAML support; zod loads its ~40
- * translations of error messages. Together about 850 modules at every run (README, "The program
+ * translations of error messages. Together about 850 modules at every run (docs/internals.md, "The program
  * runs compiled", has the CPU they cost).
  *
  * Each one gets a stand-in in Node's module cache that loads the real module the first time

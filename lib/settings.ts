@@ -70,7 +70,7 @@ export interface Settings {
  * Atlas's community build (Apache 2.0, open-source code only, no login for `migrate apply`)
  * of a current release: it opens PostgreSQL 16-18, which the test bed's Atlas 0.13 cannot.
  * Ariga deletes images about six months after release: mirror it and pin it by digest
- * (README, "Atlas versions").
+ * (docs/testbed.md, "Atlas versions").
  */
 export const ATLAS_IMAGE = "arigaio/atlas:1.2.3-community";
 export const DEFAULT_IMAGE = "ghcr.io/italia/developers-italia-api";

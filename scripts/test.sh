@@ -101,7 +101,7 @@ source scripts/env.sh
 step "integration and end-to-end tests, with today's PostgreSQL majors ($(bash scripts/pg-matrix.sh majors))"
 # One jest run, four files at a time: the end-to-end files mostly wait on the cluster and
 # the integration files on PostgreSQL and Atlas, and each has its own databases and
-# namespaces. What that saves on two cores: README, "Where the time goes".
+# namespaces. What that saves on two cores: docs/performance.md.
 projects=(--selectProjects integration)
 for m in $(bash scripts/pg-matrix.sh majors); do projects+=("integration-pg$m"); done
 projects+=(e2e)

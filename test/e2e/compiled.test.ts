@@ -83,7 +83,7 @@ test("a source edited after the build fails preview before any resource, saying 
   expect(result.output).not.toMatch(/\+ +kubernetes:core\/v1:Namespace/);
 });
 
-// nodejs/node#64011 (README, "The program runs compiled"): with source-map-support installed, the
+// nodejs/node#64011 (docs/internals.md, "The program runs compiled"): with source-map-support installed, the
 // SDK's frames are named like node_modules/@pulumi/resource.ts, and formatting an uncaught error
 // that has one loops until the heap is exhausted (58 s and 3.7 GB here, by hand). The preload
 // keeps it out; this error is raised where userError cannot turn it into a RunError.

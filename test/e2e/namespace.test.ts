@@ -70,7 +70,7 @@ it("adopts an existing namespace, ignores a removed baseline, and destroy leaves
   succeeded(up);
   expect((await kube.get<KubeObject>(`/api/v1/namespaces/${NS}`)).metadata.uid).toBe(namespace.metadata.uid);
 
-  // After the switch (README step 6) the baseline goes: Atlas would ignore it, so nothing changes.
+  // After the switch (docs/helm-chart.md, step 6) the baseline goes: Atlas would ignore it, so nothing changes.
   stack.removeConfig("migrationBaseline");
   const preview = await stack.preview("--expect-no-changes");
   succeeded(preview);

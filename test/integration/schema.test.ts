@@ -194,7 +194,7 @@ describe("fresh database", () => {
   );
 });
 
-/** The README's table: database last run by API release X -> baseline to set. */
+/** The table of migrations/README.md: database last run by API release X -> baseline to set. */
 const fixtureCases: { fixture: string; baseline: string; executed: string[] }[] = [
   { fixture: "gorm-v1.1.0.sql", baseline: V1, executed: [V2, V3, V4, V5] },
   { fixture: "gorm-v1.2.0.sql", baseline: V2, executed: [V3, V4, V5] },
@@ -269,7 +269,7 @@ function ddlOf(lines: OracleLine[]): string[] {
   return lines.map((l) => l.sql.trim()).filter((s) => !/^SELECT\b/i.test(s));
 }
 
-/** How a database last brought up to date by GORM gets its baseline (README table). */
+/** How a database last brought up to date by GORM gets its baseline (migrations/README.md). */
 const gormPaths: { name: string; releases: string[]; baseline: string; executed: string[] }[] = [
   { name: "created at v1.1.0", releases: ["v1.1.0"], baseline: V1, executed: [V2, V3, V4, V5] },
   {

@@ -1,6 +1,6 @@
 /**
  * The order jest starts test files in (jest.config.js). The three end-to-end scenario files
- * are chains of `pulumi up`s that depend on each other and bound the whole run (README,
+ * are chains of `pulumi up`s that depend on each other and bound the whole run (docs/performance.md,
  * "Where the time goes"): they start first. Then every file that takes 18 s or more on a warm
  * run, about longest first, so that none starts near the end and leaves cores idle while it runs
  * alone. Everything else keeps jest's own order (slowest first from its timing cache, else

@@ -531,7 +531,7 @@ describe("readSettings", () => {
     });
   });
 
-  it("writes Pulumi.yaml's defaults for the API's environment, the API's own, into its env (README)", () => {
+  it("writes Pulumi.yaml's defaults for the API's environment, the API's own, into its env (docs/configuration.md)", () => {
     const yaml = fs.readFileSync(path.join(__dirname, "../../Pulumi.yaml"), "utf8");
     const declared = (key: string) =>
       new RegExp(`\\n  ${key}:\\n    type: \\w+\\n    default: (\\S+)\\n`).exec(yaml)?.[1];
