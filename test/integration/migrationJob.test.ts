@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { readDatabaseState } from "../../lib/databaseState";
+import { findDestructiveStatements, loadSqlParser } from "../../lib/destructiveGuard";
 import { loadMigrationDir, MigrationDir, writeSumFile } from "../../lib/migrationDir";
 import { planMigrations } from "../../lib/migrationPlan";
 import { runInput, runMigrationJob } from "../support/atlasJob";
@@ -108,6 +109,27 @@ describe("the migration Job's command on a real database", () => {
     const plan = planMigrations(failing.files, await readDatabaseState(db.url), undefined);
     if (broken) expect(plan.problems.map((p) => p.code)).toContain("failed-revision");
     expect(plan.pending.map((f) => f.version)).toEqual(["20270101000000"]);
+  });
+
+  it("CREATE INDEX CONCURRENTLY runs in a file Atlas runs outside a transaction (atlas:txmode none), not inside one", async () => {
+    const index = "CREATE INDEX CONCURRENTLY software_updated_at_idx ON software (updated_at);\n";
+    const outside = dirPlus({ "20270101000000_index.sql": `-- atlas:txmode none\n\n${index}` });
+    // The guard passes it: nothing is lost, and Atlas sends the one statement.
+    await loadSqlParser();
+    expect(outside.files.flatMap(findDestructiveStatements)).toEqual([]);
+    const db = await database("job_concurrently");
+    const run = await runMigrationJob(outside, runInput(outside), db.url);
+    expect(run.output).not.toMatch(/cannot run inside a transaction block/);
+    expect(run.code).toBe(0);
+    expect(
+      await query(db.url, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'software_updated_at_idx'::regclass"),
+    ).toEqual([{ indisvalid: true }]);
+    // The same file without the directive fails, as PostgreSQL refuses it in the Job's --tx-mode file.
+    const inside = dirPlus({ "20270101000000_index.sql": index });
+    const other = await database("job_concurrently_tx");
+    const refused = await runMigrationJob(inside, runInput(inside), other.url);
+    expect(refused.code).not.toBe(0);
+    expect(refused.output).toContain("cannot run inside a transaction block");
   });
 });
 
