@@ -1,6 +1,7 @@
 import {
   acknowledgementOf,
   checkDestructive,
+  parseAcknowledgements,
   findDestructiveStatements,
   loadSqlParser,
   MigrationSqlError,
@@ -16,10 +17,8 @@ const migration = (text: string, version = "20260701000000"): MigrationFile => (
   text,
   bytes: Buffer.from(text),
 });
-const ack = (file: MigrationFile) => {
-  const [version, digest] = acknowledgementOf(file).split(":");
-  return { version, digest };
-};
+/** The entry the guard prints for the file, read back by the config's own reader. */
+const ack = (file: MigrationFile) => parseAcknowledgements(acknowledgementOf(file))[0];
 const kinds = (text: string) => findDestructiveStatements(migration(text)).map((d) => d.kind);
 
 beforeAll(() => loadSqlParser());
@@ -173,8 +172,7 @@ describe("destructive-change guard (PostgreSQL's own parser)", () => {
 
   it("binds an acknowledgement to the file's content: an edit after the review needs a new one, in place", () => {
     const reviewed = migration("DROP TABLE b;");
-    const entry = acknowledgementOf(reviewed);
-    const [version, digest] = entry.split(":");
+    const { version, digest } = ack(reviewed);
     expect(checkDestructive([reviewed], [{ version, digest }])).toHaveLength(1);
     expect(checkDestructive([reviewed], [{ version, digest: digest.slice(0, 12) }])).toHaveLength(1);
     const edited = migration("DROP TABLE b;\nDROP TABLE c;");

@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { acknowledgementOf, loadSqlParser } from "../../lib/destructiveGuard";
+import { acknowledgementOf, loadSqlParser, parseAcknowledgements } from "../../lib/destructiveGuard";
 import {
   buildPlanReport,
   cell,
@@ -39,7 +39,7 @@ const v1 = migrationFile("20250909000000", "CREATE TABLE a (id text);\n", "initi
 const v2 = migrationFile("20260410000000", "ALTER TABLE a ADD COLUMN b text;\n", "add_b");
 const v3 = migrationFile("20270101000000", "-- drop it\nALTER TABLE a DROP COLUMN b;\nTRUNCATE a;\n", "drop_b");
 const dir = migrationDir([v1, v2, v3]);
-const ACK_V3 = { version: v3.version, digest: acknowledgementOf(v3).split(":")[1] };
+const [ACK_V3] = parseAcknowledgements(acknowledgementOf(v3));
 
 const offlinePlan = (pending = [v2, v3]): RunPlan => ({
   mode: "offline",
