@@ -266,7 +266,8 @@ export class TestStack {
   }
 
   /** `pulumi destroy`, waiting on every deletion, then remove(): for a namespace whose name is
-   * used again right away (the benchmarks'). */
+   * used again right away (the benchmarks'). The namespace itself stays (the program never
+   * deletes one), emptied of the stack's objects. */
   async destroy(): Promise<void> {
     await this.must("destroy", "--yes", "--skip-preview");
     this.remove();
