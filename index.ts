@@ -1,17 +1,17 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { assertBuildCurrent, projectRoot } from "./lib/buildStamp";
+import { assertBuildCurrent, projectRoot } from "./runtime/buildStamp";
 import { DevelopersItaliaApi } from "./components/developersItaliaApi";
-import { lastApplied, stackConfig } from "./components/stackConfig";
-import { databaseUrlDigest } from "./lib/databaseState";
-import { checkDestructive, loadSqlParser } from "./lib/destructiveGuard";
-import { loadMigrationDir, newestVersion } from "./lib/migrationDir";
-import { describePlan, planRun } from "./lib/preflight";
-import { imageRef, instanceLabel, readSettings } from "./lib/settings";
-import { publishPlan } from "./components/planArtifact";
-import { jobBaselineFor } from "./lib/planReport";
-import { appliedMigrations } from "./lib/promotion";
-import { userError } from "./lib/userError";
+import { lastApplied, stackConfig } from "./stack/config";
+import { databaseUrlDigest } from "./lib/database/state";
+import { checkDestructive, loadSqlParser } from "./lib/migration/guard";
+import { loadMigrationDir, newestVersion } from "./lib/migration/dir";
+import { describePlan, planRun } from "./lib/migration/preflight";
+import { imageRef, instanceLabel, readSettings } from "./lib/config/settings";
+import { publishPlan } from "./stack/planArtifact";
+import { jobBaselineFor } from "./lib/deploy/report";
+import { appliedMigrations } from "./lib/migration/promotion";
+import { userError } from "./runtime/userError";
 
 export = async () => {
   try {

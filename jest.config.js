@@ -26,7 +26,7 @@ module.exports = {
       ...common,
       displayName: "unit",
       testMatch: ["<rootDir>/test/unit/**/*.test.ts"],
-      // The SDK's unused modules deferred as in the program (lib/preload.ts).
+      // The SDK's unused modules deferred as in the program (runtime/preload.ts).
       setupFiles: ["<rootDir>/test/support/deferInJest.ts"],
     },
     { ...common, displayName: "integration", testMatch: ["<rootDir>/test/integration/**/*.test.ts"] },

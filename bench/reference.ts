@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { configMapData, configMapItems, migrationPodSpec, SECRET_KEY } from "../lib/migrationRun";
+import { configMapData, configMapItems, migrationPodSpec, SECRET_KEY } from "../lib/migration/run";
 
 /**
  * The benchmarks' reference: the same Kubernetes objects as the real program, wired the

@@ -14,7 +14,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { loadMigrationDir, writeSumFile } from "../lib/migrationDir";
+import { loadMigrationDir, writeSumFile } from "../lib/migration/dir";
 import { kubeClient, KubeObject } from "../testbed/kube";
 import { createDatabase } from "../test/support/pg";
 import { TestStack } from "../test/support/stack";

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { MigrationDir, SUM_FILE } from "../lib/migrationDir";
-import { formatHashFile } from "../lib/atlasSum";
+import { MigrationDir, SUM_FILE } from "../lib/migration/dir";
+import { formatHashFile } from "../lib/migration/atlasSum";
 import {
   CONFIGMAP_LIMIT_BYTES,
   configMapData,
@@ -12,7 +12,7 @@ import {
   migrationPodSpec,
   MigrationRunInput,
   SECRET_KEY,
-} from "../lib/migrationRun";
+} from "../lib/migration/run";
 
 export interface AtlasMigrationArgs {
   /** Namespace of every object; an Output of the Namespace resource makes the Job wait for it. */

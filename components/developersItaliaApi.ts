@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { MigrationDir } from "../lib/migrationDir";
+import { MigrationDir } from "../lib/migration/dir";
 import {
   containerSecurityContext,
   databaseCaMount,
@@ -8,10 +8,10 @@ import {
   JOB_ANNOTATION,
   KEY_ANNOTATION,
   podSecurityContext,
-} from "../lib/migrationRun";
-import { DATABASE_CA_FILE } from "../lib/databaseTls";
-import { shortDigest } from "../lib/migrationDir";
-import type { Resources } from "../lib/settings";
+} from "../lib/migration/run";
+import { DATABASE_CA_FILE } from "../lib/database/tls";
+import { shortDigest } from "../lib/migration/dir";
+import type { Resources } from "../lib/config/settings";
 import type { Exposure } from "../lib/config/exposure";
 import type { NetworkPolicySettings } from "../lib/config/policy";
 import type { Scaling } from "../lib/config/scaling";

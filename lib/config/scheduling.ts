@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { ConfigSource } from "../settings";
+import type { ConfigSource } from "./source";
 import { kubeObject, labels, readKey, resourceName } from "./read";
 
 /** Where API pods may run and how their image is pulled (chart values plus spread and priority). */

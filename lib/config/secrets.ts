@@ -1,5 +1,4 @@
-import type { ConfigSource } from "../settings";
-import { ConfigError } from "../settings";
+import { ConfigError, type ConfigSource } from "./source";
 import { dnsSubdomain } from "./read";
 
 /**

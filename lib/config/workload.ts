@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { ConfigError, type ConfigSource } from "../settings";
+import { ConfigError, type ConfigSource } from "./source";
 import { annotations, labels, readKey, resourceName } from "./read";
-import { JOB_ANNOTATION, KEY_ANNOTATION } from "../migrationRun";
+import { JOB_ANNOTATION, KEY_ANNOTATION } from "../migration/run";
 
 /**
  * The API's own identity and metadata: its ServiceAccount (distinct from the migration's),

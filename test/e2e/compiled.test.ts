@@ -34,7 +34,7 @@ test("the freshly built program previews, without loading ts-node (typescript: f
   expect(result.output).not.toContain("Found ts-node version");
 });
 
-test("the program's Node process never loads TypeScript, arborist, source-map-support or the other unused modules (Pulumi.yaml nodeargs, lib/preload.ts)", async () => {
+test("the program's Node process never loads TypeScript, arborist, source-map-support or the other unused modules (Pulumi.yaml nodeargs, runtime/preload.ts)", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "loaded-modules-"));
   const probe = path.join(__dirname, "../support/loadedModules.js");
   const result = await stack.command("pulumi", ["preview", "--non-interactive", "--color", "never"], {
@@ -69,14 +69,14 @@ test("the program's Node process never loads TypeScript, arborist, source-map-su
     expect(files).not.toContain(real);
 });
 
-// Run from TypeScript, the check has nothing to compare (lib/buildStamp.ts): this failure
+// Run from TypeScript, the check has nothing to compare (runtime/buildStamp.ts): this failure
 // proves the CLI ran bin/index.js.
 test("a source edited after the build fails preview before any resource, saying what to run", async () => {
-  fs.appendFileSync(path.join(stack.dir, "lib", "dsn.ts"), "\n// edited after the build\n");
+  fs.appendFileSync(path.join(stack.dir, "lib", "database", "dsn.ts"), "\n// edited after the build\n");
   const result = await stack.preview();
   expect(result.code).not.toBe(0);
   expect(result.output).toContain(
-    "bin/ is stale: lib/dsn.ts changed since it was compiled; run `npm run build` (npm test and npm run local build it too)",
+    "bin/ is stale: lib/database/dsn.ts changed since it was compiled; run `npm run build` (npm test and npm run local build it too)",
   );
   // A RunError: the message alone, no stack trace.
   expect(result.output).not.toContain("at assertBuildCurrent");

@@ -2,7 +2,7 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { KubeClient, kubeClient, KubeObject, Pod } from "../../testbed/kube";
-import { MIGRATION_APPLICATION_NAME } from "../../lib/migrationRun";
+import { MIGRATION_APPLICATION_NAME } from "../../lib/migration/run";
 import { adminUrl, createDatabase, query, TestDatabase } from "../support/pg";
 import { TestStack } from "../support/stack";
 

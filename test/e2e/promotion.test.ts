@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { kubeClient, KubeClient } from "../../testbed/kube";
-import type { PlanReport } from "../../lib/planReport";
+import type { PlanReport } from "../../lib/deploy/report";
 import { createDatabase, query, TestDatabase } from "../support/pg";
 import { CommandResult, TestStack } from "../support/stack";
 

@@ -30,7 +30,7 @@ const ATLAS_VERSION = /^ATLAS_VERSION=(.*)$/m.exec(
   fs.readFileSync(path.join(__dirname, "../../tools/versions.env"), "utf8"),
 )![1];
 const ATLAS_IMAGE = `arigaio/atlas:${ATLAS_VERSION}`;
-/** The migration Job's hardening (lib/migrationRun.ts): non-root 65532, read-only root, no capabilities. */
+/** The migration Job's hardening (lib/migration/run.ts): non-root 65532, read-only root, no capabilities. */
 const HARDENED_POD: Partial<PodSpec> = {
   securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532 },
 };

@@ -1,4 +1,4 @@
-/** Our split of migration files (lib/atlasStatements.ts) against Atlas's own library, and the
+/** Our split of migration files (lib/migration/atlasStatements.ts) against Atlas's own library, and the
  * guard's disagreement cases against the real Atlas binary and the real PostgreSQL.
  *
  * The comparison needs Go (testbed/probes/atlas-lex links ariga.io/atlas v1.2.3, the
@@ -7,9 +7,9 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { AtlasLexError, atlasStatements } from "../../lib/atlasStatements";
-import { findDestructiveStatements, loadSqlParser, MigrationSqlError } from "../../lib/destructiveGuard";
-import { loadMigrationDir, writeSumFile } from "../../lib/migrationDir";
+import { AtlasLexError, atlasStatements } from "../../lib/migration/atlasStatements";
+import { findDestructiveStatements, loadSqlParser, MigrationSqlError } from "../../lib/migration/guard";
+import { loadMigrationDir, writeSumFile } from "../../lib/migration/dir";
 import { runInput, runMigrationJob } from "../support/atlasJob";
 import { askProbe, buildGoProbe } from "../support/goProbe";
 import { databasesDroppedAfterEach, query } from "../support/pg";

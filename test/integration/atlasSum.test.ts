@@ -2,8 +2,8 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { computeHashFile, formatHashFile } from "../../lib/atlasSum";
-import { loadMigrationDir } from "../../lib/migrationDir";
+import { computeHashFile, formatHashFile } from "../../lib/migration/atlasSum";
+import { loadMigrationDir } from "../../lib/migration/dir";
 import { atlasBinary, run } from "../support/atlasJob";
 import { prng } from "../support/prng";
 

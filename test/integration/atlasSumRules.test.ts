@@ -11,8 +11,8 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { computeHashFile, formatHashFile, isSumIgnored } from "../../lib/atlasSum";
-import { loadMigrationDir, readMigrationFiles } from "../../lib/migrationDir";
+import { computeHashFile, formatHashFile, isSumIgnored } from "../../lib/migration/atlasSum";
+import { loadMigrationDir, readMigrationFiles } from "../../lib/migration/dir";
 import { buildGoProbe } from "../support/goProbe";
 import { prng } from "../support/prng";
 

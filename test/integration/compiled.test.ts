@@ -13,7 +13,7 @@ jest.setTimeout(5 * 60_000);
 
 const ROOT = path.join(__dirname, "../..");
 const FILES = ["index.ts", "Pulumi.yaml", "package.json", "tsconfig.json", "tsconfig.build.json"];
-const DIRS = ["components", "lib", "scripts", "migrations"];
+const DIRS = ["components", "lib", "runtime", "stack", "cli", "scripts", "migrations"];
 let dir: string;
 
 const sh = (script: string, ...args: string[]) => {
@@ -34,7 +34,7 @@ beforeAll(() => {
 
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const PRELOAD = ["-r", "./bin/lib/preload.js"];
+const PRELOAD = ["-r", "./bin/runtime/preload.js"];
 
 /** `node <preload> -e <script>` in the project copy: its stdout, once it exited 0 with `stderr`
  * (none unless told) on stderr. */
@@ -60,7 +60,7 @@ test("a fresh build passes its check and is not rebuilt", () => {
 });
 
 test("an edited source: the check fails naming it; migrations:check rebuilds, then runs the edit", () => {
-  const file = path.join(dir, "scripts", "migrations.ts");
+  const file = path.join(dir, "cli", "migrations.ts");
   const text = fs.readFileSync(file, "utf8");
   const edited = text.replace("atlas.sum matches", "atlas.sum matches (edited)");
   expect(edited).not.toBe(text);
@@ -68,7 +68,7 @@ test("an edited source: the check fails naming it; migrations:check rebuilds, th
 
   const check = sh("scripts/build.sh", "--check");
   expect(check.code).toBe(1);
-  expect(check.output).toContain("bin/ is stale: scripts/migrations.ts changed since it was compiled");
+  expect(check.output).toContain("bin/ is stale: cli/migrations.ts changed since it was compiled");
 
   const run = sh("scripts/migrations.sh", "check");
   expect(run.code).toBe(0);
@@ -218,10 +218,10 @@ test("the compiled program's modules import neither libpg-query nor pg until the
   const script = `
     const loaded = () => Object.keys(require.cache).map((k) => k.replace(/.*node_modules\\//, ""))
       .filter((k) => k.startsWith("libpg-query/") || k.startsWith("pg/")).map((k) => k.split("/")[0]);
-    require("./bin/lib/destructiveGuard"); require("./bin/lib/databaseState"); require("./bin/lib/preflight");
-    require("./bin/lib/userError"); require("./bin/components/developersItaliaApi");
+    require("./bin/lib/migration/guard"); require("./bin/lib/database/state"); require("./bin/lib/migration/preflight");
+    require("./bin/runtime/userError"); require("./bin/components/developersItaliaApi");
     const before = [...new Set(loaded())];
-    require("./bin/lib/destructiveGuard").loadSqlParser().then(() => {
+    require("./bin/lib/migration/guard").loadSqlParser().then(() => {
       console.log(JSON.stringify({ before, after: [...new Set(loaded())] }));
     });`;
   expect(JSON.parse(node(script))).toEqual({ before: [], after: ["libpg-query"] });
@@ -237,8 +237,8 @@ test("the compiled program's modules import neither libpg-query nor pg until the
  */
 test("Pulumi's handler formats what the compiled program throws without running out of memory", () => {
   const script = `
-    const { userError } = require("./bin/lib/userError");
-    const { ConfigError } = require("./bin/lib/settings");
+    const { userError } = require("./bin/runtime/userError");
+    const { ConfigError } = require("./bin/lib/config/source");
     const { defaultErrorMessage } = require("@pulumi/pulumi/cmd/run/error");
     const inPulumiFrame = new Function("f", "return f();\\n//# sourceURL=/app/node_modules/@pulumi/resource.ts");
     for (const cause of [new ConfigError("replicas", "must be a whole number"), new TypeError("a bug")]) {

@@ -1,11 +1,11 @@
 import * as fs from "fs";
 import * as path from "path";
 import { Client } from "pg";
-import { DatabaseUnreachableError, pgConnectionConfig, readDatabaseState } from "../../lib/databaseState";
-import { DATABASE_CA_PATH } from "../../lib/databaseTls";
-import { formatUrl, parseOwnUrl, urlParam, withParams } from "../../lib/dsn";
-import { loadMigrationDir } from "../../lib/migrationDir";
-import { readSettings, Settings } from "../../lib/settings";
+import { DatabaseUnreachableError, pgConnectionConfig, readDatabaseState } from "../../lib/database/state";
+import { DATABASE_CA_PATH } from "../../lib/database/tls";
+import { formatUrl, parseOwnUrl, urlParam, withParams } from "../../lib/database/dsn";
+import { loadMigrationDir } from "../../lib/migration/dir";
+import { readSettings, Settings } from "../../lib/config/settings";
 import { runInput, runMigrationJob } from "../support/atlasJob";
 import { atlasMigrateStatus } from "../support/atlasStatus";
 import { Ca, certDir, makeCa, makeServerCert } from "../support/certs";

@@ -1,6 +1,6 @@
 import * as path from "path";
-import { readDatabaseState } from "../../lib/databaseState";
-import { dsnToUrl, DsnError, PASSED_SERVER_SETTINGS } from "../../lib/dsn";
+import { readDatabaseState } from "../../lib/database/state";
+import { dsnToUrl, DsnError, PASSED_SERVER_SETTINGS } from "../../lib/database/dsn";
 import { atlasMigrateStatus } from "../support/atlasStatus";
 import { adminUrl, createDatabase, query, TestDatabase } from "../support/pg";
 

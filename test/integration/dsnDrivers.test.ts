@@ -3,8 +3,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { promisify } from "util";
-import { readDatabaseState } from "../../lib/databaseState";
-import { dsnToUrl, DsnError } from "../../lib/dsn";
+import { readDatabaseState } from "../../lib/database/state";
+import { dsnToUrl, DsnError } from "../../lib/database/dsn";
 import { adminUrl, query } from "../support/pg";
 import { buildDrivers, connectThrough, Driver, DRIVER_NAMES, Session } from "../support/pgDrivers";
 

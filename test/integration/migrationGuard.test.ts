@@ -6,7 +6,7 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { writeSumFile } from "../../lib/migrationDir";
+import { writeSumFile } from "../../lib/migration/dir";
 
 const ROOT = path.resolve(__dirname, "../..");
 const DROP_TAGS = "-- no longer used\nALTER TABLE software DROP COLUMN tags;\n";

@@ -1,10 +1,10 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { readDatabaseState } from "../../lib/databaseState";
-import { findDestructiveStatements, loadSqlParser } from "../../lib/destructiveGuard";
-import { loadMigrationDir, MigrationDir, writeSumFile } from "../../lib/migrationDir";
-import { planMigrations } from "../../lib/migrationPlan";
+import { readDatabaseState } from "../../lib/database/state";
+import { findDestructiveStatements, loadSqlParser } from "../../lib/migration/guard";
+import { loadMigrationDir, MigrationDir, writeSumFile } from "../../lib/migration/dir";
+import { planMigrations } from "../../lib/migration/plan";
 import { runInput, runMigrationJob } from "../support/atlasJob";
 import { databasesDroppedAfterEach, query } from "../support/pg";
 import { expectedApiSchema, readSchema } from "../support/schema";

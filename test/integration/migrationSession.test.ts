@@ -2,8 +2,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Client } from "pg";
-import { loadMigrationDir, MigrationDir, writeSumFile } from "../../lib/migrationDir";
-import { MIGRATION_APPLICATION_NAME } from "../../lib/migrationRun";
+import { loadMigrationDir, MigrationDir, writeSumFile } from "../../lib/migration/dir";
+import { MIGRATION_APPLICATION_NAME } from "../../lib/migration/run";
 import { runInput, runMigrationJob } from "../support/atlasJob";
 import { createDatabase, query, TestDatabase } from "../support/pg";
 

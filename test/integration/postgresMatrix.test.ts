@@ -1,8 +1,8 @@
 import * as path from "path";
 import { Client } from "pg";
-import { readDatabaseState } from "../../lib/databaseState";
-import { loadMigrationDir } from "../../lib/migrationDir";
-import { planMigrations } from "../../lib/migrationPlan";
+import { readDatabaseState } from "../../lib/database/state";
+import { loadMigrationDir } from "../../lib/migration/dir";
+import { planMigrations } from "../../lib/migration/plan";
 import { runInput, runMigrationJob } from "../support/atlasJob";
 import { databasesDroppedAfterEach, pgMajor, serverVersion } from "../support/pg";
 import { expectedApiSchema, readSchema } from "../support/schema";

@@ -1,5 +1,5 @@
 /**
- * The product's migration pod, exactly as lib/migrationRun.ts renders it, run by the test
+ * The product's migration pod, exactly as lib/migration/run.ts renders it, run by the test
  * bed's container rules (testbed/sandbox.ts: image layout, volumes at their mount paths,
  * uid 65532, read-only root, no capabilities) against the real PostgreSQL, without a cluster.
  * The e2e suite runs the same code through the executor on the local control plane.
@@ -8,9 +8,9 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { formatHashFile } from "../../lib/atlasSum";
-import { loadMigrationDir } from "../../lib/migrationDir";
-import { configMapData, configMapItems, migrationKey, migrationPodSpec, SECRET_KEY } from "../../lib/migrationRun";
+import { formatHashFile } from "../../lib/migration/atlasSum";
+import { loadMigrationDir } from "../../lib/migration/dir";
+import { configMapData, configMapItems, migrationKey, migrationPodSpec, SECRET_KEY } from "../../lib/migration/run";
 import { imageTable } from "../../testbed/images";
 import type { Pod, PodSpec } from "../../testbed/kube";
 import { prepareContainer, type PreparedContainer } from "../../testbed/sandbox";

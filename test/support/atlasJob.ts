@@ -2,8 +2,8 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { formatHashFile } from "../../lib/atlasSum";
-import { MigrationDir } from "../../lib/migrationDir";
+import { formatHashFile } from "../../lib/migration/atlasSum";
+import { MigrationDir } from "../../lib/migration/dir";
 import {
   CONFIG_MOUNT,
   configMapData,
@@ -12,8 +12,8 @@ import {
   migrationKey,
   migrationPodSpec,
   MigrationRunInput,
-} from "../../lib/migrationRun";
-import { ATLAS_IMAGE } from "../../lib/settings";
+} from "../../lib/migration/run";
+import { ATLAS_IMAGE } from "../../lib/config/settings";
 
 /**
  * Runs the migration Job's container on this machine exactly as the component renders it

@@ -1,10 +1,10 @@
 import * as path from "path";
-import { stackConfig } from "../../components/stackConfig";
-import { projectRoot } from "../../lib/buildStamp";
-import { checkDestructive, loadSqlParser } from "../../lib/destructiveGuard";
-import { loadMigrationDir } from "../../lib/migrationDir";
-import { readSettings } from "../../lib/settings";
-import { userError } from "../../lib/userError";
+import { stackConfig } from "../../stack/config";
+import { projectRoot } from "../../runtime/buildStamp";
+import { checkDestructive, loadSqlParser } from "../../lib/migration/guard";
+import { loadMigrationDir } from "../../lib/migration/dir";
+import { readSettings } from "../../lib/config/settings";
+import { userError } from "../../runtime/userError";
 
 /**
  * A Pulumi program (run by TestStack in place of index.ts, compiled) that does what index.ts does

@@ -1,5 +1,5 @@
-import { computeHashFile } from "../../lib/atlasSum";
-import { MigrationDir, MigrationFile } from "../../lib/migrationDir";
+import { computeHashFile } from "../../lib/migration/atlasSum";
+import { MigrationDir, MigrationFile } from "../../lib/migration/dir";
 
 /** An in-memory migration file, as loadMigrationDir would return it. */
 export function migrationFile(version: string, text = "", description = "m"): MigrationFile {

@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parseDocument, YAMLMap } from "yaml";
-import { writeSumFile } from "../../lib/migrationDir";
+import { writeSumFile } from "../../lib/migration/dir";
 import { run } from "./atlasJob";
 
 /**
@@ -24,6 +24,9 @@ const PROJECT_FILES = [
   "tsconfig.build.json",
   "components",
   "lib",
+  "runtime",
+  "stack",
+  "cli",
   "scripts",
   "bin",
   "migrations",

@@ -1,4 +1,4 @@
-import { AtlasLexError, atlasStatements } from "../../lib/atlasStatements";
+import { AtlasLexError, atlasStatements } from "../../lib/migration/atlasStatements";
 
 const texts = (sql: string) => atlasStatements(Buffer.from(sql)).map((s) => s.text);
 

@@ -5,7 +5,7 @@ import {
   isSumIgnored,
   parseHashFile,
   SumFileError,
-} from "../../lib/atlasSum";
+} from "../../lib/migration/atlasSum";
 
 const file = (name: string, text: string) => ({ name, bytes: Buffer.from(text) });
 

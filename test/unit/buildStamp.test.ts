@@ -9,7 +9,7 @@ import {
   parseStamp,
   projectRoot,
   StaleBuildError,
-} from "../../lib/buildStamp";
+} from "../../runtime/buildStamp";
 
 /** A tiny project: Pulumi.yaml, two sources, and a bin/ stamped from them. */
 function project(): { root: string; entry: string } {

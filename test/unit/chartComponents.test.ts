@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { readSettings, Settings } from "../../lib/settings";
+import { readSettings, Settings } from "../../lib/config/settings";
 import { migrationDir, migrationFile } from "../support/migrationFiles";
 import { recordResources, Registered, valueOf } from "../support/pulumiMocks";
 import { DevelopersItaliaApi } from "../../components/developersItaliaApi";

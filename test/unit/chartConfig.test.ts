@@ -1,7 +1,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
-import { ConfigError, readSettings } from "../../lib/settings";
+import { readSettings } from "../../lib/config/settings";
+import { ConfigError } from "../../lib/config/source";
 import { isCidr, isHostName, prometheusDurationMs } from "../../lib/config/read";
 import { allowedDisruptions } from "../../lib/config/scaling";
 

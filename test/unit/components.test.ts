@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { formatHashFile } from "../../lib/atlasSum";
-import { JOB_ANNOTATION, KEY_ANNOTATION, migrationKey, type MigrationRunInput } from "../../lib/migrationRun";
+import { formatHashFile } from "../../lib/migration/atlasSum";
+import { JOB_ANNOTATION, KEY_ANNOTATION, migrationKey, type MigrationRunInput } from "../../lib/migration/run";
 import { migrationDir, migrationFile } from "../support/migrationFiles";
 import { recordResources, Registered, valueOf } from "../support/pulumiMocks";
 // The components register nothing at import time, so importing them before the mocks is safe.

@@ -1,9 +1,9 @@
 import { X509Certificate } from "crypto";
 import * as fs from "fs";
 import type { PeerCertificate } from "tls";
-import { CaBundleError, parseCaBundle, pgTlsOptions } from "../../lib/databaseTls";
-import { pgConnectionConfig } from "../../lib/databaseState";
-import { dsnToUrl } from "../../lib/dsn";
+import { CaBundleError, parseCaBundle, pgTlsOptions } from "../../lib/database/tls";
+import { pgConnectionConfig } from "../../lib/database/state";
+import { dsnToUrl } from "../../lib/database/dsn";
 import { certDir, makeCa, makeServerCert } from "../support/certs";
 
 const { dir, cleanup } = certDir();

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { types } from "util";
-import { defer, modulesToDefer, sdkSourceMapSupport, skip } from "../../lib/deferSdkModules";
+import { defer, modulesToDefer, sdkSourceMapSupport, skip } from "../../runtime/deferSdkModules";
 
 /** A module cache and loader of our own: what `defer` does to Node's, observed. The loader
  * puts what it loads in the cache, as require does. */

@@ -6,9 +6,9 @@ import {
   loadSqlParser,
   MigrationSqlError,
   SESSION_PROTECTIONS,
-} from "../../lib/destructiveGuard";
-import { MigrationFile } from "../../lib/migrationDir";
-import { migrationSessionParameters, MigrationRunInput } from "../../lib/migrationRun";
+} from "../../lib/migration/guard";
+import { MigrationFile } from "../../lib/migration/dir";
+import { migrationSessionParameters, MigrationRunInput } from "../../lib/migration/run";
 
 const migration = (text: string, version = "20260701000000"): MigrationFile => ({
   name: `${version}_change.sql`,

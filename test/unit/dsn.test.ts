@@ -1,4 +1,12 @@
-import { describeUrl, dsnToUrl, DsnError, parseDsn, parseKeywordValue, parseOwnUrl, urlParam } from "../../lib/dsn";
+import {
+  describeUrl,
+  dsnToUrl,
+  DsnError,
+  parseDsn,
+  parseKeywordValue,
+  parseOwnUrl,
+  urlParam,
+} from "../../lib/database/dsn";
 
 describe("dsnToUrl", () => {
   it.each([

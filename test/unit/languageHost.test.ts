@@ -37,7 +37,7 @@ function project(yaml: string): string {
 test("this repository's Pulumi.yaml, from a folder below it: nodeargs and typescript: false", () => {
   // Not bin/, where the CLI starts it: the unit suite runs before the first build.
   expect(hostArgs(path.join(ROOT, "lib", "config"), "127.0.0.1:1234")).toEqual([
-    "-nodeargs=--require ./lib/preload.js",
+    "-nodeargs=--require ./runtime/preload.js",
     "-typescript=false",
     "127.0.0.1:1234",
   ]);

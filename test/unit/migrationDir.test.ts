@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { computeHashFile, formatHashFile } from "../../lib/atlasSum";
+import { computeHashFile, formatHashFile } from "../../lib/migration/atlasSum";
 import {
   loadMigrationDir,
   MigrationDirError,
@@ -9,8 +9,8 @@ import {
   readMigrationFiles,
   versionAt,
   writeSumFile,
-} from "../../lib/migrationDir";
-import { configMapData, configMapItems, configMapKey } from "../../lib/migrationRun";
+} from "../../lib/migration/dir";
+import { configMapData, configMapItems, configMapKey } from "../../lib/migration/run";
 
 function dirWith(files: Record<string, string>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "migrations-"));

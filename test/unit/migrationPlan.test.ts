@@ -1,5 +1,5 @@
-import { MigrationFile } from "../../lib/migrationDir";
-import { planMigrations, Revision, REVISION_TYPE } from "../../lib/migrationPlan";
+import { MigrationFile } from "../../lib/migration/dir";
+import { planMigrations, Revision, REVISION_TYPE } from "../../lib/migration/plan";
 import { migrationFile } from "../support/migrationFiles";
 
 const files = ["20250909000000", "20260410000000", "20260508000000", "20260525000000", "20260612000000"].map((v) =>

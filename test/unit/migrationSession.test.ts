@@ -1,4 +1,4 @@
-import { migrationDatabaseUrl, migrationSessionParameters, MigrationRunInput } from "../../lib/migrationRun";
+import { migrationDatabaseUrl, migrationSessionParameters, MigrationRunInput } from "../../lib/migration/run";
 
 const input: MigrationRunInput = {
   atlasImage: "arigaio/atlas:0.13.1",

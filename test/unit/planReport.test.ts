@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { acknowledgementOf, loadSqlParser, parseAcknowledgements } from "../../lib/destructiveGuard";
+import { acknowledgementOf, loadSqlParser, parseAcknowledgements } from "../../lib/migration/guard";
 import {
   buildPlanReport,
   cell,
@@ -17,14 +17,14 @@ import {
   PlanReport,
   renderPlanMarkdown,
   writePlanFile,
-} from "../../lib/planReport";
-import type { RunPlan } from "../../lib/preflight";
-import { appliedMigrations, checkPromotion } from "../../lib/promotion";
-import { imageRef, readSettings } from "../../lib/settings";
+} from "../../lib/deploy/report";
+import type { RunPlan } from "../../lib/migration/preflight";
+import { appliedMigrations, checkPromotion } from "../../lib/migration/promotion";
+import { imageRef, readSettings } from "../../lib/config/settings";
 import { migrationDir, migrationFile } from "../support/migrationFiles";
 import { recordResources, valueOf } from "../support/pulumiMocks";
 import { DevelopersItaliaApi } from "../../components/developersItaliaApi";
-import { readPromotionSource } from "../../components/promotionSource";
+import { readPromotionSource } from "../../stack/promotionSource";
 
 recordResources();
 

@@ -1,6 +1,6 @@
-import { databaseIdentity, databaseUrlDigest } from "../../lib/databaseState";
-import { planMigrations, REVISION_TYPE } from "../../lib/migrationPlan";
-import { describePlan, planRun, PreflightError } from "../../lib/preflight";
+import { databaseIdentity, databaseUrlDigest } from "../../lib/database/state";
+import { planMigrations, REVISION_TYPE } from "../../lib/migration/plan";
+import { describePlan, planRun, PreflightError } from "../../lib/migration/preflight";
 import { migrationDir, migrationFile } from "../support/migrationFiles";
 
 const files = ["20250909000000", "20260410000000", "20260525000000"].map((v) => migrationFile(v));

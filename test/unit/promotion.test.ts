@@ -1,5 +1,5 @@
 import { createHash } from "crypto";
-import { qualifiedStackName } from "../../components/promotionSource";
+import { qualifiedStackName } from "../../stack/promotionSource";
 import {
   appliedMigrations,
   checkPromotion,
@@ -7,7 +7,7 @@ import {
   parseAppliedMigrations,
   PromotionError,
   refuseUntried,
-} from "../../lib/promotion";
+} from "../../lib/migration/promotion";
 import { migrationFile } from "../support/migrationFiles";
 
 const v1 = migrationFile("20250909000000", "CREATE TABLE a (id text);\n", "initial");

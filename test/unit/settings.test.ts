@@ -4,7 +4,6 @@ import * as path from "path";
 import {
   ATLAS_IMAGE,
   checkPinnedImage,
-  ConfigError,
   DEFAULT_RESOURCES,
   isApiPasetoKey,
   quantityMilli,
@@ -12,10 +11,11 @@ import {
   instanceLabel,
   LEGACY_INSTANCE,
   readAcknowledgements,
-} from "../../lib/settings";
+} from "../../lib/config/settings";
+import { ConfigError } from "../../lib/config/source";
 import { testbedAtlasImage } from "../support/stack";
 import { goDurationNs, postgresDurationMs } from "../../lib/config/read";
-import { DATABASE_CA_PATH } from "../../lib/databaseTls";
+import { DATABASE_CA_PATH } from "../../lib/database/tls";
 import { certDir, makeCa } from "../support/certs";
 
 const DSN = "host=db port=5432 dbname=api user=app password=s3cret sslmode=disable";

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { lastApplied, selfStackName } from "../../components/stackConfig";
+import { lastApplied, selfStackName } from "../../stack/config";
 
 /** The stack reads its own outputs by the name the backend knows: organization/project/stack. */
 

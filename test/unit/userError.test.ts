@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError } from "../../lib/settings";
-import { userError } from "../../lib/userError";
+import { ConfigError } from "../../lib/config/source";
+import { userError } from "../../runtime/userError";
 
 const frames = /\n\s+at /;
 

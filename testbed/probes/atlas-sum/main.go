@@ -1,6 +1,6 @@
 // atlas-sum-probe reports what Atlas's own library (ariga.io/atlas/sql/migrate, the version
 // in go.mod: the one the production image runs) makes of migration directories, so our
-// reimplementation in lib/atlasSum.ts can be compared with it (test/integration/atlasSumRules.test.ts).
+// reimplementation in lib/migration/atlasSum.ts can be compared with it (test/integration/atlasSumRules.test.ts).
 //
 // Usage: atlas-sum-probe DIR...
 //

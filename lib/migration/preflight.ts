@@ -1,4 +1,4 @@
-import { describeUrl } from "./dsn";
+import { describeUrl } from "../database/dsn";
 import {
   DatabaseState,
   MigrationPlan,
@@ -7,10 +7,10 @@ import {
   baselineNotFound,
   databaseAhead,
   outOfOrder,
-} from "./migrationPlan";
-import { MigrationDir, MigrationFile } from "./migrationDir";
-import { databaseIdentity, databaseUrlDigest, readDatabaseState, ReadOptions } from "./databaseState";
-import type { MigrationPreflight } from "./settings";
+} from "./plan";
+import { MigrationDir, MigrationFile } from "./dir";
+import { databaseIdentity, databaseUrlDigest, readDatabaseState, ReadOptions } from "../database/state";
+import type { MigrationPreflight } from "../config/settings";
 
 /**
  * What the next `up` will migrate, decided before any resource is registered: online from

@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
-import { MigrationDir } from "../lib/migrationDir";
-import { buildPlanReport, guardFindings, PlanReport, writePlanFile } from "../lib/planReport";
-import type { RunPlan } from "../lib/preflight";
-import { checkPromotion, describePromotion, refuseUntried } from "../lib/promotion";
-import type { Settings } from "../lib/settings";
+import { MigrationDir } from "../lib/migration/dir";
+import { buildPlanReport, guardFindings, PlanReport, writePlanFile } from "../lib/deploy/report";
+import type { RunPlan } from "../lib/migration/preflight";
+import { checkPromotion, describePromotion, refuseUntried } from "../lib/migration/promotion";
+import type { Settings } from "../lib/config/settings";
 import { readPromotionSource } from "./promotionSource";
 
 /**

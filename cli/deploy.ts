@@ -13,8 +13,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parseArgs } from "util";
-import { projectRoot } from "../lib/buildStamp";
-import { deploySummary, diagnostics, parsePlanReport, PLAN_FILE_ENV, PlanReport } from "../lib/planReport";
+import { projectRoot } from "../runtime/buildStamp";
+import { deploySummary, diagnostics, parsePlanReport, PLAN_FILE_ENV, PlanReport } from "../lib/deploy/report";
 import { run } from "./pulumiCli";
 
 const ROOT = projectRoot(__dirname);

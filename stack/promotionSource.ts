@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { parseAppliedMigrations, PromotionSource } from "../lib/promotion";
-import { ConfigError } from "../lib/settings";
+import { parseAppliedMigrations, PromotionSource } from "../lib/migration/promotion";
+import { ConfigError } from "../lib/config/source";
 
 /** `staging` becomes `<this organization>/<this project>/staging`; a full name is kept. */
 export function qualifiedStackName(name: string, organization: string, project: string): string {

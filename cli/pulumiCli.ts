@@ -3,7 +3,7 @@
  * environment (backend login, secrets provider): nothing here sets them.
  */
 import { spawn } from "child_process";
-import type { ConfigSource } from "../lib/settings";
+import type { ConfigSource } from "../lib/config/source";
 
 export const PROJECT = "developers-italia-api";
 

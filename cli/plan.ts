@@ -12,13 +12,13 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
-import { projectRoot } from "../lib/buildStamp";
-import { loadSqlParser } from "../lib/destructiveGuard";
-import { loadMigrationDir } from "../lib/migrationDir";
-import { buildPlanReport, guardFindings, parsePlanReport, PlanReport, renderPlanMarkdown } from "../lib/planReport";
-import { planRun } from "../lib/preflight";
-import { checkPromotion, parseAppliedMigrations } from "../lib/promotion";
-import { readSettings } from "../lib/settings";
+import { projectRoot } from "../runtime/buildStamp";
+import { loadSqlParser } from "../lib/migration/guard";
+import { loadMigrationDir } from "../lib/migration/dir";
+import { buildPlanReport, guardFindings, parsePlanReport, PlanReport, renderPlanMarkdown } from "../lib/deploy/report";
+import { planRun } from "../lib/migration/preflight";
+import { checkPromotion, parseAppliedMigrations } from "../lib/migration/promotion";
+import { readSettings } from "../lib/config/settings";
 import { currentStack, stackConfig, stackOutputs } from "./pulumiCli";
 
 const ROOT = projectRoot(__dirname);

@@ -2,7 +2,7 @@ import Module from "module";
 import * as path from "path";
 
 /**
- * What lib/preload.ts does before the Pulumi SDK loads (Pulumi.yaml,
+ * What runtime/preload.ts does before the Pulumi SDK loads (Pulumi.yaml,
  * `runtime.options.nodeargs`). At every preview and up, this program's packages load modules it
  * never calls: @pulumi/pulumi loads TypeScript's compiler (to serialize functions), npm's
  * arborist (to find a serialized function's packages), its Automation API and OpenTelemetry's

@@ -1,12 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError } from "./settings";
-import { DsnError } from "./dsn";
-import { MigrationDirError } from "./migrationDir";
-import { MigrationSqlError } from "./destructiveGuard";
-import { PreflightError } from "./preflight";
-import { DatabaseUnreachableError } from "./databaseState";
+import { ConfigError } from "../lib/config/source";
+import { DsnError } from "../lib/database/dsn";
+import { MigrationDirError } from "../lib/migration/dir";
+import { MigrationSqlError } from "../lib/migration/guard";
+import { PreflightError } from "../lib/migration/preflight";
+import { DatabaseUnreachableError } from "../lib/database/state";
 import { StaleBuildError } from "./buildStamp";
-import { PromotionError } from "./promotion";
+import { PromotionError } from "../lib/migration/promotion";
 
 const expected = [
   ConfigError,

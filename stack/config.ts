@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { AppliedMigration, parseAppliedMigrations } from "../lib/promotion";
-import type { ConfigSource } from "../lib/settings";
+import { AppliedMigration, parseAppliedMigrations } from "../lib/migration/promotion";
+import type { ConfigSource } from "../lib/config/source";
 
 // Not in the SDK's typings, but what Config.getSecret relies on: the keys the engine
 // passed as secrets (PULUMI_CONFIG_SECRET_KEYS).

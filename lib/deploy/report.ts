@@ -1,12 +1,12 @@
 import * as fs from "fs";
 import * as path from "path";
-import { Acknowledgement, findDestructiveStatements, isAcknowledged } from "./destructiveGuard";
-import { describeUrl } from "./dsn";
-import { MigrationDir, MigrationFile } from "./migrationDir";
-import { jobBaseline, migrationKey } from "./migrationRun";
-import type { RunPlan } from "./preflight";
-import { fileSha256, PromotionCheck, promotionRefusal } from "./promotion";
-import type { Settings } from "./settings";
+import { Acknowledgement, findDestructiveStatements, isAcknowledged } from "../migration/guard";
+import { describeUrl } from "../database/dsn";
+import { MigrationDir, MigrationFile } from "../migration/dir";
+import { jobBaseline, migrationKey } from "../migration/run";
+import type { RunPlan } from "../migration/preflight";
+import { fileSha256, PromotionCheck, promotionRefusal } from "../migration/promotion";
+import type { Settings } from "../config/settings";
 
 /**
  * The migration plan as data a workflow can read (JSON: a file during preview and up, and

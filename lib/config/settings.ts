@@ -1,13 +1,14 @@
-import { DsnError, dsnToUrl, urlParam } from "./dsn";
-import { CaBundleError, DATABASE_CA_PATH, parseCaBundle } from "./databaseTls";
-import { Exposure, readExposure } from "./config/exposure";
-import { NetworkPolicySettings, readPolicy } from "./config/policy";
-import { readScaling, Scaling } from "./config/scaling";
-import { readScheduling, Scheduling } from "./config/scheduling";
-import { GO_MAX_DURATION_NS, goDurationNs, POSTGRES_MAX_TIMEOUT_MS, postgresDurationMs } from "./config/read";
-import { readExistingSecret } from "./config/secrets";
-import { Acknowledgement, parseAcknowledgements } from "./destructiveGuard";
-import { readWorkload, Workload } from "./config/workload";
+import { ConfigError, type ConfigSource } from "./source";
+import { DsnError, dsnToUrl, urlParam } from "../database/dsn";
+import { CaBundleError, DATABASE_CA_PATH, parseCaBundle } from "../database/tls";
+import { Exposure, readExposure } from "./exposure";
+import { NetworkPolicySettings, readPolicy } from "./policy";
+import { readScaling, Scaling } from "./scaling";
+import { readScheduling, Scheduling } from "./scheduling";
+import { GO_MAX_DURATION_NS, goDurationNs, POSTGRES_MAX_TIMEOUT_MS, postgresDurationMs } from "./read";
+import { readExistingSecret } from "./secrets";
+import { Acknowledgement, parseAcknowledgements } from "../migration/guard";
+import { readWorkload, Workload } from "./workload";
 
 /**
  * Stack configuration, read and validated in one place. Every error names the config key
@@ -75,21 +76,6 @@ export interface Settings {
 export const ATLAS_IMAGE = "arigaio/atlas:1.2.3-community";
 export const DEFAULT_IMAGE = "ghcr.io/italia/developers-italia-api";
 export const DEFAULT_TAG = "v1.4.0";
-
-export class ConfigError extends Error {
-  constructor(
-    readonly key: string,
-    message: string,
-  ) {
-    super(`config ${key}: ${message}`);
-  }
-}
-
-/** What the reader needs from Pulumi config: plain text per key and whether it is secret. */
-export interface ConfigSource {
-  get(key: string): string | undefined;
-  isSecret(key: string): boolean;
-}
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const digestPattern = /^sha256:[a-f0-9]{64}$/;
@@ -525,7 +511,7 @@ export function isApiPasetoKey(value: string): boolean {
   return /^[A-Za-z0-9+/]{43}=$/.test(value.replace(/[\r\n]/g, ""));
 }
 
-/** allowDestructiveMigrations as the CLI stores it (lib/destructiveGuard.ts, parseAcknowledgements). */
+/** allowDestructiveMigrations as the CLI stores it (lib/migration/guard.ts, parseAcknowledgements). */
 export function readAcknowledgements(key: string, raw: string | undefined): Acknowledgement[] {
   try {
     return parseAcknowledgements(raw);

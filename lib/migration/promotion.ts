@@ -1,5 +1,5 @@
 import { createHash } from "crypto";
-import { MigrationFile } from "./migrationDir";
+import { MigrationFile } from "./dir";
 
 /**
  * Promotion between stacks: the same commit goes to staging, then production, and a

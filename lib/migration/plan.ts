@@ -1,4 +1,4 @@
-import { MigrationFile } from "./migrationDir";
+import { MigrationFile } from "./dir";
 
 /**
  * Which migrations `atlas migrate apply` will run, decided the way Atlas 0.13 decides it

@@ -17,7 +17,7 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { execFileSync } from "child_process";
 import { parse as parseYaml } from "yaml";
-import { assertBuildCurrent, projectRoot, StaleBuildError } from "../lib/buildStamp";
+import { assertBuildCurrent, projectRoot, StaleBuildError } from "../runtime/buildStamp";
 import {
   Acknowledgement,
   acknowledgementOf,
@@ -25,9 +25,9 @@ import {
   isAcknowledged,
   loadSqlParser,
   parseAcknowledgements,
-} from "../lib/destructiveGuard";
-import { parseCaBundle } from "../lib/databaseTls";
-import { loadMigrationDir, readMigrationFiles, versionAt, writeSumFile } from "../lib/migrationDir";
+} from "../lib/migration/guard";
+import { parseCaBundle } from "../lib/database/tls";
+import { loadMigrationDir, readMigrationFiles, versionAt, writeSumFile } from "../lib/migration/dir";
 
 const DIR = process.env.MIGRATIONS_DIR ?? path.join(projectRoot(__dirname), "migrations");
 /** Exit status for a stale bin/: scripts/migrations.sh rebuilds and runs again. */
@@ -114,9 +114,9 @@ async function status(args: string[]): Promise<number> {
   }
   // Only this command talks to a database: its modules (and pg) load here.
   const [{ readDatabaseState }, { dsnToUrl }, { planMigrations }] = await Promise.all([
-    import("../lib/databaseState"),
-    import("../lib/dsn"),
-    import("../lib/migrationPlan"),
+    import("../lib/database/state"),
+    import("../lib/database/dsn"),
+    import("../lib/migration/plan"),
   ]);
   const dir = loadMigrationDir(DIR);
   const caFile = values["ca-file"];

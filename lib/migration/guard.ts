@@ -1,11 +1,11 @@
 import type * as PgQuery from "libpg-query";
 import { AtlasLexError, AtlasStatement, atlasStatements } from "./atlasStatements";
-import { MigrationFile } from "./migrationDir";
+import { MigrationFile } from "./dir";
 import { fileSha256 } from "./promotion";
 
 /**
  * Finds statements that drop or rewrite data in exactly what Atlas sends: each file is split
- * as Atlas 1.2.3 splits it (lib/atlasStatements.ts) and each piece is parsed with
+ * as Atlas 1.2.3 splits it (lib/migration/atlasStatements.ts) and each piece is parsed with
  * PostgreSQL's own grammar (libpg_query, compiled from the server's parser), so comments,
  * string literals, dollar-quoted bodies and `-- atlas:` directives never fool it. A file that
  * Atlas and PostgreSQL read differently (nested block comments, E'' escapes, ...) is refused:
@@ -283,7 +283,7 @@ function hasCascade(value: unknown): boolean {
 }
 
 /**
- * The settings the migration's session starts with (lib/migrationRun.ts,
+ * The settings the migration's session starts with (lib/migration/run.ts,
  * migrationSessionParameters) so a migration cannot queue the live API behind a lock, outlive
  * the Job or keep running once its pod is gone. A migration that changes them switches those
  * protections off for the rest of its run, so it is refused, acknowledged or not.

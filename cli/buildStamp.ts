@@ -1,12 +1,12 @@
 /**
- * The build's stamp (see lib/buildStamp.ts), used by scripts/build.sh.
+ * The build's stamp (see runtime/buildStamp.ts), used by scripts/build.sh.
  *
  *   buildStamp.js write <outDir> < tsc --listFiles output   record what tsc compiled
  *   buildStamp.js check                                      exit 1 when bin/ is stale
  */
 import * as fs from "fs";
 import * as path from "path";
-import { assertBuildCurrent, BUILD_CONFIG, formatStamp, projectRoot, STAMP_FILE } from "../lib/buildStamp";
+import { assertBuildCurrent, BUILD_CONFIG, formatStamp, projectRoot, STAMP_FILE } from "../runtime/buildStamp";
 
 const root = projectRoot(__dirname);
 

@@ -19,7 +19,7 @@ export class StaleBuildError extends Error {}
 
 /**
  * The project's root (the folder with Pulumi.yaml) from a module's __dirname, whether the
- * module runs from its source (`lib/`) or compiled (`bin/lib/`).
+ * module runs from its source (`runtime/`) or compiled (`bin/runtime/`).
  */
 export function projectRoot(moduleDir: string): string {
   for (let dir = moduleDir; ; dir = path.dirname(dir)) {

@@ -1,6 +1,6 @@
 import type * as k8s from "@pulumi/kubernetes";
-import { MigrationDir, MigrationDirError, SUM_FILE, shortDigest } from "./migrationDir";
-import { DATABASE_CA_DIR, DATABASE_CA_FILE } from "./databaseTls";
+import { MigrationDir, MigrationDirError, SUM_FILE, shortDigest } from "./dir";
+import { DATABASE_CA_DIR, DATABASE_CA_FILE } from "../database/tls";
 
 /**
  * Everything the migration Job runs, as plain data: the content key, Atlas's command

@@ -1,8 +1,8 @@
 import { createHash } from "crypto";
 import type { Client, ClientConfig } from "pg";
 import { DEFAULT_PORT, describeUrl, parseOwnUrl, SslMode, urlParam } from "./dsn";
-import { pgTlsOptions } from "./databaseTls";
-import { DatabaseState, Revision } from "./migrationPlan";
+import { pgTlsOptions } from "./tls";
+import { DatabaseState, Revision } from "../migration/plan";
 
 /** Atlas's revisions table name, and its schema when the URL is not bound to one schema. */
 export const REVISIONS_TABLE = "atlas_schema_revisions";
