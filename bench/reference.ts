@@ -28,7 +28,9 @@ const files = names.map((name) => ({
 const sumText = fs.readFileSync(path.join(dir, "atlas.sum"), "utf8");
 const input = {
   atlasImage: "arigaio/atlas:0.13.1",
-  lockTimeout: "10s",
+  atlasLockTimeout: "10s",
+  postgresLockTimeout: "5s",
+  deadlineSeconds: 300,
   sumTotal: "",
 };
 
@@ -50,6 +52,7 @@ const job = new k8s.batch.v1.Job(
         { serviceAccount: sa.metadata.name, secret: secret.metadata.name, configMap: cm.metadata.name },
         configMapItems(data),
         "reference",
+        "IfNotPresent",
       ),
     },
   },

@@ -13,58 +13,34 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
 import { projectRoot } from "../runtime/buildStamp";
-import { loadSqlParser } from "../lib/migration/guard";
 import { loadMigrationDir } from "../lib/migration/dir";
-import { buildPlanReport, guardFindings, parsePlanReport, PlanReport, renderPlanMarkdown } from "../lib/deploy/report";
-import { planRun } from "../lib/migration/preflight";
-import { checkPromotion, parseAppliedMigrations } from "../lib/migration/promotion";
-import { readSettings } from "../lib/config/settings";
+import { readSpec } from "../lib/config/readSpec";
+import { appliedRecord } from "../lib/deploy/applied";
+import { planDeploy } from "../lib/deploy/plan";
+import { parsePlanReport, PlanReport, renderPlanMarkdown } from "../lib/deploy/report";
+import { parseAppliedMigrations } from "../lib/migration/promotion";
 import { currentStack, stackConfig, stackOutputs } from "./pulumiCli";
 
 const ROOT = projectRoot(__dirname);
 
 async function planFromStack(cwd: string, stackArg: string | undefined): Promise<PlanReport> {
   const stack = stackArg ?? (await currentStack(cwd));
-  const settings = readSettings(await stackConfig(cwd, stack));
-  const dir = loadMigrationDir(path.join(cwd, "migrations"));
-  const { migration } = settings;
-  // The same record index.ts reads through its StackReference (the URL digest stays a secret
-  // here, so a credential change is not named; everything else plans the same).
-  const outputs = await stackOutputs(cwd, stack);
-  const text = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
-  const plan = await planRun({
-    mode: migration.preflight,
-    dir,
-    databaseUrl: settings.databaseUrl ?? "",
-    databaseCaCert: settings.databaseCaCert,
-    baseline: migration.baseline,
-    revisionsSchema: migration.revisionsSchema,
-    lastAppliedVersion:
-      migration.preflight === "online" && !migration.rollback ? undefined : text(outputs.appliedVersion),
-    lastAppliedMigrations: parseAppliedMigrations(outputs.appliedMigrations)?.map((m) => m.version),
-    lastDatabaseIdentity: text(outputs.appliedDatabase),
-    acceptDatabase: migration.acceptDatabase,
-    rollback: migration.rollback,
-  });
-  await loadSqlParser();
-  let promotion;
-  if (settings.promoteFrom) {
-    const source = await stackOutputs(cwd, settings.promoteFrom);
-    promotion = checkPromotion(plan.pending, {
-      stack: settings.promoteFrom,
-      applied: parseAppliedMigrations(source.appliedMigrations),
-    });
-  }
-  return buildPlanReport({
+  const spec = readSpec(await stackConfig(cwd, stack));
+  const promotionSource = spec.promoteFrom
+    ? {
+        stack: spec.promoteFrom,
+        applied: parseAppliedMigrations((await stackOutputs(cwd, spec.promoteFrom)).appliedMigrations),
+      }
+    : undefined;
+  // The program's own plan, from the same record it reads through its StackReference.
+  const deploy = await planDeploy({
     stack: stack.split("/").pop() ?? stack,
-    settings,
-    dir,
-    plan,
-    findings: guardFindings(plan.pending, migration.allowDestructive),
-    promotion,
-    databaseIdentity: plan.databaseIdentity || undefined,
-    recordedKey: text(outputs.migrationKey),
+    spec,
+    dir: loadMigrationDir(path.join(cwd, "migrations")),
+    applied: appliedRecord(await stackOutputs(cwd, stack)),
+    promotionSource,
   });
+  return deploy.report;
 }
 
 async function main(argv: string[]): Promise<number> {

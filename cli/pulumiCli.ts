@@ -75,7 +75,7 @@ export async function stackConfig(cwd: string, stack: string): Promise<ConfigSou
   };
 }
 
-/** A stack's outputs ({} before its first update). */
+/** A stack's outputs ({} before its first update), secrets decrypted as the program reads them (never printed). */
 export async function stackOutputs(cwd: string, stack: string): Promise<Record<string, unknown>> {
-  return (await pulumiJson(cwd, ["stack", "output", "--stack", stack])) as Record<string, unknown>;
+  return (await pulumiJson(cwd, ["stack", "output", "--show-secrets", "--stack", stack])) as Record<string, unknown>;
 }

@@ -8,53 +8,40 @@ import {
   configMapItems,
   KEY_ANNOTATION,
   migrationDatabaseUrl,
-  migrationKey,
   migrationPodSpec,
-  MigrationRunInput,
+  type MigrationRun,
   SECRET_KEY,
 } from "../lib/migration/run";
+import type { PullPolicy } from "../lib/spec";
 
 export interface AtlasMigrationArgs {
   /** Namespace of every object; an Output of the Namespace resource makes the Job wait for it. */
   readonly namespace: pulumi.Input<string>;
   /** The verified migration directory (see loadMigrationDir). */
   readonly dir: MigrationDir;
-  /** Database URL for Atlas; must be a secret. Required unless existingSecret. */
-  readonly databaseUrl?: pulumi.Output<string>;
+  /** What the Job runs and its content key (migrationRun): the Job is re-created exactly when the key changes. */
+  readonly run: MigrationRun;
   /**
-   * A Secret managed elsewhere and the key of its database URL: the Job reads it from there
-   * and this component creates no Secret. @default none
+   * The database URL for Atlas, a secret Output (this component adds the session settings
+   * and keeps it in a Secret of its own); or a Secret managed elsewhere and the key of its URL,
+   * which the Job reads as it is and this component never sees.
    */
-  readonly existingSecret?: { readonly name: string; readonly key: string };
-  /** Pull secrets for the Job's image. @default none */
-  readonly imagePullSecrets?: readonly string[];
-  /** Pull policy of the Job's container (the stack's imagePullPolicy). @default "IfNotPresent" */
-  readonly imagePullPolicy?: "IfNotPresent" | "Always" | "Never";
-  /** Atlas's image, pinned. */
-  readonly atlasImage: string;
-  /** Baseline version for a database GORM AutoMigrate created. @default none */
-  readonly baseline?: string;
-  /** Seconds before Kubernetes kills the run. @default 300 */
-  readonly deadlineSeconds?: number;
-  /** How long Atlas waits for the migration lock held by another run. @default "10s" */
-  readonly lockTimeout?: string;
-  /** Schema of atlas_schema_revisions. @default Atlas's own default */
-  readonly revisionsSchema?: string;
+  readonly database:
+    | { readonly url: pulumi.Output<string> }
+    | { readonly existingSecret: { readonly name: string; readonly key: string } };
   /**
    * Name of a ConfigMap holding the database CA bundle under key `ca.crt`; mounted read-only
    * at DATABASE_CA_DIR, where the URL's sslrootcert points. @default none
    */
   readonly databaseCaConfigMap?: pulumi.Input<string>;
-  /** databaseIdentity of databaseUrl (no credentials); part of the key. @default "" */
-  readonly databaseIdentity?: string;
-  /** PostgreSQL lock_timeout of the migration session; "0" for none. @default "5s" */
-  readonly lockWaitTimeout?: string;
+  /** Pull secrets and policy for Atlas's image (a mirror in the API's registry). */
+  readonly imagePullSecrets: readonly string[];
+  readonly imagePullPolicy: PullPolicy;
   /**
    * Keep the Job, its Secret and ConfigMap exactly as the last `up` left them: nothing is
    * re-run (rolling the API back without migrations). Needs a Job that already exists.
-   * @default false
    */
-  readonly hold?: boolean;
+  readonly hold: boolean;
   /** Labels for every object. @default {} */
   readonly labels?: Readonly<Record<string, string>>;
 }
@@ -77,20 +64,11 @@ export class AtlasMigration extends pulumi.ComponentResource {
 
   constructor(name: string, args: AtlasMigrationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("developers-italia:migrations:AtlasMigration", name, {}, opts);
-    const deadlineSeconds = args.deadlineSeconds ?? 300;
-    const input: MigrationRunInput = {
-      atlasImage: args.atlasImage,
-      baseline: args.baseline,
-      lockTimeout: args.lockTimeout ?? "10s",
-      revisionsSchema: args.revisionsSchema,
-      sumTotal: args.dir.hashFile.total,
-      databaseIdentity: args.databaseIdentity,
-      lockWaitTimeout: args.lockWaitTimeout,
-      deadlineSeconds,
-    };
+    const { input, key } = args.run;
+    const deadlineSeconds = input.deadlineSeconds;
     // A held run ignores every change: a new key must not replace (and so re-run) the Job.
     const hold = (paths: string[]) => (args.hold ? { ignoreChanges: paths } : {});
-    this.key = migrationKey(input);
+    this.key = key;
     const labels = { ...args.labels, "app.kubernetes.io/component": "migration" };
     const metadata = { namespace: args.namespace, labels };
 
@@ -99,24 +77,27 @@ export class AtlasMigration extends pulumi.ComponentResource {
       { metadata, automountServiceAccountToken: false },
       { parent: this },
     );
-    if (args.existingSecret === undefined && args.databaseUrl === undefined) {
-      throw new pulumi.ResourceError(`${name}: give databaseUrl or existingSecret`, this);
-    }
     // With an existing Secret, the Job reads its URL as it is: the session settings of
     // migrationDatabaseUrl cannot be added to a value this program never sees.
-    const secret = args.existingSecret
-      ? undefined
-      : new k8s.core.v1.Secret(
-          `${name}-db`,
-          {
-            metadata,
-            type: "Opaque",
-            stringData: {
-              [SECRET_KEY]: pulumi.secret(args.databaseUrl!).apply((url) => migrationDatabaseUrl(url, input)),
-            },
+    const { database } = args;
+    let secret: k8s.core.v1.Secret | undefined;
+    let secretRef: { secret: pulumi.Input<string>; secretKey?: string };
+    if ("existingSecret" in database) {
+      secretRef = { secret: database.existingSecret.name, secretKey: database.existingSecret.key };
+    } else {
+      secret = new k8s.core.v1.Secret(
+        `${name}-db`,
+        {
+          metadata,
+          type: "Opaque",
+          stringData: {
+            [SECRET_KEY]: pulumi.secret(database.url).apply((url) => migrationDatabaseUrl(url, input)),
           },
-          { parent: this, ...hold(["stringData", "data"]) },
-        );
+        },
+        { parent: this, ...hold(["stringData", "data"]) },
+      );
+      secretRef = { secret: secret.metadata.name };
+    }
 
     const data = configMapData(args.dir, formatHashFile(args.dir.hashFile));
     const size = Object.entries(data).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
@@ -152,8 +133,7 @@ export class AtlasMigration extends pulumi.ComponentResource {
               input,
               {
                 serviceAccount: serviceAccount.metadata.name,
-                secret: secret?.metadata.name ?? args.existingSecret!.name,
-                secretKey: args.existingSecret?.key,
+                ...secretRef,
                 configMap: configMap.metadata.name,
                 databaseCa: args.databaseCaConfigMap,
               },
@@ -161,7 +141,7 @@ export class AtlasMigration extends pulumi.ComponentResource {
               this.key,
               args.imagePullPolicy,
             ),
-            args.imagePullSecrets ?? [],
+            args.imagePullSecrets,
           ),
         },
       },

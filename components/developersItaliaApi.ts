@@ -1,102 +1,95 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { MigrationDir } from "../lib/migration/dir";
+import { DATABASE_CA_FILE } from "../lib/database/tls";
+import { type MigrationDir, shortDigest } from "../lib/migration/dir";
 import {
   containerSecurityContext,
   databaseCaMount,
   databaseCaVolume,
   JOB_ANNOTATION,
   KEY_ANNOTATION,
+  type MigrationRun,
   podSecurityContext,
 } from "../lib/migration/run";
-import { DATABASE_CA_FILE } from "../lib/database/tls";
-import { shortDigest } from "../lib/migration/dir";
-import type { Resources } from "../lib/config/settings";
-import type { Exposure } from "../lib/config/exposure";
-import type { NetworkPolicySettings } from "../lib/config/policy";
-import type { Scaling } from "../lib/config/scaling";
-import type { Scheduling } from "../lib/config/scheduling";
-import { EXISTING_SECRET_KEYS } from "../lib/config/secrets";
-import type { Workload } from "../lib/config/workload";
+import { imageRef } from "../lib/config/image";
+import type { DeployPlan } from "../lib/deploy/plan";
+import {
+  type ApiSpec,
+  EXISTING_SECRET_KEYS,
+  type ExposureSpec,
+  type NetworkPolicySpec,
+  type Resources,
+  type ScalingSpec,
+  type SchedulingSpec,
+  type WorkloadSpec,
+} from "../lib/spec";
 import { AtlasMigration } from "./atlasMigration";
 import { createExposure } from "./exposure";
 import { createNetworkPolicies } from "./policy";
 import { createScaling } from "./scaling";
 import { schedulingSpec, serviceAccountName } from "./workload";
 
+/**
+ * The component's arguments, grouped by concern. Every value is resolved (lib/config/ owns
+ * the defaults, lib/deploy/ the migration run): the component decides nothing a stack sets.
+ */
 export interface DevelopersItaliaApiArgs {
   /** Namespace for every object. */
   readonly namespace: string;
   /**
    * The app.kubernetes.io/instance label, in every object's labels and the pods' selector:
    * unique per namespace, so that two deployments there never select each other's pods.
-   * @default the component's name
    */
-  readonly instance?: string;
+  readonly instance: string;
   /**
    * Create the namespace (false when it is managed elsewhere). Either way the program never
-   * deletes it: a namespace that already exists is adopted, and destroy leaves it. @default true
+   * deletes it: a namespace that already exists is adopted, and destroy leaves it.
    */
-  readonly createNamespace?: boolean;
-  /** The API image reference, digest-pinned when possible. */
-  readonly image: string;
-  /** @default 2 */
-  readonly replicas?: number;
-  /** Container resources. @default {} */
-  readonly resources?: Resources;
-  /** Plain environment of the API (ENVIRONMENT, MAX_REQUESTS, WEBHOOK_*). @default {} */
-  readonly env?: Readonly<Record<string, string>>;
-  /** Database URL (secret), used by both the API and the migration. Required unless existingSecret. */
-  readonly databaseUrl?: pulumi.Output<string>;
-  /**
-   * A Secret managed elsewhere holding `databaseDSN` and optionally `pasetoKey` (the chart's
-   * useExistingSecret); then databaseUrl and pasetoKey are not given. @default none
-   */
-  readonly existingSecret?: string;
-  /**
-   * The database CA bundle (PEM, public): shipped in a ConfigMap and mounted read-only at
-   * DATABASE_CA_DIR in the migration Job and the API; `databaseUrl` must then carry
-   * sslrootcert=DATABASE_CA_PATH (readSettings does). @default none
-   */
-  readonly databaseCaCert?: string;
-  /** PASETO_KEY (secret); without it the API is read-only. @default none */
-  readonly pasetoKey?: pulumi.Output<string>;
-  /** The verified migration directory. */
-  readonly migrations: MigrationDir;
-  readonly atlasImage: string;
-  /** @default none */
-  readonly migrationBaseline?: string;
-  /** @default 300 */
-  readonly migrationDeadlineSeconds?: number;
-  /** @default "10s" */
-  readonly migrationLockTimeout?: string;
-  /** @default Atlas's default */
-  readonly migrationRevisionsSchema?: string;
-  /** Service, Ingress, ServiceMonitor. @default a ClusterIP Service on port 80 */
-  readonly exposure?: Exposure;
-  /** The HPA (then `replicas` is left to it) and the PDB. @default neither */
-  readonly autoscaling?: Scaling["autoscaling"];
-  /** @default none */
-  readonly podDisruptionBudget?: Scaling["podDisruptionBudget"];
-  /** Pull policy and secrets, node selection, spread and priority. @default IfNotPresent, nothing else */
-  readonly scheduling?: Partial<Scheduling>;
-  /** The API's ServiceAccount, annotations, labels and extra volumes. @default a new ServiceAccount */
-  readonly workload?: Partial<Workload>;
-  /** Opt-in NetworkPolicies for the API and the migration Job. @default none */
-  readonly networkPolicy?: NetworkPolicySettings;
-  /** databaseIdentity of databaseUrl; part of the migration key. @default "" */
-  readonly databaseIdentity?: string;
-  /** PostgreSQL lock_timeout of the migration session. @default "5s" */
-  readonly migrationLockWaitTimeout?: string;
-  /** Roll the API without re-running the migration Job (rollbackWithoutMigrations). @default false */
-  readonly holdMigration?: boolean;
+  readonly createNamespace: boolean;
+  /** The API container: its image, environment, resources and PASETO_KEY, and its pods' metadata. */
+  readonly workload: ApiWorkloadArgs;
+  /** Where the database URL comes from, and its CA bundle. */
+  readonly database: DatabaseArgs;
+  /** The migration run that gates the Deployment. */
+  readonly migration: MigrationArgs;
+  /** Service, Ingress, ServiceMonitor. */
+  readonly exposure: ExposureSpec;
+  /** A fixed replica count, or the HPA; and the PDB. */
+  readonly scaling: ScalingSpec;
+  /** Pull policy and secrets, node selection, spread and priority (the Job's image pull too). */
+  readonly scheduling: SchedulingSpec;
+  /** Opt-in NetworkPolicies for the API and the migration Job. */
+  readonly networkPolicy: NetworkPolicySpec;
 }
 
-const DEFAULT_EXPOSURE: Exposure = {
-  service: { type: "ClusterIP", port: 80, annotations: {} },
-  ingress: { enabled: false, className: "", annotations: {}, hosts: [], tls: [] },
-  serviceMonitor: { enabled: false, additionalLabels: {}, jobLabel: "", targetLabels: [], path: "/metrics" },
-};
+export interface ApiWorkloadArgs extends WorkloadSpec {
+  /** The API image reference, digest-pinned when possible. */
+  readonly image: string;
+  /** Plain environment of the API (ENVIRONMENT, MAX_REQUESTS, WEBHOOK_*). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly resources: Resources;
+  /** PASETO_KEY (a secret Output); without it the API is read-only. Not with an existing Secret, which holds it. */
+  readonly pasetoKey?: pulumi.Output<string>;
+}
+
+/**
+ * The database URL as a secret Output (used by the API and, with the session settings, by
+ * Atlas), or the name of a Secret managed elsewhere holding it under the chart's key. `caCert`:
+ * the CA bundle (PEM, public), shipped in a ConfigMap and mounted read-only at DATABASE_CA_DIR;
+ * the URL must then carry sslrootcert=DATABASE_CA_PATH (lib/config/ does).
+ */
+export type DatabaseArgs =
+  | { readonly url: pulumi.Output<string>; readonly existingSecret?: undefined; readonly caCert?: string }
+  | { readonly existingSecret: string; readonly url?: undefined; readonly caCert?: string };
+
+export interface MigrationArgs {
+  /** The verified migration directory. */
+  readonly dir: MigrationDir;
+  /** The run's input and content key, as the plan computed them (lib/deploy/plan.ts). */
+  readonly run: MigrationRun;
+  /** Keep the Job exactly as the last `up` left it (rollbackWithoutMigrations). */
+  readonly hold: boolean;
+}
 
 const APP = "developers-italia-api";
 /** The labels migrationPodSpec gives the Job's pods. */
@@ -127,37 +120,39 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
 
   constructor(name: string, args: DevelopersItaliaApiArgs, opts?: pulumi.ComponentResourceOptions) {
     super("developers-italia:app:DevelopersItaliaApi", name, {}, opts);
-    if (args.existingSecret === undefined && args.databaseUrl === undefined) {
-      throw new pulumi.ResourceError(`${name}: give databaseUrl or existingSecret`, this);
+    const { workload, database } = args;
+    if (database.existingSecret !== undefined && workload.pasetoKey !== undefined) {
+      throw new pulumi.ResourceError(
+        `${name}: workload.pasetoKey is given with database.existingSecret, whose Secret holds it; give one of them`,
+        this,
+      );
     }
-    const workload = args.workload ?? {};
     const labels = {
       ...workload.labels,
       "app.kubernetes.io/name": APP,
-      "app.kubernetes.io/instance": args.instance ?? name,
+      "app.kubernetes.io/instance": args.instance,
       "app.kubernetes.io/managed-by": "pulumi",
     };
+    const selector = { "app.kubernetes.io/name": APP, "app.kubernetes.io/instance": args.instance };
 
     // Never deleted, by `pulumi destroy` or by createNamespace turning false: server-side
     // apply adopts a namespace that already exists (a Helm release's, with its Secrets) without
-    // a word, and deleting it would take everything in it. Destroy leaves the namespace, empty
-    // of this stack's objects (docs/helm-chart.md, "Migrating from a Helm release of the chart").
-    const namespace =
-      args.createNamespace === false
-        ? pulumi.output(args.namespace)
-        : new k8s.core.v1.Namespace(
-            `${name}-ns`,
-            { metadata: { name: args.namespace, labels } },
-            { parent: this, retainOnDelete: true },
-          ).metadata.name;
+    // a word, and deleting it would take everything in it (docs/helm-chart.md).
+    const namespace = args.createNamespace
+      ? new k8s.core.v1.Namespace(
+          `${name}-ns`,
+          { metadata: { name: args.namespace, labels } },
+          { parent: this, retainOnDelete: true },
+        ).metadata.name
+      : pulumi.output(args.namespace);
 
     // Mutable, so a new CA keeps the name: the Job is not re-run for it; the API rolls (annotation).
     const databaseCa =
-      args.databaseCaCert === undefined
+      database.caCert === undefined
         ? undefined
         : new k8s.core.v1.ConfigMap(
             `${name}-db-ca`,
-            { metadata: { namespace, labels }, data: { [DATABASE_CA_FILE]: args.databaseCaCert } },
+            { metadata: { namespace, labels }, data: { [DATABASE_CA_FILE]: database.caCert } },
             { parent: this },
           );
 
@@ -165,82 +160,29 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
       `${name}-migrate`,
       {
         namespace,
-        dir: args.migrations,
-        databaseUrl: args.databaseUrl,
-        atlasImage: args.atlasImage,
-        baseline: args.migrationBaseline,
-        deadlineSeconds: args.migrationDeadlineSeconds,
-        lockTimeout: args.migrationLockTimeout,
-        revisionsSchema: args.migrationRevisionsSchema,
+        dir: args.migration.dir,
+        run: args.migration.run,
+        hold: args.migration.hold,
+        database:
+          database.existingSecret === undefined
+            ? { url: database.url }
+            : { existingSecret: { name: database.existingSecret, key: EXISTING_SECRET_KEYS.databaseUrl } },
         databaseCaConfigMap: databaseCa?.metadata.name,
-        databaseIdentity: args.databaseIdentity,
-        lockWaitTimeout: args.migrationLockWaitTimeout,
-        hold: args.holdMigration,
         labels,
-        existingSecret:
-          args.existingSecret === undefined
-            ? undefined
-            : { name: args.existingSecret, key: EXISTING_SECRET_KEYS.databaseUrl },
-        imagePullSecrets: args.scheduling?.imagePullSecrets,
-        imagePullPolicy: args.scheduling?.imagePullPolicy,
+        imagePullSecrets: args.scheduling.imagePullSecrets,
+        imagePullPolicy: args.scheduling.imagePullPolicy,
       },
       { parent: this },
     );
 
-    const secret =
-      args.existingSecret !== undefined
-        ? undefined
-        : new k8s.core.v1.Secret(
-            `${name}-env`,
-            {
-              metadata: { namespace, labels },
-              type: "Opaque",
-              stringData: {
-                DATABASE_DSN: pulumi.secret(args.databaseUrl!),
-                ...(args.pasetoKey ? { PASETO_KEY: pulumi.secret(args.pasetoKey) } : {}),
-              },
-            },
-            { parent: this },
-          );
-
-    const selector = {
-      "app.kubernetes.io/name": APP,
-      "app.kubernetes.io/instance": labels["app.kubernetes.io/instance"],
-    };
     const serviceAccount = serviceAccountName(name, workload.serviceAccount, { namespace, labels }, this);
     this.serviceAccount = serviceAccount.resource;
-    // Secret references: ours (keys DATABASE_DSN, PASETO_KEY) or the existing Secret's (the chart's keys).
-    const secretEnv =
-      secret !== undefined
-        ? ["DATABASE_DSN", ...(args.pasetoKey ? ["PASETO_KEY"] : [])].map((key) => ({
-            name: key,
-            valueFrom: { secretKeyRef: { name: secret.metadata.name, key } },
-          }))
-        : [
-            {
-              name: "DATABASE_DSN",
-              valueFrom: { secretKeyRef: { name: args.existingSecret!, key: EXISTING_SECRET_KEYS.databaseUrl } },
-            },
-            {
-              // Optional: without it the API runs read-only, as with an empty pasetoKey.
-              name: "PASETO_KEY",
-              valueFrom: {
-                secretKeyRef: { name: args.existingSecret!, key: EXISTING_SECRET_KEYS.pasetoKey, optional: true },
-              },
-            },
-          ];
-    const probe = (path: string, failureThreshold: number) => ({
-      httpGet: { path, port: "http" },
-      periodSeconds: 10,
-      timeoutSeconds: 2,
-      failureThreshold,
-    });
     const volumes: k8s.types.input.core.v1.Volume[] = [
-      ...((workload.extraVolumes ?? []) as unknown as k8s.types.input.core.v1.Volume[]),
+      ...(workload.extraVolumes as unknown as k8s.types.input.core.v1.Volume[]),
       ...(databaseCa ? [databaseCaVolume(databaseCa.metadata.name)] : []),
     ];
     const volumeMounts: k8s.types.input.core.v1.VolumeMount[] = [
-      ...((workload.extraVolumeMounts ?? []) as unknown as k8s.types.input.core.v1.VolumeMount[]),
+      ...(workload.extraVolumeMounts as unknown as k8s.types.input.core.v1.VolumeMount[]),
       ...(databaseCa ? [databaseCaMount] : []),
     ];
     this.deployment = new k8s.apps.v1.Deployment(
@@ -249,13 +191,13 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
         metadata: {
           namespace,
           labels,
-          ...(Object.keys(workload.deploymentAnnotations ?? {}).length > 0
+          ...(Object.keys(workload.deploymentAnnotations).length > 0
             ? { annotations: workload.deploymentAnnotations }
             : {}),
         },
         spec: {
           // With the HPA on, `replicas` stays out of what Pulumi applies, so the HPA keeps owning it.
-          ...(args.autoscaling ? {} : { replicas: args.replicas ?? 2 }),
+          ...(args.scaling.autoscaling ? {} : { replicas: args.scaling.replicas }),
           selector: { matchLabels: selector },
           strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
           template: {
@@ -266,7 +208,7 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
                 ...workload.podAnnotations,
                 [JOB_ANNOTATION]: this.migration.jobName,
                 [KEY_ANNOTATION]: this.migration.runKey,
-                ...(args.databaseCaCert ? { [DATABASE_CA_ANNOTATION]: shortDigest([args.databaseCaCert]) } : {}),
+                ...(database.caCert ? { [DATABASE_CA_ANNOTATION]: shortDigest([database.caCert]) } : {}),
               },
             },
             spec: {
@@ -278,20 +220,20 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
               containers: [
                 {
                   name: APP,
-                  image: args.image,
-                  imagePullPolicy: args.scheduling?.imagePullPolicy ?? "IfNotPresent",
+                  image: workload.image,
+                  imagePullPolicy: args.scheduling.imagePullPolicy,
                   ports: [{ name: "http", containerPort: PORT, protocol: "TCP" }],
                   env: [
-                    ...Object.entries(args.env ?? {})
+                    ...Object.entries(workload.env)
                       .sort(([a], [b]) => a.localeCompare(b))
                       .map(([k, value]) => ({ name: k, value })),
-                    ...secretEnv,
+                    ...this.secretEnv(name, database, workload.pasetoKey, { namespace, labels }),
                   ],
                   ...(volumeMounts.length > 0 ? { volumeMounts } : {}),
                   startupProbe: probe("/livez", 30),
                   livenessProbe: probe("/livez", 3),
                   readinessProbe: probe("/readyz", 3),
-                  resources: args.resources ?? {},
+                  resources: workload.resources,
                   securityContext: containerSecurityContext,
                   terminationMessagePolicy: "FallbackToLogsOnError",
                 },
@@ -303,11 +245,7 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
       { parent: this, dependsOn: [this.migration.job] },
     );
 
-    const exposure = createExposure(
-      name,
-      { namespace, labels, selector, settings: args.exposure ?? DEFAULT_EXPOSURE },
-      this,
-    );
+    const exposure = createExposure(name, { namespace, labels, selector, settings: args.exposure }, this);
     this.service = exposure.service;
     this.ingress = exposure.ingress;
     this.serviceMonitor = exposure.serviceMonitor;
@@ -315,32 +253,24 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
 
     const scaling = createScaling(
       name,
-      {
-        namespace,
-        labels,
-        selector,
-        deployment: this.deployment,
-        settings: { autoscaling: args.autoscaling, podDisruptionBudget: args.podDisruptionBudget },
-      },
+      { namespace, labels, selector, deployment: this.deployment, settings: args.scaling },
       this,
     );
     this.hpa = scaling.hpa;
     this.pdb = scaling.pdb;
 
-    this.networkPolicies = args.networkPolicy
-      ? createNetworkPolicies(
-          name,
-          {
-            namespace,
-            labels,
-            apiSelector: selector,
-            migrationSelector: MIGRATION_POD_SELECTOR,
-            apiPort: PORT,
-            settings: args.networkPolicy,
-          },
-          this,
-        )
-      : [];
+    this.networkPolicies = createNetworkPolicies(
+      name,
+      {
+        namespace,
+        labels,
+        apiSelector: selector,
+        migrationSelector: MIGRATION_POD_SELECTOR,
+        apiPort: PORT,
+        settings: args.networkPolicy,
+      },
+      this,
+    );
     this.readyReplicas = this.deployment.status.apply((s) => s?.readyReplicas ?? 0);
 
     this.registerOutputs({
@@ -351,4 +281,72 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
       migrationKey: this.migration.key,
     });
   }
+
+  /**
+   * The API's secret environment: from a Secret of ours (keys DATABASE_DSN, PASETO_KEY), or
+   * from the existing Secret under the chart's keys.
+   */
+  private secretEnv(
+    name: string,
+    database: DatabaseArgs,
+    pasetoKey: pulumi.Output<string> | undefined,
+    metadata: { namespace: pulumi.Input<string>; labels: Record<string, string> },
+  ): k8s.types.input.core.v1.EnvVar[] {
+    if (database.existingSecret !== undefined) {
+      const from = (key: string, optional?: boolean) => ({
+        secretKeyRef: { name: database.existingSecret, key, ...(optional ? { optional } : {}) },
+      });
+      return [
+        { name: "DATABASE_DSN", valueFrom: from(EXISTING_SECRET_KEYS.databaseUrl) },
+        // Optional: without it the API runs read-only, as with an empty pasetoKey.
+        { name: "PASETO_KEY", valueFrom: from(EXISTING_SECRET_KEYS.pasetoKey, true) },
+      ];
+    }
+    const secret = new k8s.core.v1.Secret(
+      `${name}-env`,
+      {
+        metadata,
+        type: "Opaque",
+        stringData: {
+          DATABASE_DSN: pulumi.secret(database.url),
+          ...(pasetoKey ? { PASETO_KEY: pulumi.secret(pasetoKey) } : {}),
+        },
+      },
+      { parent: this },
+    );
+    return ["DATABASE_DSN", ...(pasetoKey ? ["PASETO_KEY"] : [])].map((key) => ({
+      name: key,
+      valueFrom: { secretKeyRef: { name: secret.metadata.name, key } },
+    }));
+  }
+}
+
+function probe(path: string, failureThreshold: number) {
+  return { httpGet: { path, port: "http" }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold };
+}
+
+/** The component's arguments for a stack's spec and its plan (what index.ts deploys). */
+export function apiArgs(spec: ApiSpec, deploy: DeployPlan, dir: MigrationDir): DevelopersItaliaApiArgs {
+  const { database } = spec;
+  return {
+    namespace: spec.namespace,
+    instance: deploy.instance,
+    createNamespace: spec.createNamespace,
+    workload: {
+      ...spec.workload,
+      image: imageRef(spec.image),
+      env: spec.env,
+      resources: spec.resources,
+      pasetoKey: spec.pasetoKey === undefined ? undefined : pulumi.secret(spec.pasetoKey),
+    },
+    database:
+      database.url === undefined
+        ? { existingSecret: database.existingSecret, caCert: database.caCert }
+        : { url: pulumi.secret(database.url), caCert: database.caCert },
+    migration: { dir, run: deploy.migration, hold: deploy.run.rollback },
+    exposure: spec.exposure,
+    scaling: spec.scaling,
+    scheduling: spec.scheduling,
+    networkPolicy: spec.networkPolicy,
+  };
 }

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { Exposure } from "../lib/config/exposure";
+import type { ExposureSpec } from "../lib/spec";
 
 /** The CRD a ServiceMonitor needs (installed by the Prometheus Operator). */
 export const SERVICE_MONITOR_CRD = "servicemonitors.monitoring.coreos.com";
@@ -10,7 +10,7 @@ export interface ExposureArgs {
   readonly labels: Readonly<Record<string, string>>;
   /** The API pods' selector. */
   readonly selector: Readonly<Record<string, string>>;
-  readonly settings: Exposure;
+  readonly settings: ExposureSpec;
 }
 
 export interface ExposureResources {
@@ -51,7 +51,10 @@ export function createExposure(name: string, args: ExposureArgs, parent: pulumi.
           spec: {
             ...(ingress.className ? { ingressClassName: ingress.className } : {}),
             // Without a secretName the controller serves its default certificate for these hosts.
-            tls: ingress.tls.map((t) => ({ ...(t.secretName ? { secretName: t.secretName } : {}), hosts: t.hosts })),
+            tls: ingress.tls.map((t) => ({
+              ...(t.secretName ? { secretName: t.secretName } : {}),
+              hosts: [...t.hosts],
+            })),
             rules: ingress.hosts.map((h) => ({
               host: h.host,
               http: {

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { NON_PUBLIC_CIDRS, NON_PUBLIC_CIDRS_V6, type NetworkPolicySettings } from "../lib/config/policy";
+import { NON_PUBLIC_CIDRS, NON_PUBLIC_CIDRS_V6, type NetworkPolicySpec } from "../lib/spec";
 
 export interface PolicyArgs {
   readonly namespace: pulumi.Input<string>;
@@ -11,7 +11,7 @@ export interface PolicyArgs {
   readonly migrationSelector: Readonly<Record<string, string>>;
   /** The API container's port. */
   readonly apiPort: number;
-  readonly settings: NetworkPolicySettings;
+  readonly settings: NetworkPolicySpec;
 }
 
 type Rule = k8s.types.input.networking.v1.NetworkPolicyEgressRule;
@@ -24,7 +24,7 @@ export const DNS_EGRESS: Rule = {
   ],
 };
 
-export function databaseEgress(db: NetworkPolicySettings["database"]): Rule {
+export function databaseEgress(db: NetworkPolicySpec["database"]): Rule {
   return {
     to: [...db.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ...db.peers],
     ports: [{ protocol: "TCP", port: db.port }],
@@ -68,7 +68,9 @@ export function createNetworkPolicies(
         podSelector: { matchLabels: args.apiSelector },
         policyTypes: ["Ingress", "Egress"],
         ingress:
-          s.ingressFrom.length > 0 ? [{ from: s.ingressFrom, ports: [{ protocol: "TCP", port: args.apiPort }] }] : [],
+          s.ingressFrom.length > 0
+            ? [{ from: [...s.ingressFrom], ports: [{ protocol: "TCP", port: args.apiPort }] }]
+            : [],
         egress: [databaseEgress(s.database), DNS_EGRESS, ...(s.webhooks ? webhookEgress(s.webhookExceptCidrs) : [])],
       },
     },

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { Scaling } from "../lib/config/scaling";
+import type { ScalingSpec as Scaling } from "../lib/spec";
 
 export interface ScalingArgs {
   readonly namespace: pulumi.Input<string>;

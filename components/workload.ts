@@ -1,7 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { Scheduling } from "../lib/config/scheduling";
-import type { Workload } from "../lib/config/workload";
+import type { SchedulingSpec, WorkloadSpec } from "../lib/spec";
 
 type PodSpec = k8s.types.input.core.v1.PodSpec;
 
@@ -12,11 +11,10 @@ type PodSpec = k8s.types.input.core.v1.PodSpec;
  */
 export function serviceAccountName(
   name: string,
-  settings: Workload["serviceAccount"] | undefined,
+  sa: WorkloadSpec["serviceAccount"],
   metadata: { namespace: pulumi.Input<string>; labels: Record<string, string> },
   parent: pulumi.Resource,
 ): { resource?: k8s.core.v1.ServiceAccount; name: pulumi.Input<string>; automountToken: boolean } {
-  const sa = settings ?? { create: true, annotations: {}, name: "", automountToken: false };
   if (!sa.create) return { name: sa.name, automountToken: sa.automountToken };
   const resource = new k8s.core.v1.ServiceAccount(
     `${name}-api-sa`,
@@ -37,17 +35,13 @@ export function serviceAccountName(
  * Where the API pods run and how their image is pulled. A topology spread constraint
  * without a labelSelector spreads the API's own pods.
  */
-export function schedulingSpec(
-  scheduling: Partial<Scheduling> | undefined,
-  selector: Readonly<Record<string, string>>,
-): Partial<PodSpec> {
-  const s = scheduling ?? {};
+export function schedulingSpec(s: SchedulingSpec, selector: Readonly<Record<string, string>>): Partial<PodSpec> {
   const spec: Partial<PodSpec> = {};
-  if (s.imagePullSecrets?.length) spec.imagePullSecrets = s.imagePullSecrets.map((n) => ({ name: n }));
-  if (s.nodeSelector && Object.keys(s.nodeSelector).length > 0) spec.nodeSelector = { ...s.nodeSelector };
-  if (s.tolerations?.length) spec.tolerations = s.tolerations.map((t) => ({ ...t }));
+  if (s.imagePullSecrets.length) spec.imagePullSecrets = s.imagePullSecrets.map((n) => ({ name: n }));
+  if (Object.keys(s.nodeSelector).length > 0) spec.nodeSelector = { ...s.nodeSelector };
+  if (s.tolerations.length) spec.tolerations = s.tolerations.map((t) => ({ ...t }));
   if (s.affinity) spec.affinity = s.affinity as k8s.types.input.core.v1.Affinity;
-  if (s.topologySpreadConstraints?.length) {
+  if (s.topologySpreadConstraints.length) {
     spec.topologySpreadConstraints = s.topologySpreadConstraints.map((c) => ({
       ...c,
       labelSelector: c.labelSelector ?? { matchLabels: { ...selector } },

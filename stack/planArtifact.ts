@@ -1,40 +1,22 @@
 import * as pulumi from "@pulumi/pulumi";
-import { MigrationDir } from "../lib/migration/dir";
-import { buildPlanReport, guardFindings, PlanReport, writePlanFile } from "../lib/deploy/report";
-import type { RunPlan } from "../lib/migration/preflight";
-import { checkPromotion, describePromotion, refuseUntried } from "../lib/migration/promotion";
-import type { Settings } from "../lib/config/settings";
-import { readPromotionSource } from "./promotionSource";
+import type { DeployPlan } from "../lib/deploy/plan";
+import { writePlanFile } from "../lib/deploy/report";
+import { checkDestructive } from "../lib/migration/guard";
+import { describePlan } from "../lib/migration/preflight";
+import { describePromotion, refuseUntried } from "../lib/migration/promotion";
+import type { ApiSpec } from "../lib/spec";
 
 /**
- * The plan as data (MIGRATION_PLAN_FILE and the migrationPlan output), written before any
- * refusal so that a refused preview still shows reviewers why; then the promotion check.
- * Needs loadSqlParser() first.
+ * The plan where reviewers and workflows read it (MIGRATION_PLAN_FILE, the preview's log),
+ * written before any refusal so that a refused preview still shows why; then the refusals:
+ * a migration the promoteFrom stack has not applied, a destructive statement not acknowledged.
  */
-export async function publishPlan(
-  settings: Settings,
-  dir: MigrationDir,
-  plan: RunPlan,
-  recordedKey?: string,
-): Promise<PlanReport> {
-  const promotion = settings.promoteFrom
-    ? checkPromotion(plan.pending, await readPromotionSource(settings.promoteFrom))
-    : undefined;
-  const findings = guardFindings(plan.pending, settings.migration.allowDestructive);
-  const report = buildPlanReport({
-    stack: pulumi.getStack(),
-    settings,
-    dir,
-    plan,
-    findings,
-    promotion,
-    databaseIdentity: plan.databaseIdentity || undefined,
-    recordedKey,
-  });
-  writePlanFile(report);
-  if (promotion) {
-    void pulumi.log.info(describePromotion(promotion));
-    refuseUntried(promotion);
+export function publishPlan(spec: ApiSpec, deploy: DeployPlan): void {
+  writePlanFile(deploy.report);
+  if (deploy.promotion) {
+    void pulumi.log.info(describePromotion(deploy.promotion));
+    refuseUntried(deploy.promotion);
   }
-  return report;
+  checkDestructive(deploy.run.pending, spec.migration.allowDestructive);
+  void pulumi.log.info(describePlan(deploy.run, deploy.migration.key));
 }

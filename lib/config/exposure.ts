@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { ExposureSpec } from "../spec";
 import type { ConfigSource } from "./source";
 import {
   annotations,
@@ -97,17 +98,7 @@ export const serviceMonitorSchema = z
     { message: "scrapeTimeout must not be longer than interval (Prometheus refuses it)", path: ["scrapeTimeout"] },
   );
 
-export type ServiceSettings = z.output<typeof serviceSchema>;
-export type IngressSettings = z.output<typeof ingressSchema>;
-export type ServiceMonitorSettings = z.output<typeof serviceMonitorSchema>;
-
-export interface Exposure {
-  readonly service: ServiceSettings;
-  readonly ingress: IngressSettings;
-  readonly serviceMonitor: ServiceMonitorSettings;
-}
-
-export function readExposure(config: ConfigSource): Exposure {
+export function readExposure(config: ConfigSource): ExposureSpec {
   return {
     service: readKey(config, "service", serviceSchema),
     ingress: readKey(config, "ingress", ingressSchema),

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { NetworkPolicySpec } from "../spec";
 import { ConfigError, type ConfigSource } from "./source";
 import { isCidr, kubeObject, port, readKey } from "./read";
 
@@ -21,14 +22,6 @@ const peer = z
   .refine((p) => p.namespaceSelector !== undefined || p.podSelector !== undefined, {
     message: "give namespaceSelector and/or podSelector",
   });
-
-/**
- * Private, link-local and loopback ranges: webhook URLs are chosen by API clients, so never
- * these. Always blocked; `webhookExceptCidrs` adds to them and cannot open one.
- */
-export const NON_PUBLIC_CIDRS = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "127.0.0.0/8"];
-/** The IPv6 counterparts: unique-local, link-local and loopback. */
-export const NON_PUBLIC_CIDRS_V6 = ["fc00::/7", "fe80::/10", "::1/128"];
 
 export const networkPolicySchema = z
   .strictObject({
@@ -60,9 +53,7 @@ export const networkPolicySchema = z
     webhookExceptCidrs: [],
   });
 
-export type NetworkPolicySettings = z.output<typeof networkPolicySchema>;
-
-export function readPolicy(config: ConfigSource): NetworkPolicySettings {
+export function readPolicy(config: ConfigSource): NetworkPolicySpec {
   const policy = readKey(config, "networkPolicy", networkPolicySchema);
   if (policy.enabled && policy.database.cidrs.length === 0 && policy.database.peers.length === 0) {
     throw new ConfigError(

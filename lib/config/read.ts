@@ -2,6 +2,55 @@ import * as net from "net";
 import { z } from "zod";
 import { ConfigError, type ConfigSource } from "./source";
 
+/** A plain value; unset and empty are the same (Pulumi.yaml declares "" for an unset key). */
+export function text(config: ConfigSource, key: string): string | undefined {
+  const value = config.get(key);
+  return value === undefined || value === "" ? undefined : value;
+}
+
+/** A whole number from min to max in decimal digits (Number() would also take "0x10", "1e1", " 5 "). */
+export function wholeNumber(config: ConfigSource, key: string, min: number, max: number): number | undefined {
+  const raw = text(config, key);
+  if (raw === undefined) return undefined;
+  const value = /^(0|[1-9]\d*)$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(key, `expected a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+export function flag(config: ConfigSource, key: string): boolean | undefined {
+  const raw = text(config, key);
+  if (raw === undefined) return undefined;
+  if (raw !== "true" && raw !== "false")
+    throw new ConfigError(key, `expected true or false, got ${JSON.stringify(raw)}`);
+  return raw === "true";
+}
+
+export function oneOf<T extends string>(config: ConfigSource, key: string, allowed: readonly T[], fallback: T): T {
+  const raw = (text(config, key) ?? fallback) as T;
+  if (!allowed.includes(raw)) {
+    throw new ConfigError(key, `expected one of ${allowed.join(", ")}, got ${JSON.stringify(raw)}`);
+  }
+  return raw;
+}
+
+/** A value that must be stored encrypted; its text never appears in a message. */
+export function secretText(config: ConfigSource, key: string, required: boolean): string | undefined {
+  const raw = text(config, key);
+  if (raw === undefined) {
+    if (required) throw new ConfigError(key, `is required: pulumi config set --secret ${key} '<value>'`);
+    return undefined;
+  }
+  if (!config.isSecret(key)) {
+    throw new ConfigError(
+      key,
+      `is stored in plain text; store it encrypted: pulumi config set --secret ${key} '<value>'`,
+    );
+  }
+  return raw;
+}
+
 /**
  * Reads one structured config key (an object or list set with `pulumi config set --path`)
  * through a zod schema, and turns zod's issues into our `config <key>: <path>: ...` errors.
@@ -134,4 +183,9 @@ export function prometheusDurationMs(text: string): bigint | undefined {
   if (!match || text === "") return undefined;
   const units = Object.values(PROMETHEUS_UNIT_MS);
   return match.slice(1).reduce((sum, n, i) => sum + (n === undefined ? 0n : BigInt(n) * units[i]), 0n);
+}
+
+/** A Kubernetes label value that is not empty. */
+export function isLabelValue(value: string): boolean {
+  return /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(value);
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { ScalingSpec } from "../spec";
 import { ConfigError, type ConfigSource } from "./source";
 import { readKey } from "./read";
 
@@ -42,17 +43,7 @@ export const podDisruptionBudgetSchema = z
     path: ["minAvailable"],
   });
 
-export interface Scaling {
-  /** undefined when the HPA owns the count: the Deployment then leaves `replicas` out. */
-  readonly replicas?: number;
-  readonly autoscaling?: {
-    readonly minReplicas: number;
-    readonly maxReplicas: number;
-    readonly targetCPUUtilizationPercentage?: number;
-    readonly targetMemoryUtilizationPercentage?: number;
-  };
-  readonly podDisruptionBudget?: { readonly minAvailable?: number | string; readonly maxUnavailable?: number | string };
-}
+type Scaling = ScalingSpec;
 
 /** The chart's default CPU target when autoscaling is on and no target is given. */
 export const DEFAULT_CPU_TARGET = 80;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { SchedulingSpec } from "../spec";
 import type { ConfigSource } from "./source";
 import { kubeObject, labels, readKey, resourceName } from "./read";
 
@@ -43,17 +44,7 @@ export const affinitySchema = z
   })
   .default({});
 
-export interface Scheduling {
-  readonly imagePullPolicy: "IfNotPresent" | "Always" | "Never";
-  readonly imagePullSecrets: readonly string[];
-  readonly nodeSelector: Readonly<Record<string, string>>;
-  readonly tolerations: z.output<typeof tolerationsSchema>;
-  readonly affinity?: Readonly<Record<string, unknown>>;
-  readonly topologySpreadConstraints: z.output<typeof topologySpreadConstraintsSchema>;
-  readonly priorityClassName?: string;
-}
-
-export function readScheduling(config: ConfigSource): Scheduling {
+export function readScheduling(config: ConfigSource): SchedulingSpec {
   // Strict: a typo such as nodeAfinity would otherwise be dropped silently.
   const affinity = readKey(config, "affinity", affinitySchema);
   const priorityClassName = readKey(config, "priorityClassName", z.union([z.literal(""), resourceName]).default(""));

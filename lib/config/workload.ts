@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { WorkloadSpec } from "../spec";
 import { ConfigError, type ConfigSource } from "./source";
 import { annotations, labels, readKey, resourceName } from "./read";
 import { JOB_ANNOTATION, KEY_ANNOTATION } from "../migration/run";
@@ -27,18 +28,7 @@ const volumeMount = z
 /** Labels the program sets itself: overriding them would break the selector or the gate. */
 export const RESERVED_LABELS = ["app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"];
 
-export interface Workload {
-  readonly serviceAccount: z.output<typeof serviceAccountSchema>;
-  readonly deploymentAnnotations: Readonly<Record<string, string>>;
-  readonly podAnnotations: Readonly<Record<string, string>>;
-  /** Extra labels on every object this program creates, and on the API pods. */
-  readonly labels: Readonly<Record<string, string>>;
-  /** Kubernetes Volume objects, checked by the API server's dry run in preview. */
-  readonly extraVolumes: ReadonlyArray<z.output<typeof volume>>;
-  readonly extraVolumeMounts: ReadonlyArray<z.output<typeof volumeMount>>;
-}
-
-export function readWorkload(config: ConfigSource): Workload {
+export function readWorkload(config: ConfigSource): WorkloadSpec {
   const serviceAccount = readKey(config, "serviceAccount", serviceAccountSchema);
   if (!serviceAccount.create && serviceAccount.name === "") {
     throw new ConfigError(

@@ -2,11 +2,10 @@ import * as fs from "fs";
 import * as path from "path";
 import { Acknowledgement, findDestructiveStatements, isAcknowledged } from "../migration/guard";
 import { describeUrl } from "../database/dsn";
-import { MigrationDir, MigrationFile } from "../migration/dir";
-import { jobBaseline, migrationKey } from "../migration/run";
+import type { MigrationFile } from "../migration/dir";
 import type { RunPlan } from "../migration/preflight";
 import { fileSha256, PromotionCheck, promotionRefusal } from "../migration/promotion";
-import type { Settings } from "../config/settings";
+import type { ApiSpec } from "../spec";
 
 /**
  * The migration plan as data a workflow can read (JSON: a file during preview and up, and
@@ -68,58 +67,15 @@ export function guardFindings(
   }));
 }
 
-/**
- * The content key the migration Job will carry, from the same inputs the component uses.
- * `job.baseline` is the Job's (jobBaselineFor, none included); without `job`, the configured one.
- */
-export function migrationKeyFor(
-  settings: Settings,
-  dir: MigrationDir,
-  databaseIdentity?: string,
-  job?: { readonly baseline: string | undefined },
-): string {
-  const m = settings.migration;
-  return migrationKey({
-    atlasImage: m.atlasImage,
-    baseline: job ? job.baseline : m.baseline,
-    lockTimeout: m.lockTimeout,
-    revisionsSchema: m.revisionsSchema,
-    sumTotal: dir.hashFile.total,
-    databaseIdentity,
-    lockWaitTimeout: m.lockWaitTimeout,
-    deadlineSeconds: m.deadlineSeconds,
-  });
-}
-
-/**
- * The `--baseline` the Job carries (jobBaseline): the configured one while it takes effect,
- * else the one the Job in the cluster has, so that migrationBaseline can stay or go once the
- * stack applied migrations without replacing the Job. `recordedKey` is the stack's
- * `migrationKey` output.
- */
-export function jobBaselineFor(
-  settings: Settings,
-  dir: MigrationDir,
-  run: { baselineToWrite?: string; databaseIdentity?: string; recordedKey?: string },
-): string | undefined {
-  return jobBaseline({
-    baselineToWrite: run.baselineToWrite,
-    recordedKey: run.recordedKey,
-    versions: dir.files.map((f) => f.version),
-    keyWith: (baseline) => migrationKeyFor(settings, dir, run.databaseIdentity, { baseline }),
-  });
-}
-
 export interface PlanReportInput {
   readonly stack: string;
-  readonly settings: Settings;
-  readonly dir: MigrationDir;
+  readonly spec: ApiSpec;
   readonly plan: RunPlan;
   readonly findings: readonly GuardFinding[];
   readonly promotion?: PromotionCheck;
   readonly databaseIdentity?: string;
-  /** The stack's `migrationKey` output from its last `up`, if any (see jobBaselineFor). */
-  readonly recordedKey?: string;
+  /** The content key of the Job this deploy runs (DeployPlan.migration.key). */
+  readonly migrationKey: string;
 }
 
 export function buildPlanReport(input: PlanReportInput): PlanReport {
@@ -141,20 +97,14 @@ export function buildPlanReport(input: PlanReportInput): PlanReport {
     preflight: plan.mode,
     basis: plan.basis,
     database:
-      input.settings.databaseUrl === undefined
-        ? `in Secret ${input.settings.existingSecret ?? "(none)"}`
-        : describeUrl(input.settings.databaseUrl),
+      input.spec.database.url === undefined
+        ? `in Secret ${input.spec.database.existingSecret}`
+        : describeUrl(input.spec.database.url),
     databaseIdentity: input.databaseIdentity ?? null,
     appliedVersion: plan.appliedVersion ?? null,
     baseline: plan.baselineToWrite ?? null,
     pending: plan.pending.map((f) => ({ version: f.version, file: f.name, sha256: fileSha256(f) })),
-    migrationKey: migrationKeyFor(input.settings, input.dir, input.databaseIdentity, {
-      baseline: jobBaselineFor(input.settings, input.dir, {
-        baselineToWrite: plan.baselineToWrite,
-        databaseIdentity: input.databaseIdentity,
-        recordedKey: input.recordedKey,
-      }),
-    }),
+    migrationKey: input.migrationKey,
     guard: findings,
     promotion: promotion ?? null,
     refusals,

@@ -10,7 +10,7 @@ import {
 } from "./plan";
 import { MigrationDir, MigrationFile } from "./dir";
 import { databaseIdentity, databaseUrlDigest, readDatabaseState, ReadOptions } from "../database/state";
-import type { MigrationPreflight } from "../config/settings";
+import type { MigrationPreflight } from "../spec";
 
 /**
  * What the next `up` will migrate, decided before any resource is registered: online from

@@ -1,4 +1,5 @@
 import type * as k8s from "@pulumi/kubernetes";
+import type { PullPolicy } from "../spec";
 import { MigrationDir, MigrationDirError, SUM_FILE, shortDigest } from "./dir";
 import { DATABASE_CA_DIR, DATABASE_CA_FILE } from "../database/tls";
 
@@ -12,16 +13,27 @@ export interface MigrationRunInput {
   /** Atlas's image, pinned. */
   readonly atlasImage: string;
   readonly baseline?: string;
-  readonly lockTimeout: string;
+  /** Atlas's --lock-timeout: how long a run waits for another run's advisory lock. */
+  readonly atlasLockTimeout: string;
   readonly revisionsSchema?: string;
   /** atlas.sum total of the directory shipped to the Job. */
   readonly sumTotal: string;
-  /** Which database the run is about (databaseIdentity: no credentials). @default "" */
+  /** Which database the run is about (databaseIdentity: no credentials); "" when unknown. */
   readonly databaseIdentity?: string;
-  /** PostgreSQL `lock_timeout` of the migration session; "0" disables it. @default DEFAULT_LOCK_WAIT_TIMEOUT */
-  readonly lockWaitTimeout?: string;
-  /** The Job's activeDeadlineSeconds, from which the session's statement_timeout derives. @default 300 */
-  readonly deadlineSeconds?: number;
+  /** PostgreSQL `lock_timeout` of the migration session: how long a statement waits for a table lock; "0" disables it. */
+  readonly postgresLockTimeout: string;
+  /** The Job's activeDeadlineSeconds, from which the session's statement_timeout derives. */
+  readonly deadlineSeconds: number;
+}
+
+/** One migration run as data, its content key computed once: what the plan shows is what the Job carries. */
+export interface MigrationRun {
+  readonly input: MigrationRunInput;
+  readonly key: string;
+}
+
+export function migrationRun(input: MigrationRunInput): MigrationRun {
+  return { input, key: migrationKey(input) };
 }
 
 /** Each migration file runs in its own transaction, rolled back if any statement fails. */
@@ -41,8 +53,6 @@ export const SECRET_KEY = "databaseUrl";
 export const KEY_ANNOTATION = "deploy.developers.italia.it/migration-key";
 export const JOB_ANNOTATION = "deploy.developers.italia.it/migration-job";
 
-/** How long a migration's statement waits for a table lock before failing (PostgreSQL lock_timeout). */
-export const DEFAULT_LOCK_WAIT_TIMEOUT = "5s";
 /** statement_timeout is this much below the Job's deadline, so PostgreSQL ends the statement itself. */
 export const STATEMENT_TIMEOUT_MARGIN_SECONDS = 5;
 /** How often the server checks, during a statement, that the migration pod is still connected. */
@@ -57,10 +67,9 @@ export const MIGRATION_APPLICATION_NAME = "developers-italia-migration";
  * and so releases the session's advisory lock.
  */
 export function migrationSessionParameters(input: MigrationRunInput): Array<[string, string]> {
-  const deadline = input.deadlineSeconds ?? 300;
   return [
-    ["lock_timeout", input.lockWaitTimeout ?? DEFAULT_LOCK_WAIT_TIMEOUT],
-    ["statement_timeout", `${Math.max(1, deadline - STATEMENT_TIMEOUT_MARGIN_SECONDS)}s`],
+    ["lock_timeout", input.postgresLockTimeout],
+    ["statement_timeout", `${Math.max(1, input.deadlineSeconds - STATEMENT_TIMEOUT_MARGIN_SECONDS)}s`],
     ["client_connection_check_interval", CONNECTION_CHECK_INTERVAL],
   ];
 }
@@ -99,7 +108,7 @@ export function migrationKey(input: MigrationRunInput): string {
     `baseline=${input.baseline ?? ""}`,
     `tx-mode=${TX_MODE}`,
     `exec-order=${EXEC_ORDER}`,
-    `lock-timeout=${input.lockTimeout}`,
+    `lock-timeout=${input.atlasLockTimeout}`,
     `revisions-schema=${input.revisionsSchema ?? ""}`,
     `database=${input.databaseIdentity ?? ""}`,
     ...migrationSessionParameters(input).map(([k, v]) => `${k}=${v}`),
@@ -153,7 +162,7 @@ export function atlasArgs(input: MigrationRunInput): string[] {
     "--tx-mode",
     TX_MODE,
     "--lock-timeout",
-    input.lockTimeout,
+    input.atlasLockTimeout,
     ...(input.revisionsSchema ? ["--revisions-schema", input.revisionsSchema] : []),
     ...(input.baseline ? ["--baseline", input.baseline] : []),
   ];
@@ -251,7 +260,7 @@ export function migrationPodSpec(
   names: PodNames,
   items: Array<{ key: string; path: string }>,
   key: string,
-  imagePullPolicy: "IfNotPresent" | "Always" | "Never" = "IfNotPresent",
+  imagePullPolicy: PullPolicy,
 ): k8s.types.input.core.v1.PodTemplateSpec {
   const secretEnv = (name: string) => ({
     name,

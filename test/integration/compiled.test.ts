@@ -2,6 +2,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { PROGRAM_DIRS } from "../support/stack";
 
 /**
  * scripts/build.sh and the migrations:* wrapper on a copy of the project: the stamp check
@@ -13,7 +14,7 @@ jest.setTimeout(5 * 60_000);
 
 const ROOT = path.join(__dirname, "../..");
 const FILES = ["index.ts", "Pulumi.yaml", "package.json", "tsconfig.json", "tsconfig.build.json"];
-const DIRS = ["components", "lib", "runtime", "stack", "cli", "scripts", "migrations"];
+const DIRS = [...PROGRAM_DIRS, "scripts", "migrations"];
 let dir: string;
 
 const sh = (script: string, ...args: string[]) => {

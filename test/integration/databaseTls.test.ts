@@ -5,7 +5,8 @@ import { DatabaseUnreachableError, pgConnectionConfig, readDatabaseState } from 
 import { DATABASE_CA_PATH } from "../../lib/database/tls";
 import { formatUrl, parseOwnUrl, urlParam, withParams } from "../../lib/database/dsn";
 import { loadMigrationDir } from "../../lib/migration/dir";
-import { readSettings, Settings } from "../../lib/config/settings";
+import { readSpec } from "../../lib/config/readSpec";
+import { ApiSpec } from "../../lib/spec";
 import { runInput, runMigrationJob } from "../support/atlasJob";
 import { atlasMigrateStatus } from "../support/atlasStatus";
 import { Ca, certDir, makeCa, makeServerCert } from "../support/certs";
@@ -39,12 +40,12 @@ afterAll(async () => {
 });
 
 /** What index.ts computes from the stack's config. */
-function settingsFor(host: string, sslmode: string, caPem?: string, dbname = "postgres"): Settings {
+function settingsFor(host: string, sslmode: string, caPem?: string, dbname = "postgres"): ApiSpec {
   const values: Record<string, string | undefined> = {
     databaseDsn: `host=${host} port=${pg.port} dbname=${dbname} user=postgres password='${pg.password}' sslmode=${sslmode}`,
     databaseCaCert: caPem,
   };
-  return readSettings({ get: (k) => values[k], isSecret: (k) => k === "databaseDsn" });
+  return readSpec({ get: (k) => values[k], isSecret: (k) => k === "databaseDsn" });
 }
 
 /**
@@ -52,19 +53,19 @@ function settingsFor(host: string, sslmode: string, caPem?: string, dbname = "po
  * file, and sslrootcert moved from the pods' mount path to that file (as the Job runner moves
  * /etc/atlas to a scratch folder).
  */
-function urlForThisMachine(settings: Settings): string {
-  if (settings.databaseCaCert === undefined) return settings.databaseUrl!;
-  expect(urlParam(settings.databaseUrl!, "sslrootcert")).toBe(DATABASE_CA_PATH);
+function urlForThisMachine(settings: ApiSpec): string {
+  if (settings.database.caCert === undefined) return settings.database.url!;
+  expect(urlParam(settings.database.url!, "sslrootcert")).toBe(DATABASE_CA_PATH);
   const file = path.join(dir, `mounted-${Math.random().toString(36).slice(2)}.crt`);
-  fs.writeFileSync(file, settings.databaseCaCert);
-  return formatUrl(withParams(parseOwnUrl(settings.databaseUrl!), [["sslrootcert", file]]));
+  fs.writeFileSync(file, settings.database.caCert);
+  return formatUrl(withParams(parseOwnUrl(settings.database.url!), [["sslrootcert", file]]));
 }
 
 const atlasStatus = (url: string) => atlasMigrateStatus(url, REPO_MIGRATIONS);
 
-async function preflight(settings: Settings): Promise<{ ok: boolean; output: string }> {
+async function preflight(settings: ApiSpec): Promise<{ ok: boolean; output: string }> {
   try {
-    await readDatabaseState(settings.databaseUrl!, { ca: settings.databaseCaCert, connectTimeoutMs: 10_000 });
+    await readDatabaseState(settings.database.url!, { ca: settings.database.caCert, connectTimeoutMs: 10_000 });
     return { ok: true, output: "" };
   } catch (err) {
     expect(err).toBeInstanceOf(DatabaseUnreachableError);
@@ -129,7 +130,7 @@ describe("sslmode: the online preflight connects exactly when production's Atlas
   });
 
   it("the migration Job's own command applies over verify-full with the mounted CA", async () => {
-    const admin = new Client({ ...pgConnectionConfig(settingsFor("127.0.0.1", "require").databaseUrl!) });
+    const admin = new Client({ ...pgConnectionConfig(settingsFor("127.0.0.1", "require").database.url!) });
     await admin.connect();
     await admin.query("CREATE DATABASE tls_apply");
     await admin.end();
@@ -138,7 +139,7 @@ describe("sslmode: the online preflight connects exactly when production's Atlas
     const job = await runMigrationJob(migrations, runInput(migrations), urlForThisMachine(target));
     expect(job.output).not.toContain(pg.password);
     expect(job.code).toBe(0);
-    const state = await readDatabaseState(target.databaseUrl!, { ca: target.databaseCaCert });
+    const state = await readDatabaseState(target.database.url!, { ca: target.database.caCert });
     expect(state.revisions.map((r) => r.version)).toEqual(migrations.files.map((f) => f.version));
   });
 });

@@ -68,7 +68,7 @@ describe("the migration session", () => {
     const release = setTimeout(() => void longTransaction.query("COMMIT"), 40_000);
     try {
       const start = Date.now();
-      const run = await runMigrationJob(dir, runInput(dir, { lockWaitTimeout: "2s" }), db.url);
+      const run = await runMigrationJob(dir, runInput(dir, { postgresLockTimeout: "2s" }), db.url);
       const seconds = (Date.now() - start) / 1000;
       expect(run.output).toContain("canceling statement due to lock timeout");
       expect(run.code).not.toBe(0);

@@ -3,7 +3,7 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { isApiPasetoKey } from "../../lib/config/settings";
+import { isApiPasetoKey } from "../../lib/config/database";
 
 /**
  * pasetoKey is checked as the API reads PASETO_KEY: Go's base64.StdEncoding.DecodeString and

@@ -34,6 +34,7 @@ function migrationPod(edit: (spec: PodSpec) => void = () => undefined): Pod {
     { serviceAccount: "sa", secret: "db", configMap: "files" },
     configMapItems(data),
     migrationKey(input),
+    "IfNotPresent",
   ) as unknown as { spec: PodSpec };
   const spec = JSON.parse(JSON.stringify(template.spec)) as PodSpec;
   edit(spec);

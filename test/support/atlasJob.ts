@@ -13,7 +13,8 @@ import {
   migrationPodSpec,
   MigrationRunInput,
 } from "../../lib/migration/run";
-import { ATLAS_IMAGE } from "../../lib/config/settings";
+import { migrationRunInput } from "../../lib/deploy/plan";
+import { specOf } from "./apiArgs";
 
 /**
  * Runs the migration Job's container on this machine exactly as the component renders it
@@ -27,13 +28,10 @@ export interface JobRun {
   readonly args: readonly string[];
 }
 
+/** The run a stack with nothing but a database configured gets (the config's defaults), with these changes. */
 export function runInput(dir: MigrationDir, overrides: Partial<MigrationRunInput> = {}): MigrationRunInput {
-  return {
-    atlasImage: ATLAS_IMAGE,
-    lockTimeout: "10s",
-    sumTotal: dir.hashFile.total,
-    ...overrides,
-  };
+  const { migration } = specOf({ databaseDsn: "postgres://app@db:5432/api?sslmode=disable" });
+  return { ...migrationRunInput(migration, dir, undefined, undefined), ...overrides };
 }
 
 export function atlasBinary(): string {
@@ -56,6 +54,7 @@ export async function runMigrationJob(
     { serviceAccount: "sa", secret: "db", configMap: "files" },
     items,
     migrationKey(input),
+    "IfNotPresent",
   );
   const container = (pod.spec as unknown as { containers: Array<Record<string, unknown>> }).containers[0] as {
     command: string[];

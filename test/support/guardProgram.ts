@@ -3,7 +3,7 @@ import { stackConfig } from "../../stack/config";
 import { projectRoot } from "../../runtime/buildStamp";
 import { checkDestructive, loadSqlParser } from "../../lib/migration/guard";
 import { loadMigrationDir } from "../../lib/migration/dir";
-import { readSettings } from "../../lib/config/settings";
+import { readSpec } from "../../lib/config/readSpec";
 import { userError } from "../../runtime/userError";
 
 /**
@@ -13,7 +13,7 @@ import { userError } from "../../runtime/userError";
  */
 export = async () => {
   try {
-    const settings = readSettings(stackConfig());
+    const settings = readSpec(stackConfig());
     const migrations = loadMigrationDir(path.join(projectRoot(__dirname), "migrations"));
     await loadSqlParser();
     const found = checkDestructive(migrations.files, settings.migration.allowDestructive);

@@ -16,17 +16,19 @@ const ROOT = path.join(__dirname, "../..");
 const PROJECT = /^name: *(\S+)$/m.exec(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8"))![1];
 // bin/: the compiled program that Pulumi.yaml's `main` runs (scripts/build.sh), with the
 // sources its stamp was made from.
+/** The folders the program is compiled from (tsconfig.build.json's include). */
+export const PROGRAM_DIRS = (
+  JSON.parse(fs.readFileSync(path.join(ROOT, "tsconfig.build.json"), "utf8")) as { include: string[] }
+).include
+  .filter((p) => p.endsWith("/**/*.ts"))
+  .map((p) => p.split("/")[0]);
 const PROJECT_FILES = [
   "index.ts",
   "Pulumi.yaml",
   "package.json",
   "tsconfig.json",
   "tsconfig.build.json",
-  "components",
-  "lib",
-  "runtime",
-  "stack",
-  "cli",
+  ...PROGRAM_DIRS,
   "scripts",
   "bin",
   "migrations",
@@ -44,7 +46,7 @@ export function testbedAtlasImage(): string {
 /** A program's imports of lib/ and components/ from test/support or bench/, made relative to
  * the project root (index.ts) or bin/ (bin/index.js), which hold both. */
 function rootRelativeImports(text: string): string {
-  return text.replace(/from "(?:\.\.\/)+(lib|components)\//g, 'from "./$1/');
+  return text.replace(new RegExp(`from "(?:\\.\\./)+(${PROGRAM_DIRS.join("|")})/`, "g"), 'from "./$1/');
 }
 
 // How the state marks an encrypted value: @pulumi/pulumi's runtime/rpc specialSigKey and

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { readSettings, Settings } from "../../lib/config/settings";
+import { argsFromConfig } from "../support/apiArgs";
 import { migrationDir, migrationFile } from "../support/migrationFiles";
 import { recordResources, Registered, valueOf } from "../support/pulumiMocks";
 import { DevelopersItaliaApi } from "../../components/developersItaliaApi";
@@ -13,34 +13,11 @@ const registered: Registered[] = recordResources();
 const DSN = "host=db port=5432 dbname=api user=app password=s3cret sslmode=disable";
 const dir = migrationDir([migrationFile("20250909000000", "CREATE TABLE a (id text);")]);
 
-function settingsOf(values: Record<string, unknown>, withDsn = true): Settings {
-  const all: Record<string, unknown> = { ...(withDsn ? { databaseDsn: DSN } : {}), ...values };
-  return readSettings({
-    get: (k) => (all[k] === undefined ? undefined : typeof all[k] === "string" ? all[k] : JSON.stringify(all[k])),
-    isSecret: (k) => k === "databaseDsn",
-  });
-}
-
 /** The component built from settings the way index.ts builds it. */
 async function deploy(values: Record<string, unknown>, withDsn = true) {
   registered.length = 0;
-  const s = settingsOf(values, withDsn);
-  const api = new DevelopersItaliaApi("dia", {
-    namespace: s.namespace,
-    instance: s.instance,
-    image: "ghcr.io/italia/developers-italia-api:v1.4.0",
-    replicas: s.scaling.replicas,
-    databaseUrl: s.databaseUrl === undefined ? undefined : pulumi.secret(s.databaseUrl),
-    migrations: dir,
-    atlasImage: "arigaio/atlas:0.13.1",
-    existingSecret: s.existingSecret,
-    exposure: s.exposure,
-    autoscaling: s.scaling.autoscaling,
-    podDisruptionBudget: s.scaling.podDisruptionBudget,
-    scheduling: s.scheduling,
-    workload: s.workload,
-    networkPolicy: s.networkPolicy,
-  });
+  const all: Record<string, unknown> = { ...(withDsn ? { databaseDsn: DSN } : {}), ...values };
+  const api = new DevelopersItaliaApi("dia", await argsFromConfig(all, dir, "dia"));
   await valueOf(pulumi.all([api.deployment.urn, api.service.urn, api.migration.job.urn, api.serviceUrl]));
   await new Promise((r) => setImmediate(r));
   return api;

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
-import { readSettings } from "../../lib/config/settings";
+import { readSpec } from "../../lib/config/readSpec";
 import { ConfigError } from "../../lib/config/source";
 import { isCidr, isHostName, prometheusDurationMs } from "../../lib/config/read";
 import { allowedDisruptions } from "../../lib/config/scaling";
@@ -14,10 +14,10 @@ function source(values: Record<string, unknown>, secrets = ["databaseDsn", "pase
   const text = (v: unknown) => (v === undefined ? undefined : typeof v === "string" ? v : JSON.stringify(v));
   return { get: (k: string) => text(values[k]), isSecret: (k: string) => secrets.includes(k) };
 }
-const read = (values: Record<string, unknown>) => readSettings(source({ databaseDsn: DSN, ...values }));
+const read = (values: Record<string, unknown>) => readSpec(source({ databaseDsn: DSN, ...values }));
 const refusal = (values: Record<string, unknown>) => {
   try {
-    readSettings(source(values));
+    readSpec(source(values));
   } catch (err) {
     expect(err).toBeInstanceOf(ConfigError);
     return (err as Error).message;
@@ -44,7 +44,7 @@ describe("chart values: defaults", () => {
       priorityClassName: undefined,
     });
     expect(s.networkPolicy.enabled).toBe(false);
-    expect(s.existingSecret).toBeUndefined();
+    expect(s.database.existingSecret).toBeUndefined();
   });
 
   it("every key Pulumi.yaml declares has a default (the CLI refuses a stack missing one), and they all read", () => {
@@ -64,6 +64,20 @@ describe("chart values: defaults", () => {
       ]),
     );
     expect(read({ ...asArrives, databaseDsn: DSN }).scaling.replicas).toBe(2);
+  });
+
+  it("owns every default in the program: Pulumi.yaml's, as the engine passes them, give the spec of an empty config", () => {
+    const declared = parseYaml(fs.readFileSync(path.join(__dirname, "../../Pulumi.yaml"), "utf8")).config as Record<
+      string,
+      { default: unknown }
+    >;
+    const asArrives = Object.fromEntries(
+      Object.entries(declared).map(([k, v]) => [
+        k,
+        typeof v.default === "string" ? v.default : JSON.stringify(v.default),
+      ]),
+    );
+    expect(read({ ...asArrives, databaseDsn: DSN })).toEqual(read({}));
   });
 
   it("reads the defaults Pulumi.yaml declares as they arrive (JSON text) without complaint", () => {
@@ -329,9 +343,9 @@ describe("chart values: refusals name the key and say what to do", () => {
 
 describe("useExistingSecret", () => {
   it("needs no databaseDsn, and plans offline", () => {
-    const s = readSettings(source({ useExistingSecret: "api-db", pasetoKey: "" }));
-    expect(s.existingSecret).toBe("api-db");
-    expect(s.databaseUrl).toBeUndefined();
+    const s = readSpec(source({ useExistingSecret: "api-db", pasetoKey: "" }));
+    expect(s.database.existingSecret).toBe("api-db");
+    expect(s.database.url).toBeUndefined();
     expect(s.pasetoKey).toBeUndefined();
     expect(s.migration.preflight).toBe("offline");
   });

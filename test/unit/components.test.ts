@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { formatHashFile } from "../../lib/migration/atlasSum";
 import { JOB_ANNOTATION, KEY_ANNOTATION, migrationKey, type MigrationRunInput } from "../../lib/migration/run";
 import { migrationDir, migrationFile } from "../support/migrationFiles";
+import { testArgs, type TestOverrides } from "../support/apiArgs";
 import { recordResources, Registered, valueOf } from "../support/pulumiMocks";
 // The components register nothing at import time, so importing them before the mocks is safe.
 import { DevelopersItaliaApi } from "../../components/developersItaliaApi";
@@ -19,18 +20,22 @@ const dir = migrationDir([
 ]);
 
 type Api = InstanceType<typeof DevelopersItaliaApi>;
-function build(overrides: Partial<ConstructorParameters<typeof DevelopersItaliaApi>[1]> = {}, name = "dia"): Api {
+function build(overrides: TestOverrides = {}, name = "dia"): Api {
   registered.length = 0;
-  return new DevelopersItaliaApi(name, {
-    namespace: "developers-italia",
-    image: `ghcr.io/italia/developers-italia-api@${DIGEST}`,
-    databaseUrl: pulumi.secret(URL),
-    pasetoKey: pulumi.secret(Buffer.alloc(32, 7).toString("base64")),
-    migrations: dir,
-    atlasImage: "arigaio/atlas:0.13.1",
-    env: { ENVIRONMENT: "production", MAX_REQUESTS: "10" },
-    ...overrides,
-  });
+  return new DevelopersItaliaApi(
+    name,
+    testArgs(dir, {
+      instance: name,
+      database: { url: pulumi.secret(URL) },
+      ...overrides,
+      workload: {
+        image: `ghcr.io/italia/developers-italia-api@${DIGEST}`,
+        pasetoKey: pulumi.secret(Buffer.alloc(32, 7).toString("base64")),
+        env: { ENVIRONMENT: "production", MAX_REQUESTS: "10" },
+        ...overrides.workload,
+      },
+    }),
+  );
 }
 
 /** Waits until every registration the component started has reached the mocks. */
@@ -48,7 +53,7 @@ const one = (type: string) => {
 const inputs = (type: string) => one(type).inputs as any;
 
 describe("DevelopersItaliaApi", () => {
-  it("creates exactly these resources, named after the component and parented to it", async () => {
+  it("creates exactly these resources for the config's defaults, named after the component and parented to it", async () => {
     const api = build();
     await settled(api);
     expect(registered.map((r) => [r.type, r.name, r.parent ?? null]).sort()).toEqual(
@@ -64,6 +69,8 @@ describe("DevelopersItaliaApi", () => {
         ["kubernetes:core/v1:Service", "dia-svc", "dia"],
         ["kubernetes:core/v1:ServiceAccount", "dia-migrate-sa", "dia-migrate"],
         ["kubernetes:core/v1:ServiceAccount", "dia-api-sa", "dia"],
+        // Two replicas by default: a drain keeps one serving.
+        ["kubernetes:policy/v1:PodDisruptionBudget", "dia-pdb", "dia"],
       ].sort(),
     );
   });
@@ -87,7 +94,7 @@ describe("DevelopersItaliaApi", () => {
   });
 
   it("configures the Job as a gate: no retries, a deadline below Pulumi's timeout, replaced when it failed", async () => {
-    await settled(build({ migrationDeadlineSeconds: 240 }));
+    await settled(build({ migration: { deadlineSeconds: 240 } }));
     const job = inputs("kubernetes:batch/v1:Job");
     expect(job.metadata.name).toBeUndefined(); // autonamed: create-before-delete, no immutable-name clash
     expect(job.metadata.annotations).toEqual({ "pulumi.com/replaceUnready": "true" });
@@ -152,7 +159,7 @@ describe("DevelopersItaliaApi", () => {
   });
 
   it("passes --baseline only when configured", async () => {
-    await settled(build({ migrationBaseline: "20250909000000" }));
+    await settled(build({ migration: { baseline: "20250909000000" } }));
     expect(inputs("kubernetes:batch/v1:Job").spec.template.spec.containers[0].args.slice(-2)).toEqual([
       "--baseline",
       "20250909000000",
@@ -195,7 +202,7 @@ describe("DevelopersItaliaApi", () => {
   });
 
   it("derives the session's statement_timeout from the deadline and takes its lock_timeout", async () => {
-    await settled(build({ migrationDeadlineSeconds: 60, migrationLockWaitTimeout: "0" }));
+    await settled(build({ migration: { deadlineSeconds: 60, postgresLockTimeout: "0" } }));
     const secret = byType("kubernetes:core/v1:Secret").find((s) => s.name === "dia-migrate-db")!;
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const url = (secret.inputs as any).stringData.value.databaseUrl as string;
@@ -204,7 +211,7 @@ describe("DevelopersItaliaApi", () => {
   });
 
   it("holds the migration run on a rollback: the Job, its Secret and ConfigMap ignore every change", async () => {
-    await settled(build({ holdMigration: true }));
+    await settled(build({ hold: true }));
     const ignored = (name: string) => registered.find((r) => r.name === name)!.ignoreChanges;
     expect(ignored("dia-migrate-job")).toEqual(["metadata", "spec"]);
     expect(ignored("dia-migrate-db")).toEqual(["stringData", "data"]);
@@ -245,7 +252,7 @@ describe("DevelopersItaliaApi", () => {
     const caConfigMap = () => byType("kubernetes:core/v1:ConfigMap").find((r) => r.name === "dia-db-ca")!;
 
     it("ships it in one ConfigMap, mounted read-only at the same path in the Job and the API", async () => {
-      await settled(build({ databaseCaCert: CA }));
+      await settled(build({ database: { url: pulumi.secret(URL), caCert: CA } }));
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
       const cm = caConfigMap().inputs as any;
       expect(caConfigMap().parent).toBe("dia");
@@ -262,10 +269,10 @@ describe("DevelopersItaliaApi", () => {
     });
 
     it("rolls the API when the CA changes (pgx reads it at startup), without touching the Job's key", async () => {
-      const first = build({ databaseCaCert: CA });
+      const first = build({ database: { url: pulumi.secret(URL), caCert: CA } });
       await settled(first);
       const before = inputs("kubernetes:apps/v1:Deployment").spec.template.metadata.annotations;
-      const other = build({ databaseCaCert: CA.replace("MIIB", "MIIC") });
+      const other = build({ database: { url: pulumi.secret(URL), caCert: CA.replace("MIIB", "MIIC") } });
       await settled(other);
       const after = inputs("kubernetes:apps/v1:Deployment").spec.template.metadata.annotations;
       expect(before["deploy.developers.italia.it/database-ca"]).toMatch(/^[0-9a-f]{16}$/);
@@ -286,7 +293,7 @@ describe("DevelopersItaliaApi", () => {
   });
 
   it("rolls the API without downtime, probing what app.md documents", async () => {
-    await settled(build({ replicas: 3 }));
+    await settled(build({ scaling: { replicas: 3 } }));
     const spec = inputs("kubernetes:apps/v1:Deployment").spec;
     expect(spec.replicas).toBe(3);
     expect(spec.strategy.rollingUpdate).toEqual({ maxUnavailable: 0, maxSurge: 1 });
@@ -322,7 +329,9 @@ describe("DevelopersItaliaApi", () => {
 describe("migrationKey", () => {
   const base = {
     atlasImage: "arigaio/atlas:0.13.1",
-    lockTimeout: "10s",
+    atlasLockTimeout: "10s",
+    postgresLockTimeout: "5s",
+    deadlineSeconds: 300,
     sumTotal: dir.hashFile.total,
   };
   const key = migrationKey(base);
@@ -331,10 +340,10 @@ describe("migrationKey", () => {
     ["the migrations", { sumTotal: "other" }],
     ["the Atlas image", { atlasImage: "arigaio/atlas:0.14.0" }],
     ["the baseline", { baseline: "20250909000000" }],
-    ["the lock timeout", { lockTimeout: "30s" }],
+    ["the lock timeout", { atlasLockTimeout: "30s" }],
     ["the revisions schema", { revisionsSchema: "atlas" }],
     ["the database", { databaseIdentity: "0123456789abcdef" }],
-    ["the session's lock_timeout", { lockWaitTimeout: "1s" }],
+    ["the session's lock_timeout", { postgresLockTimeout: "1s" }],
     ["the deadline (statement_timeout)", { deadlineSeconds: 60 }],
   ])("changes with %s", (_, change) => {
     expect(migrationKey({ ...base, ...change })).not.toBe(key);
@@ -346,20 +355,26 @@ describe("migrationKey", () => {
 
   it.each<[string, Partial<MigrationRunInput>, string]>([
     // Computed before the image source was removed: no stack's Job is re-run by that change.
-    ["the defaults", {}, "4666e777ae0ea0ca"],
+    ["the config's defaults (5s, 300 s)", {}, "4666e777ae0ea0ca"],
     [
       "every input set",
       {
         baseline: "20250909000000",
         revisionsSchema: "atlas",
         databaseIdentity: "0123456789abcdef",
-        lockWaitTimeout: "1s",
+        postgresLockTimeout: "1s",
         deadlineSeconds: 60,
       },
       "b1467b0f160cbe5d",
     ],
   ])("is the key existing stacks carry, with %s", (_, change, expected) => {
-    const input = { atlasImage: "arigaio/atlas:1.2.3-community", lockTimeout: "10s", sumTotal: "h1:abc=" };
+    const input = {
+      atlasImage: "arigaio/atlas:1.2.3-community",
+      atlasLockTimeout: "10s",
+      postgresLockTimeout: "5s",
+      deadlineSeconds: 300,
+      sumTotal: "h1:abc=",
+    };
     expect(migrationKey({ ...input, ...change })).toBe(expected);
   });
 });

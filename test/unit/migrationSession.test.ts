@@ -2,14 +2,16 @@ import { migrationDatabaseUrl, migrationSessionParameters, MigrationRunInput } f
 
 const input: MigrationRunInput = {
   atlasImage: "arigaio/atlas:0.13.1",
-  lockTimeout: "10s",
+  atlasLockTimeout: "10s",
+  postgresLockTimeout: "5s",
+  deadlineSeconds: 300,
   sumTotal: "t",
 };
 const params = (url: string) => Object.fromEntries(new URL(url).searchParams);
 
 describe("the migration session's URL", () => {
   it("adds lock_timeout, statement_timeout below the deadline, the connection check and a name", () => {
-    expect(migrationSessionParameters({ ...input, deadlineSeconds: 60, lockWaitTimeout: "2s" })).toEqual([
+    expect(migrationSessionParameters({ ...input, deadlineSeconds: 60, postgresLockTimeout: "2s" })).toEqual([
       ["lock_timeout", "2s"],
       ["statement_timeout", "55s"],
       ["client_connection_check_interval", "2s"],

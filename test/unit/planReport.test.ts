@@ -1,7 +1,6 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
 import { acknowledgementOf, loadSqlParser, parseAcknowledgements } from "../../lib/migration/guard";
 import {
   buildPlanReport,
@@ -10,8 +9,6 @@ import {
   deploySummary,
   diagnostics,
   guardFindings,
-  jobBaselineFor,
-  migrationKeyFor,
   parsePlanReport,
   PLAN_FILE_ENV,
   PlanReport,
@@ -20,17 +17,19 @@ import {
 } from "../../lib/deploy/report";
 import type { RunPlan } from "../../lib/migration/preflight";
 import { appliedMigrations, checkPromotion } from "../../lib/migration/promotion";
-import { imageRef, readSettings } from "../../lib/config/settings";
+import { readSpec } from "../../lib/config/readSpec";
 import { migrationDir, migrationFile } from "../support/migrationFiles";
 import { recordResources, valueOf } from "../support/pulumiMocks";
-import { DevelopersItaliaApi } from "../../components/developersItaliaApi";
+import { apiArgs, DevelopersItaliaApi } from "../../components/developersItaliaApi";
+import type { AppliedRecord } from "../../lib/deploy/applied";
+import { planDeploy } from "../../lib/deploy/plan";
 import { readPromotionSource } from "../../stack/promotionSource";
 
 recordResources();
 
 const DSN = "host=db.internal port=5432 dbname=api user=app password=s3cret sslmode=disable";
 const settingsWith = (values: Record<string, string> = {}) =>
-  readSettings({
+  readSpec({
     get: (k) => ({ databaseDsn: DSN, ...values })[k],
     isSecret: (k) => k === "databaseDsn",
   });
@@ -83,90 +82,77 @@ describe("guardFindings", () => {
   });
 });
 
-describe("migrationKeyFor", () => {
+describe("planDeploy: one migration run, its key computed once", () => {
+  const plan = (values: Record<string, string>, applied: AppliedRecord = { deployed: false }) =>
+    planDeploy({ stack: "prod", spec: settingsWith({ migrationPreflight: "off", ...values }), dir, applied });
+
   it.each([
     [{}],
     [{ migrationLockTimeout: "30s", migrationRevisionsSchema: "atlas" }],
     [{ imageDigest: `sha256:${"c".repeat(64)}`, atlasImage: "arigaio/atlas:0.13.1" }],
-  ])("is the key the component puts on the Job (%p)", async (values) => {
-    const settings = settingsWith(values);
-    const api = new DevelopersItaliaApi(`dia-${Object.keys(values).length}`, {
-      namespace: settings.namespace,
-      image: imageRef(settings.image),
-      env: settings.env,
-      databaseUrl: pulumi.secret(settings.databaseUrl!),
-      migrations: dir,
-      atlasImage: settings.migration.atlasImage,
-      migrationBaseline: settings.migration.baseline,
-      migrationLockTimeout: settings.migration.lockTimeout,
-      migrationRevisionsSchema: settings.migration.revisionsSchema,
-    });
+  ])("the report, the component's Job and its pods carry the plan's key (%p)", async (values) => {
+    const spec = settingsWith(values);
+    const deploy = await planDeploy({ stack: "prod", spec, dir, applied: { deployed: false } });
+    const api = new DevelopersItaliaApi(`dia-${Object.keys(values).length}`, apiArgs(spec, deploy, dir));
     await valueOf(api.migration.job.urn);
-    expect(migrationKeyFor(settings, dir)).toBe(api.migration.key);
+    expect(api.migration.key).toBe(deploy.migration.key);
+    expect(deploy.report.migrationKey).toBe(deploy.migration.key);
+    expect(await valueOf(api.migration.runKey)).toBe(deploy.migration.key);
   });
 
-  it("changes with what the Job runs", () => {
-    expect(migrationKeyFor(settingsWith({ migrationLockTimeout: "30s" }), dir)).not.toBe(
-      migrationKeyFor(settingsWith(), dir),
-    );
-  });
-});
-
-describe("jobBaselineFor: the Job's --baseline, and so its key", () => {
-  const B = v2.version;
-  const withBaseline = settingsWith({ migrationBaseline: B, migrationPreflight: "online" });
-  const without = settingsWith({ migrationPreflight: "online" });
-  const ID = "0123456789abcdef";
-  // The key the first run's Job carries: the plan wrote the baseline.
-  const firstKey = migrationKeyFor(withBaseline, dir, ID, { baseline: B });
-
-  it.each([
-    ["a first run writes the configured baseline", withBaseline, B, undefined, B],
-    ["a new database (offline, accepted) writes it again", withBaseline, B, firstKey, B],
-    ["kept once revisions exist: the Job keeps it", withBaseline, undefined, firstKey, B],
-    ["removed once revisions exist: the Job still keeps it", without, undefined, firstKey, B],
-    [
-      "added once revisions exist: the Job stays without",
-      withBaseline,
-      undefined,
-      migrationKeyFor(without, dir, ID, { baseline: undefined }),
-      undefined,
-    ],
-    ["never deployed and nothing to write: none", withBaseline, undefined, undefined, undefined],
-    // The Job is replaced for another change anyway; Atlas would ignore the baseline.
-    ["another input changed too: none", settingsWith({ migrationLockTimeout: "30s" }), undefined, firstKey, undefined],
-  ])("%s", (_, settings, baselineToWrite, recordedKey, expected) => {
-    expect(jobBaselineFor(settings, dir, { baselineToWrite, databaseIdentity: ID, recordedKey })).toBe(expected);
+  it("changes the key with what the Job runs", async () => {
+    expect((await plan({ migrationLockTimeout: "30s" })).migration.key).not.toBe((await plan({})).migration.key);
   });
 
-  it("leaves the key unchanged when the baseline is removed or added after the stack applied migrations", () => {
-    const keyNow = (settings: typeof without) =>
-      migrationKeyFor(settings, dir, ID, {
-        baseline: jobBaselineFor(settings, dir, {
-          baselineToWrite: undefined,
-          databaseIdentity: ID,
-          recordedKey: firstKey,
-        }),
-      });
-    expect(keyNow(without)).toBe(firstKey);
-    expect(keyNow(withBaseline)).toBe(firstKey);
-    // While it takes effect the baseline is in the key: setting it on a fresh stack is a change.
-    expect(firstKey).not.toBe(migrationKeyFor(without, dir, ID, { baseline: undefined }));
-  });
+  describe("the Job's --baseline", () => {
+    const B = v2.version;
+    const withB = { migrationBaseline: B };
+    const applied = (migrationKey: string | undefined, extra: Partial<AppliedRecord> = {}): AppliedRecord => ({
+      version: v1.version,
+      migrations: [v1.version],
+      deployed: true,
+      migrationKey,
+      ...extra,
+    });
 
-  it("puts the Job's key, not the configured baseline's, in the plan report", () => {
-    const plan = { ...offlinePlan([]), databaseIdentity: ID };
-    expect(
-      buildPlanReport({
-        stack: "prod",
-        settings: without,
-        dir,
-        plan,
-        findings: [],
-        databaseIdentity: ID,
-        recordedKey: firstKey,
-      }).migrationKey,
-    ).toBe(firstKey);
+    it("a first run writes the configured baseline, and it is in the key", async () => {
+      const first = await plan(withB);
+      expect(first.migration.input.baseline).toBe(B);
+      expect(first.migration.key).not.toBe((await plan({})).migration.key);
+    });
+
+    it("once revisions exist, the Job keeps the baseline it has whether the config keeps, drops or adds one", async () => {
+      const firstKey = (await plan(withB)).migration.key;
+      const kept = await plan(withB, applied(firstKey));
+      const removed = await plan({}, applied(firstKey));
+      expect(kept.migration.input.baseline).toBe(B);
+      expect(removed.migration.input.baseline).toBe(B);
+      expect(removed.migration.key).toBe(firstKey);
+      expect(removed.report.migrationKey).toBe(firstKey);
+      const withoutKey = (await plan({})).migration.key;
+      const added = await plan(withB, applied(withoutKey));
+      expect(added.migration.input.baseline).toBeUndefined();
+      expect(added.migration.key).toBe(withoutKey);
+    });
+
+    it("none when nothing is written and no recorded key gives one", async () => {
+      expect((await plan(withB, applied(undefined))).migration.input.baseline).toBeUndefined();
+      // The Job is replaced for another change anyway; Atlas would ignore the baseline.
+      const firstKey = (await plan(withB)).migration.key;
+      const other = await plan({ ...withB, migrationLockTimeout: "30s" }, applied(firstKey));
+      expect(other.migration.input.baseline).toBeUndefined();
+    });
+
+    it("a new database (accepted offline) writes it again", async () => {
+      const first = await plan(withB);
+      const identity = first.run.databaseIdentity;
+      const again = await plan(
+        { ...withB, migrationAcceptDatabase: identity },
+        applied(first.migration.key, { databaseIdentity: "ffffffffffffffff" }),
+      );
+      expect(again.run.baselineToWrite).toBe(B);
+      expect(again.migration.input.baseline).toBe(B);
+    });
   });
 });
 
@@ -174,9 +160,9 @@ function report(overrides: Partial<Parameters<typeof buildPlanReport>[0]> = {}):
   const plan = overrides.plan ?? offlinePlan();
   return buildPlanReport({
     stack: "prod",
-    settings: settingsWith({ allowDestructiveMigrations: JSON.stringify([acknowledgementOf(v3)]) }),
-    dir,
+    spec: settingsWith({ allowDestructiveMigrations: JSON.stringify([acknowledgementOf(v3)]) }),
     plan,
+    migrationKey: "0123456789abcdef",
     findings: guardFindings(plan.pending, [ACK_V3]),
     ...overrides,
   });
@@ -201,7 +187,7 @@ describe("buildPlanReport", () => {
       databaseIdentity: null,
       appliedVersion: "20250909000000",
       baseline: null,
-      migrationKey: migrationKeyFor(settingsWith(), dir),
+      migrationKey: "0123456789abcdef",
       promotion: null,
       refusals: [],
     });

@@ -1,17 +1,12 @@
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import {
-  ATLAS_IMAGE,
-  checkPinnedImage,
-  DEFAULT_RESOURCES,
-  isApiPasetoKey,
-  quantityMilli,
-  readSettings,
-  instanceLabel,
-  LEGACY_INSTANCE,
-  readAcknowledgements,
-} from "../../lib/config/settings";
+import { ATLAS_IMAGE, checkPinnedImage } from "../../lib/config/image";
+import { DEFAULT_RESOURCES, quantityMilli } from "../../lib/config/resources";
+import { isApiPasetoKey } from "../../lib/config/database";
+import { readSpec } from "../../lib/config/readSpec";
+import { LEGACY_INSTANCE, instanceLabel } from "../../lib/deploy/instance";
+import { readAcknowledgements } from "../../lib/config/migration";
 import { ConfigError } from "../../lib/config/source";
 import { testbedAtlasImage } from "../support/stack";
 import { goDurationNs, postgresDurationMs } from "../../lib/config/read";
@@ -24,25 +19,31 @@ function source(values: Record<string, string>, secrets = ["databaseDsn", "paset
   return { get: (k: string) => values[k], isSecret: (k: string) => secrets.includes(k) };
 }
 const read = (values: Record<string, string>, secrets?: string[]) =>
-  readSettings(source({ databaseDsn: DSN, ...values }, secrets));
+  readSpec(source({ databaseDsn: DSN, ...values }, secrets));
 
-describe("readSettings", () => {
+describe("readSpec", () => {
   it("has safe defaults", () => {
     const s = read({});
     expect(s.namespace).toBe("developers-italia");
-    expect(s.replicas).toBe(2);
+    expect(s.scaling.replicas).toBe(2);
     expect(s.image).toEqual({ repository: "ghcr.io/italia/developers-italia-api", tag: "v1.4.0", digest: undefined });
-    expect(s.databaseUrl).toBe("postgres://app:s3cret@db:5432/api?sslmode=disable");
-    expect(s.env).toEqual({ ENVIRONMENT: "production" });
+    expect(s.database.url).toBe("postgres://app:s3cret@db:5432/api?sslmode=disable");
+    // The API's own defaults, written out (internal/common/env.go at v1.4.0).
+    expect(s.env).toEqual({
+      ENVIRONMENT: "production",
+      MAX_REQUESTS: "0",
+      WEBHOOK_DEBOUNCE_MS: "1000",
+      WEBHOOK_DEBOUNCE_MAX_MS: "10000",
+    });
     expect(s.migration).toEqual({
       atlasImage: "arigaio/atlas:1.2.3-community",
       baseline: undefined,
       deadlineSeconds: 300,
-      lockTimeout: "10s",
+      atlasLockTimeout: "10s",
       revisionsSchema: undefined,
       preflight: "offline",
       allowDestructive: [],
-      lockWaitTimeout: "5s",
+      postgresLockTimeout: "5s",
       rollback: false,
       acceptDatabase: undefined,
     });
@@ -54,10 +55,10 @@ describe("readSettings", () => {
       rollbackWithoutMigrations: "true",
       migrationAcceptDatabase: "0123456789abcdef",
     });
-    expect(s.migration.lockWaitTimeout).toBe("0");
+    expect(s.migration.postgresLockTimeout).toBe("0");
     expect(s.migration.rollback).toBe(true);
     expect(s.migration.acceptDatabase).toBe("0123456789abcdef");
-    expect(read({ migrationLockWaitTimeout: "1min" }).migration.lockWaitTimeout).toBe("1min");
+    expect(read({ migrationLockWaitTimeout: "1min" }).migration.postgresLockTimeout).toBe("1min");
   });
 
   it("treats empty strings (Pulumi.yaml defaults) as unset", () => {
@@ -451,13 +452,13 @@ describe("readSettings", () => {
 
     it("puts sslrootcert on the mounted bundle in the URL both the Job and the API get", () => {
       const s = read({ databaseDsn: "host=db dbname=api user=app sslmode=verify-full", databaseCaCert: ca.certPem });
-      expect(s.databaseCaCert).toBe(ca.certPem.trim() + "\n");
+      expect(s.database.caCert).toBe(ca.certPem.trim() + "\n");
       expect(DATABASE_CA_PATH).toBe("/etc/developers-italia/database-ca/ca.crt");
-      expect(s.databaseUrl).toBe(
+      expect(s.database.url).toBe(
         "postgres://app@db/api?sslmode=verify-full&sslrootcert=/etc/developers-italia/database-ca/ca.crt",
       );
       // A plain value is fine: a CA certificate is public. Unset (Pulumi.yaml's ""), no sslrootcert.
-      expect(read({ databaseCaCert: "" }).databaseUrl).not.toContain("sslrootcert");
+      expect(read({ databaseCaCert: "" }).database.url).not.toContain("sslrootcert");
     });
 
     it.each<[Record<string, string>, string]>([

@@ -1,0 +1,114 @@
+import type { MigrationDir } from "../migration/dir";
+import { loadSqlParser } from "../migration/guard";
+import { planRun, type RunPlan, type StateReader } from "../migration/preflight";
+import { checkPromotion, type PromotionCheck, type PromotionSource } from "../migration/promotion";
+import { jobBaseline, migrationKey, migrationRun, type MigrationRun, type MigrationRunInput } from "../migration/run";
+import type { ApiSpec, MigrationSpec } from "../spec";
+import type { AppliedRecord } from "./applied";
+import { instanceLabel } from "./instance";
+import { buildPlanReport, guardFindings, type GuardFinding, type PlanReport } from "./report";
+
+export interface DeployPlanInput {
+  /** The stack's short name (instance label fallback, the report's title). */
+  readonly stack: string;
+  readonly spec: ApiSpec;
+  readonly dir: MigrationDir;
+  /** The stack's own record of its last `up` (its outputs). */
+  readonly applied: AppliedRecord;
+  /** What the `promoteFrom` stack applied, read by the caller; none without promoteFrom. */
+  readonly promotionSource?: PromotionSource;
+  /** How the online preflight reads the database (tests give their own). */
+  readonly readState?: StateReader;
+}
+
+/** Everything a deploy will do that can be known before it runs, computed once. */
+export interface DeployPlan {
+  /** The app.kubernetes.io/instance label of every object. */
+  readonly instance: string;
+  /** The preflight's plan: what is pending, the baseline, the database. */
+  readonly run: RunPlan;
+  /** The migration Job's input and content key: exactly what the component creates. */
+  readonly migration: MigrationRun;
+  readonly findings: readonly GuardFinding[];
+  readonly promotion?: PromotionCheck;
+  /** The plan as data (the MIGRATION_PLAN_FILE and the migrationPlan output). */
+  readonly report: PlanReport;
+}
+
+/**
+ * The one plan of a deploy, used by the program and `npm run plan` alike: the preflight, the
+ * Job's baseline and key, the guard's findings and the promotion check. Refuses nothing
+ * itself (the report lists its refusals); throws only what the preflight refuses.
+ */
+export async function planDeploy(input: DeployPlanInput): Promise<DeployPlan> {
+  const { spec, dir, applied } = input;
+  const m = spec.migration;
+  const run = await planRun(
+    {
+      mode: m.preflight,
+      dir,
+      // Only the online preflight reads it, and that is refused without a URL (existingSecret).
+      databaseUrl: spec.database.url ?? "",
+      databaseCaCert: spec.database.caCert,
+      baseline: m.baseline,
+      revisionsSchema: m.revisionsSchema,
+      lastAppliedVersion: m.preflight === "online" && !m.rollback ? undefined : applied.version,
+      lastAppliedMigrations: applied.migrations,
+      lastDatabaseIdentity: applied.databaseIdentity,
+      lastDatabaseUrlDigest: applied.databaseUrlDigest,
+      acceptDatabase: m.acceptDatabase,
+      rollback: m.rollback,
+    },
+    input.readState,
+  );
+  // The parser is WebAssembly: loaded only when there is something to parse.
+  if (run.pending.length > 0) await loadSqlParser();
+  const databaseIdentity = run.databaseIdentity || undefined;
+  const runWith = (baseline: string | undefined) => migrationRunInput(m, dir, databaseIdentity, baseline);
+  // The configured baseline while it takes effect; once revisions exist, the Job's own, so
+  // that adding or removing migrationBaseline then replaces nothing.
+  const baseline = jobBaseline({
+    baselineToWrite: run.baselineToWrite,
+    recordedKey: applied.migrationKey,
+    versions: dir.files.map((f) => f.version),
+    keyWith: (b) => migrationKey(runWith(b)),
+  });
+  const migration = migrationRun(runWith(baseline));
+  const findings = guardFindings(run.pending, m.allowDestructive);
+  const promotion = input.promotionSource ? checkPromotion(run.pending, input.promotionSource) : undefined;
+  const instance = instanceLabel({
+    configured: spec.instance,
+    recorded: applied.instance,
+    deployedBefore: applied.deployed,
+    stack: input.stack,
+  });
+  const report = buildPlanReport({
+    stack: input.stack,
+    spec,
+    plan: run,
+    findings,
+    promotion,
+    databaseIdentity,
+    migrationKey: migration.key,
+  });
+  return { instance, run, migration, findings, promotion, report };
+}
+
+/** The Job's run input from the stack's migration settings, the directory and the database. */
+export function migrationRunInput(
+  m: MigrationSpec,
+  dir: MigrationDir,
+  databaseIdentity: string | undefined,
+  baseline: string | undefined,
+): MigrationRunInput {
+  return {
+    atlasImage: m.atlasImage,
+    baseline,
+    atlasLockTimeout: m.atlasLockTimeout,
+    revisionsSchema: m.revisionsSchema,
+    sumTotal: dir.hashFile.total,
+    databaseIdentity,
+    postgresLockTimeout: m.postgresLockTimeout,
+    deadlineSeconds: m.deadlineSeconds,
+  };
+}
