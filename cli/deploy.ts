@@ -2,7 +2,7 @@
  * `pulumi up` of one stack as CI runs it, with the migration plan and the outcome (a failed
  * migration Job's message included) in the log and in the GitHub job summary.
  *
- *   npm run deploy -- --stack S [--cwd DIR]
+ *   npm run deploy -- --stack S [--config-file F] [--cwd DIR]
  *
  * Environment: the Pulumi backend login and secrets provider as usual (PULUMI_ACCESS_TOKEN
  * or PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE or a KMS login); KUBECONFIG, or
@@ -12,9 +12,9 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { parseArgs } from "util";
 import { projectRoot } from "../runtime/buildStamp";
 import { deploySummary, diagnostics, parsePlanReport, PLAN_FILE_ENV, PlanReport } from "../lib/deploy/report";
+import { parseOptions, runMain, stackConfigFile, UsageError } from "./args";
 import { run } from "./pulumiCli";
 
 const ROOT = projectRoot(__dirname);
@@ -24,16 +24,24 @@ function annotation(text: string): string {
   return text.replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
 }
 
+const USAGE = `
+usage: npm run deploy -- --stack S [--config-file F] [--cwd DIR]
+
+  pulumi up of stack S, with the migration plan and the outcome in the log and, in GitHub
+  Actions, in the job summary. --config-file F: its config file (default: Pulumi.<stack>.yaml;
+  for the stack npm run local made, the copy it keeps with the database DSN).`;
+
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { stack: { type: "string" }, cwd: { type: "string", default: ROOT } },
+  const values = parseOptions(argv, USAGE, {
+    stack: { type: "string" },
+    "config-file": { type: "string" },
+    cwd: { type: "string", default: ROOT },
   });
+  if (values === undefined) return 0;
   const stack = values.stack;
-  if (!stack) {
-    console.error("usage: npm run deploy -- --stack <name>");
-    return 2;
-  }
+  if (!stack) throw new UsageError(`--stack is required\n${USAGE}`);
+  const cwd = path.resolve(values.cwd);
+  const configFile = stackConfigFile(cwd, stack, values["config-file"]);
   const scratch = fs.mkdtempSync(path.join(process.env.RUNNER_TEMP ?? os.tmpdir(), "deploy-"));
   try {
     const env: NodeJS.ProcessEnv = { ...process.env, [PLAN_FILE_ENV]: path.join(scratch, "plan.json") };
@@ -48,8 +56,19 @@ async function main(argv: string[]): Promise<number> {
       "pulumi",
       // --skip-preview: the Preview workflow showed this plan for review already, and the
       // update runs the same checks before any change; a preview here would run it all twice.
-      ["up", "--yes", "--skip-preview", "--stack", stack, "--non-interactive", "--diff", "--color", "never"],
-      { cwd: path.resolve(values.cwd), env, echo: true },
+      [
+        "up",
+        "--yes",
+        "--skip-preview",
+        "--stack",
+        stack,
+        ...(configFile === undefined ? [] : ["--config-file", configFile]),
+        "--non-interactive",
+        "--diff",
+        "--color",
+        "never",
+      ],
+      { cwd, env, echo: true },
     );
     const output = `${result.stdout}\n${result.stderr}`;
     let report: PlanReport | undefined;
@@ -72,10 +91,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: Error) => {
-    console.error(err.message);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -1,22 +1,9 @@
-/**
- * Migration tools for people without Atlas installed.
- *
- *   npm run migrations:hash                 write migrations/atlas.sum
- *   npm run migrations:check                verify names, versions and atlas.sum (exit 1 on failure)
- *   npm run migrations:new -- <description> a new file with a fresh UTC version, re-hashed
- *   npm run migrations:guard -- --since <git ref> | --all
- *       the destructive-change guard over the files added or changed since <git ref> (or
- *       every file), acknowledged per stack by allowDestructiveMigrations in each
- *       Pulumi.<stack>.yaml next to the directory (exit 1 when one is not acknowledged)
- *   npm run migrations:status -- [--json] [--baseline V] [--revisions-schema S] [--url URL]
- *       read-only: what `atlas migrate apply` would run on the database in DATABASE_URL
- *       (or --url; the environment keeps the password off the process list)
- */
+/** Migration tools for people without Atlas installed (USAGE below; `--help` prints it). */
 import * as fs from "fs";
 import * as path from "path";
-import { parseArgs } from "util";
 import { execFileSync } from "child_process";
 import { parse as parseYaml } from "yaml";
+import { parseOptions, runMain, UsageError } from "./args";
 import { assertBuildCurrent, projectRoot, StaleBuildError } from "../runtime/buildStamp";
 import {
   Acknowledgement,
@@ -28,6 +15,16 @@ import {
 } from "../lib/migration/guard";
 import { parseCaBundle } from "../lib/database/tls";
 import { loadMigrationDir, readMigrationFiles, versionAt, writeSumFile } from "../lib/migration/dir";
+
+const USAGE = `
+usage: npm run migrations:hash                  write migrations/atlas.sum
+       npm run migrations:check                 verify names, versions and atlas.sum (exit 1 on failure)
+       npm run migrations:new -- <description>  a new file with a fresh UTC version, re-hashed
+       npm run migrations:guard -- --since <git ref> | --all
+           the destructive-change guard over the files added or changed since <git ref> (or every
+           file), acknowledged per stack by allowDestructiveMigrations in each Pulumi.<stack>.yaml
+       npm run migrations:status -- [--json] [--baseline V] [--revisions-schema S] [--ca-file F] [--url URL]
+           read-only: what atlas migrate apply would run on the database in DATABASE_URL (or --url)`;
 
 const DIR = process.env.MIGRATIONS_DIR ?? path.join(projectRoot(__dirname), "migrations");
 /** Exit status for a stale bin/: scripts/migrations.sh rebuilds and runs again. */
@@ -42,6 +39,11 @@ async function main(argv: string[]): Promise<number> {
     return STALE_BUILD;
   }
   const [command, ...rest] = argv;
+  if (command === undefined) throw new UsageError(USAGE.trim());
+  if ([command, ...rest].some((a) => a === "--help" || a === "-h")) {
+    process.stdout.write(`${USAGE.trim()}\n`);
+    return 0;
+  }
   switch (command) {
     case "hash": {
       const text = writeSumFile(DIR);
@@ -60,10 +62,7 @@ async function main(argv: string[]): Promise<number> {
     case "guard":
       return guard(rest);
     default:
-      console.error(
-        "usage: migrations.ts hash | check | new <description> | guard --since <ref> | status [--json] [--baseline V] [--url URL]",
-      );
-      return 2;
+      throw new UsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE.trim()}`);
   }
 }
 
@@ -96,17 +95,14 @@ function newMigration(args: string[]): number {
 }
 
 async function status(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      url: { type: "string" },
-      baseline: { type: "string" },
-      "revisions-schema": { type: "string" },
-      // The database's CA bundle (what databaseCaCert holds), for sslmode=verify-ca/verify-full.
-      "ca-file": { type: "string" },
-      json: { type: "boolean", default: false },
-    },
-  });
+  const values = parseOptions(args, USAGE, {
+    url: { type: "string" },
+    baseline: { type: "string" },
+    "revisions-schema": { type: "string" },
+    // The database's CA bundle (what databaseCaCert holds), for sslmode=verify-ca/verify-full.
+    "ca-file": { type: "string" },
+    json: { type: "boolean", default: false },
+  })!;
   const raw = values.url ?? process.env.DATABASE_URL;
   if (!raw) {
     console.error("set DATABASE_URL (a postgres:// URL or a libpq DSN), or pass --url");
@@ -171,14 +167,8 @@ function stackAcknowledgements(project: string): Map<string, Acknowledgement[]> 
 }
 
 async function guard(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: { since: { type: "string" }, all: { type: "boolean", default: false } },
-  });
-  if (!values.all && !values.since) {
-    console.error("usage: migrations.ts guard --since <git ref> | --all");
-    return 2;
-  }
+  const values = parseOptions(args, USAGE, { since: { type: "string" }, all: { type: "boolean", default: false } })!;
+  if (!values.all && !values.since) throw new UsageError(`guard needs --since <git ref> or --all\n\n${USAGE.trim()}`);
   const dir = loadMigrationDir(DIR);
   let files = dir.files;
   if (!values.all) {
@@ -218,10 +208,4 @@ async function guard(args: string[]): Promise<number> {
   return refused > 0 ? 1 : 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: Error) => {
-    console.error(err.message);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -1,17 +1,11 @@
 /**
  * The migration plan of a stack, without a preview: what will run, the baseline, the
- * database, the key, the guard's findings and the promotion check, computed by the same
- * functions the program runs, from the stack's config and outputs (read with the `pulumi`
- * CLI in your own login). Exit 1 when the deploy would be refused.
- *
- *   npm run plan -- [--stack S] [--format markdown|json] [--cwd DIR]
- *   npm run plan -- --from-file plan.json [--format markdown|json] [--out F] [--summary]
- *       render a plan the program wrote (MIGRATION_PLAN_FILE) during preview or up;
- *       --summary appends it to $GITHUB_STEP_SUMMARY, --out writes it to a file too
+ * database, the key, the guard's findings and the promotion check, computed by the program's
+ * own planDeploy from the stack's config and outputs (read with the `pulumi` CLI in your own
+ * login). Exit 1 when the deploy would be refused, 2 on a bad command line.
  */
 import * as fs from "fs";
 import * as path from "path";
-import { parseArgs } from "util";
 import { projectRoot } from "../runtime/buildStamp";
 import { loadMigrationDir } from "../lib/migration/dir";
 import { readSpec } from "../lib/config/readSpec";
@@ -19,13 +13,25 @@ import { appliedRecord } from "../lib/deploy/applied";
 import { planDeploy } from "../lib/deploy/plan";
 import { parsePlanReport, PlanReport, renderPlanMarkdown } from "../lib/deploy/report";
 import { parseAppliedMigrations } from "../lib/migration/promotion";
+import { parseOptions, runMain, stackConfigFile, UsageError } from "./args";
 import { currentStack, stackConfig, stackOutputs } from "./pulumiCli";
 
 const ROOT = projectRoot(__dirname);
 
-async function planFromStack(cwd: string, stackArg: string | undefined): Promise<PlanReport> {
+const USAGE = `
+usage: npm run plan -- [--stack S] [--config-file F] [--format markdown|json] [--cwd DIR]
+       npm run plan -- --from-file plan.json [--format markdown|json] [--out F] [--summary]
+
+  --stack S          the stack to plan (default: the selected one)
+  --config-file F    its config file (default: Pulumi.<stack>.yaml; for the stack npm run local
+                     made, the copy it keeps with the database DSN)
+  --from-file F      render a plan the program wrote (MIGRATION_PLAN_FILE) during preview or up
+  --summary          append it to $GITHUB_STEP_SUMMARY too; --out F writes it to a file too
+Exit 1 when planning a stack whose deploy would be refused.`;
+
+async function planFromStack(cwd: string, stackArg?: string, configFile?: string): Promise<PlanReport> {
   const stack = stackArg ?? (await currentStack(cwd));
-  const spec = readSpec(await stackConfig(cwd, stack));
+  const spec = readSpec(await stackConfig(cwd, stack, stackConfigFile(cwd, stack, configFile)));
   const promotionSource = spec.promoteFrom
     ? {
         stack: spec.promoteFrom,
@@ -44,20 +50,18 @@ async function planFromStack(cwd: string, stackArg: string | undefined): Promise
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      stack: { type: "string" },
-      cwd: { type: "string", default: ROOT },
-      "from-file": { type: "string" },
-      format: { type: "string", default: "markdown" },
-      out: { type: "string" },
-      summary: { type: "boolean", default: false },
-    },
+  const values = parseOptions(argv, USAGE, {
+    stack: { type: "string" },
+    "config-file": { type: "string" },
+    cwd: { type: "string", default: ROOT },
+    "from-file": { type: "string" },
+    format: { type: "string", default: "markdown" },
+    out: { type: "string" },
+    summary: { type: "boolean", default: false },
   });
+  if (values === undefined) return 0;
   if (values.format !== "markdown" && values.format !== "json") {
-    console.error(`--format ${values.format}: use markdown or json`);
-    return 2;
+    throw new UsageError(`--format ${values.format}: use markdown or json\n${USAGE}`);
   }
   const fromFile = values["from-file"];
   let text: string;
@@ -71,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
   } else {
     const report = fromFile
       ? parsePlanReport(fs.readFileSync(fromFile, "utf8"), fromFile)
-      : await planFromStack(path.resolve(values.cwd), values.stack);
+      : await planFromStack(path.resolve(values.cwd), values.stack, values["config-file"]);
     refused = report.refusals.length > 0;
     text = values.format === "json" ? `${JSON.stringify(report, null, 2)}\n` : renderPlanMarkdown(report);
   }
@@ -89,10 +93,4 @@ async function main(argv: string[]): Promise<number> {
   return !fromFile && refused ? 1 : 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: Error) => {
-    console.error(err.message);
-    process.exit(1);
-  },
-);
+runMain(main);

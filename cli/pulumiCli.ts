@@ -57,8 +57,9 @@ export async function currentStack(cwd: string): Promise<string> {
  * The stack's config as the program sees it (plain text per key, secrecy per key). Secret
  * values are decrypted into this process only, as `pulumi preview` would; never printed.
  */
-export async function stackConfig(cwd: string, stack: string): Promise<ConfigSource> {
-  const raw = (await pulumiJson(cwd, ["config", "--show-secrets", "--stack", stack])) as Record<
+export async function stackConfig(cwd: string, stack: string, configFile?: string): Promise<ConfigSource> {
+  const file = configFile === undefined ? [] : ["--config-file", configFile];
+  const raw = (await pulumiJson(cwd, ["config", "--show-secrets", "--stack", stack, ...file])) as Record<
     string,
     { value?: unknown; objectValue?: unknown; secret?: boolean }
   >;

@@ -46,6 +46,7 @@ Done in $((SECONDS - start)) s. Look around:
   source scripts/env.sh
   kubectl get jobs,deployments,replicasets,pods -n developers-italia
   psql -d developers_italia -c 'SELECT version, description, type, applied, total FROM atlas_schema_revisions.atlas_schema_revisions'
+  npm run plan -- --stack local                                 # the migration plan of the next up
   pulumi preview --config-file .local/local/Pulumi.local.yaml    # what the next up would do
   cat .local/cluster/pod-logs/*.log                             # the migration's output
 Stop it all: npm run local:down
@@ -57,6 +58,12 @@ down() {
   bash scripts/pg.sh down || true
 }
 
+case " $* " in
+  *" --help "* | *" -h "*)
+    sed -n '2,5s/^# \{0,1\}//p' "$0"
+    exit 0
+    ;;
+esac
 case ${1:-} in
   up) up ;;
   down) down ;;

@@ -250,3 +250,26 @@ test("Pulumi's handler formats what the compiled program throws without running 
   expect(out).toContain("config replicas: must be a whole number");
   expect(out).toContain("TypeError: a bug");
 });
+
+describe("the npm commands answer --help with their usage, and a bad command line with the usage and exit 2", () => {
+  const cli = (file: string, ...args: string[]) => {
+    const r = spawnSync("node", [path.join(dir, "bin", "cli", file), ...args], { cwd: dir, encoding: "utf8" });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+  it.each([
+    ["plan.js", [], "usage: npm run plan"],
+    ["deploy.js", [], "usage: npm run deploy"],
+    ["migrations.js", ["check"], "usage: npm run migrations:hash"],
+    ["migrations.js", ["guard"], "npm run migrations:guard"],
+  ])("%s %p", (file, before, usage) => {
+    for (const help of ["--help", "-h"]) {
+      const r = cli(file, ...before, help);
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+      expect(r.stdout).toContain(usage);
+    }
+    const bad = cli(file, ...(before.length > 0 ? ["guard"] : []), "--no-such-option");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("Unknown option '--no-such-option'");
+    expect(bad.stderr).toContain("usage: npm run");
+  });
+});
