@@ -16,8 +16,8 @@ import * as os from "os";
 import * as path from "path";
 import { loadMigrationDir, writeSumFile } from "../lib/migration/dir";
 import { kubeClient, KubeObject } from "../testbed/kube";
-import { createDatabase } from "../test/support/pg";
-import { TestStack } from "../test/support/stack";
+import { createDatabase } from "../testbed/pg";
+import { TestStack } from "../testbed/stack";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const rows: string[][] = [];

@@ -1,9 +1,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import { KubeClient, kubeClient, KubeObject } from "../../testbed/kube";
-import { run } from "../support/atlasJob";
-import { createDatabase, TestDatabase } from "../support/pg";
-import { TestStack } from "../support/stack";
+import { run } from "../../testbed/run";
+import { createDatabase, TestDatabase } from "../../testbed/pg";
+import { TestStack } from "../../testbed/stack";
 
 /**
  * The chart's replacement on real parts (issue 11): a stack with every chart option on,

@@ -1,8 +1,8 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { createDatabase, TestDatabase } from "../support/pg";
-import { TestStack } from "../support/stack";
+import { createDatabase, TestDatabase } from "../../testbed/pg";
+import { TestStack } from "../../testbed/stack";
 
 /**
  * The real Pulumi CLI runs the compiled program (Pulumi.yaml `main: bin/index.js`, built by

@@ -11,8 +11,8 @@ import {
   type Condition,
   type WatchRecorder,
 } from "../../testbed/kube";
-import { createDatabase, query, TestDatabase } from "../support/pg";
-import { TestStack } from "../support/stack";
+import { createDatabase, query, TestDatabase } from "../../testbed/pg";
+import { TestStack } from "../../testbed/stack";
 
 /**
  * The gate on real parts: the real Pulumi engine and Kubernetes provider against the

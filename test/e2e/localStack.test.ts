@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { TestStack } from "../support/stack";
+import { TestStack } from "../../testbed/stack";
 
 /**
  * The commands read a stack the way the program does, wherever its config lives: `npm run

@@ -1,6 +1,6 @@
 import { KubeClient, kubeClient, KubeObject } from "../../testbed/kube";
-import { createDatabase, TestDatabase } from "../support/pg";
-import { CommandResult, TestStack } from "../support/stack";
+import { createDatabase, TestDatabase } from "../../testbed/pg";
+import { CommandResult, TestStack } from "../../testbed/stack";
 
 /**
  * Issue 27 on real parts: a stack with the default createNamespace deployed into a namespace

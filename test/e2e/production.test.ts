@@ -3,8 +3,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { KubeClient, kubeClient, KubeObject, Pod } from "../../testbed/kube";
 import { MIGRATION_APPLICATION_NAME } from "../../lib/migration/run";
-import { adminUrl, createDatabase, query, TestDatabase } from "../support/pg";
-import { TestStack } from "../support/stack";
+import { adminUrl, createDatabase, query, TestDatabase } from "../../testbed/pg";
+import { TestStack } from "../../testbed/stack";
 
 /**
  * What the first days in production do to the gate, on real parts (the real Pulumi engine

@@ -3,8 +3,8 @@ import * as os from "os";
 import * as path from "path";
 import { kubeClient, KubeClient } from "../../testbed/kube";
 import type { PlanReport } from "../../lib/deploy/report";
-import { createDatabase, query, TestDatabase } from "../support/pg";
-import { CommandResult, TestStack } from "../support/stack";
+import { createDatabase, query, TestDatabase } from "../../testbed/pg";
+import { CommandResult, TestStack } from "../../testbed/stack";
 
 /**
  * Promotion on real parts: two stacks of the same project in one backend (staging and

@@ -12,7 +12,7 @@ import { findDestructiveStatements, loadSqlParser, MigrationSqlError } from "../
 import { loadMigrationDir, writeSumFile } from "../../lib/migration/dir";
 import { runInput, runMigrationJob } from "../support/atlasJob";
 import { askProbe, buildGoProbe } from "../support/goProbe";
-import { databasesDroppedAfterEach, query } from "../support/pg";
+import { databasesDroppedAfterEach, query } from "../../testbed/pg";
 import { generatedSqlFiles } from "../support/sqlFiles";
 
 interface Split {

@@ -4,7 +4,8 @@ import * as os from "os";
 import * as path from "path";
 import { computeHashFile, formatHashFile } from "../../lib/migration/atlasSum";
 import { loadMigrationDir } from "../../lib/migration/dir";
-import { atlasBinary, run } from "../support/atlasJob";
+import { run } from "../../testbed/run";
+import { atlasBinary } from "../support/atlasJob";
 import { prng } from "../support/prng";
 
 /** The real `atlas migrate hash` is the oracle for our atlas.sum. This is the test bed's 0.13.1,

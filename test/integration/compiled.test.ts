@@ -2,7 +2,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { PROGRAM_DIRS } from "../support/stack";
+import { PROGRAM_DIRS } from "../../testbed/stack";
 
 /**
  * scripts/build.sh and the migrations:* wrapper on a copy of the project: the stamp check

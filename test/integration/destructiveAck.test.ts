@@ -1,6 +1,6 @@
 import { createHash } from "crypto";
 import * as path from "path";
-import { TestStack } from "../support/stack";
+import { TestStack } from "../../testbed/stack";
 
 /**
  * The destructive-change guard's advice, followed through the real `pulumi` CLI (file

@@ -2,7 +2,7 @@ import * as path from "path";
 import { readDatabaseState } from "../../lib/database/state";
 import { dsnToUrl, DsnError, PASSED_SERVER_SETTINGS } from "../../lib/database/dsn";
 import { atlasMigrateStatus } from "../support/atlasStatus";
-import { adminUrl, createDatabase, query, TestDatabase } from "../support/pg";
+import { adminUrl, createDatabase, query, TestDatabase } from "../../testbed/pg";
 
 /**
  * What databaseDsn becomes, against the real Atlas and the test bed's PostgreSQL: the URL

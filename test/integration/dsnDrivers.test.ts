@@ -5,7 +5,7 @@ import * as path from "path";
 import { promisify } from "util";
 import { readDatabaseState } from "../../lib/database/state";
 import { dsnToUrl, DsnError } from "../../lib/database/dsn";
-import { adminUrl, query } from "../support/pg";
+import { adminUrl, query } from "../../testbed/pg";
 import { buildDrivers, connectThrough, Driver, DRIVER_NAMES, Session } from "../support/pgDrivers";
 
 /**

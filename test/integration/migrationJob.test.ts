@@ -6,7 +6,7 @@ import { findDestructiveStatements, loadSqlParser } from "../../lib/migration/gu
 import { loadMigrationDir, MigrationDir, writeSumFile } from "../../lib/migration/dir";
 import { planMigrations } from "../../lib/migration/plan";
 import { runInput, runMigrationJob } from "../support/atlasJob";
-import { databasesDroppedAfterEach, query } from "../support/pg";
+import { databasesDroppedAfterEach, query } from "../../testbed/pg";
 import { expectedApiSchema, readSchema } from "../support/schema";
 
 /**

@@ -2,8 +2,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { loadMigrationDir, MigrationDirError } from "../../lib/migration/dir";
-import { atlasBinary, run, runInput, runMigrationJob } from "../support/atlasJob";
-import { createDatabase, query, TestDatabase } from "../support/pg";
+import { run } from "../../testbed/run";
+import { atlasBinary, runInput, runMigrationJob } from "../support/atlasJob";
+import { createDatabase, query, TestDatabase } from "../../testbed/pg";
 import { prng } from "../support/prng";
 
 /**

@@ -5,7 +5,7 @@ import { Client } from "pg";
 import { loadMigrationDir, MigrationDir, writeSumFile } from "../../lib/migration/dir";
 import { MIGRATION_APPLICATION_NAME } from "../../lib/migration/run";
 import { runInput, runMigrationJob } from "../support/atlasJob";
-import { createDatabase, query, TestDatabase } from "../support/pg";
+import { createDatabase, query, TestDatabase } from "../../testbed/pg";
 
 /**
  * The migration session's settings (lock_timeout, statement_timeout,

@@ -4,7 +4,7 @@ import { readDatabaseState } from "../../lib/database/state";
 import { loadMigrationDir } from "../../lib/migration/dir";
 import { planMigrations } from "../../lib/migration/plan";
 import { runInput, runMigrationJob } from "../support/atlasJob";
-import { databasesDroppedAfterEach, pgMajor, serverVersion } from "../support/pg";
+import { databasesDroppedAfterEach, pgMajor, serverVersion } from "../../testbed/pg";
 import { expectedApiSchema, readSchema } from "../support/schema";
 
 /**

@@ -10,7 +10,7 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { createDatabase, query, TestDatabase } from "../support/pg";
+import { createDatabase, query, TestDatabase } from "../../testbed/pg";
 import { expectedApiSchema, readSchema } from "../support/schema";
 
 const ROOT = path.resolve(__dirname, "../..");

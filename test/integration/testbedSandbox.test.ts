@@ -16,7 +16,7 @@ import type { Pod, PodSpec } from "../../testbed/kube";
 import { prepareContainer, type PreparedContainer } from "../../testbed/sandbox";
 import { StartProblem, type FetchData } from "../../testbed/volumes";
 import { runInput } from "../support/atlasJob";
-import { createDatabase, query, TestDatabase } from "../support/pg";
+import { createDatabase, query, TestDatabase } from "../../testbed/pg";
 
 jest.setTimeout(120_000);
 

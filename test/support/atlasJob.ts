@@ -1,4 +1,4 @@
-import { spawn } from "child_process";
+import { run } from "../../testbed/run";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -85,15 +85,4 @@ export async function runMigrationJob(
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
-}
-
-export function run(cmd: string, args: string[], env: Record<string, string>, cwd?: string, signal?: AbortSignal) {
-  return new Promise<{ code: number; output: string }>((resolve, reject) => {
-    const child = spawn(cmd, args, { env, cwd, signal, killSignal: "SIGKILL", stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout.on("data", (b: Buffer) => (output += b.toString()));
-    child.stderr.on("data", (b: Buffer) => (output += b.toString()));
-    child.on("error", (err) => (err.name === "AbortError" ? undefined : reject(err)));
-    child.on("close", (code) => resolve({ code: code ?? -1, output }));
-  });
 }

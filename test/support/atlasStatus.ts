@@ -1,7 +1,8 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { atlasBinary, run } from "./atlasJob";
+import { run } from "../../testbed/run";
+import { atlasBinary } from "./atlasJob";
 
 /**
  * `atlas migrate status` against a URL: read-only, so it shows whether the real Atlas (its

@@ -1,7 +1,7 @@
 /** Reads the catalog of schema `public` into a plain, sorted object, and states the schema the
  * API expects (shared/design/app.md §1.3/§1.4) as data in the same shape, so that a test can
  * `expect(await readSchema(url)).toEqual(expectedApiSchema)`. */
-import { query } from "./pg";
+import { query } from "../../testbed/pg";
 
 export type FkAction = "NO ACTION" | "RESTRICT" | "CASCADE" | "SET NULL" | "SET DEFAULT";
 

@@ -12,7 +12,7 @@ import { Client } from "pg";
 import type { TLSSocket } from "tls";
 import { promisify } from "util";
 import type { ServerCert } from "./certs";
-import { pgMajor } from "./pg";
+import { pgMajor } from "../../testbed/pg";
 
 const run = promisify(execFile);
 

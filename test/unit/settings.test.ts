@@ -8,7 +8,7 @@ import { readSpec } from "../../lib/config/readSpec";
 import { LEGACY_INSTANCE, instanceLabel } from "../../lib/deploy/instance";
 import { readAcknowledgements } from "../../lib/config/migration";
 import { ConfigError } from "../../lib/config/source";
-import { testbedAtlasImage } from "../support/stack";
+import { testbedAtlasImage } from "../../testbed/stack";
 import { goDurationNs, postgresDurationMs } from "../../lib/config/read";
 import { DATABASE_CA_PATH } from "../../lib/database/tls";
 import { certDir, makeCa } from "../support/certs";

@@ -2,8 +2,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parseDocument, YAMLMap } from "yaml";
-import { writeSumFile } from "../../lib/migration/dir";
-import { run } from "./atlasJob";
+import { writeSumFile } from "../lib/migration/dir";
+import { run } from "./run";
 
 /**
  * A throw-away copy of this Pulumi project with its own file backend and stack, driven
@@ -11,7 +11,7 @@ import { run } from "./atlasJob";
  * local cluster. Each instance has its own migrations folder to edit.
  */
 
-const ROOT = path.join(__dirname, "../..");
+const ROOT = path.join(__dirname, "..");
 /** Pulumi.yaml's name: the namespace of the stack's config keys. */
 const PROJECT = /^name: *(\S+)$/m.exec(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8"))![1];
 // bin/: the compiled program that Pulumi.yaml's `main` runs (scripts/build.sh), with the
