@@ -3,6 +3,7 @@ import type { Client, ClientConfig } from "pg";
 import { DEFAULT_PORT, describeUrl, parseOwnUrl, SslMode, urlParam } from "./dsn";
 import { pgTlsOptions } from "./tls";
 import { DatabaseState, Revision } from "../migration/plan";
+import type { SchemaNames } from "../migration/schema";
 
 /** Atlas's revisions table name, and its schema when the URL is not bound to one schema. */
 export const REVISIONS_TABLE = "atlas_schema_revisions";
@@ -88,8 +89,9 @@ export async function readDatabaseState(url: string, options: ReadOptions = {}):
     await client.query("SET LOCAL statement_timeout = '10s'");
     const revisions = await readRevisions(client, revisionsSchema);
     const notCleanReason = await notCleanReasonOf(client, schema, revisionsSchema);
+    const names = await schemaNamesOf(client, schema ?? "public", revisionsSchema);
     await client.query("ROLLBACK");
-    return { revisions, notCleanReason };
+    return { revisions, notCleanReason, schema: names };
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -147,6 +149,38 @@ async function readRevisions(client: Client, schema: string): Promise<Revision[]
     error: r.error,
     errorStmt: r.error_stmt,
   }));
+}
+
+/**
+ * The tables (with their columns) and the indexes that back no constraint of `schema`, but
+ * Atlas's own revisions table: what a baseline is checked against (lib/migration/schema.ts).
+ */
+async function schemaNamesOf(client: Client, schema: string, revisionsSchema: string): Promise<SchemaNames> {
+  const columns = await client.query<{ table: string; column: string }>(
+    `SELECT c.relname AS table, a.attname AS column
+       FROM pg_class c
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT (n.nspname = $2 AND c.relname = $3)
+      ORDER BY 1, 2`,
+    [schema, revisionsSchema, REVISIONS_TABLE],
+  );
+  const indexes = await client.query<{ name: string }>(
+    `SELECT i.relname AS name
+       FROM pg_index x
+       JOIN pg_class i ON i.oid = x.indexrelid
+       JOIN pg_class t ON t.oid = x.indrelid
+       JOIN pg_namespace n ON n.oid = t.relnamespace
+      WHERE n.nspname = $1 AND NOT (n.nspname = $2 AND t.relname = $3)
+        AND NOT EXISTS (
+          SELECT 1 FROM pg_constraint k
+           WHERE k.conindid = x.indexrelid AND k.conrelid = x.indrelid AND k.contype IN ('p', 'u', 'x'))
+      ORDER BY 1`,
+    [schema, revisionsSchema, REVISIONS_TABLE],
+  );
+  const tables: Record<string, string[]> = {};
+  for (const { table, column } of columns.rows) (tables[table] ??= []).push(column);
+  return { tables, indexes: indexes.rows.map((r) => r.name) };
 }
 
 /** Atlas 0.13's postgres Driver.CheckClean, as SQL. */

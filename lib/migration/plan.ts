@@ -1,4 +1,5 @@
 import { MigrationFile } from "./dir";
+import type { SchemaNames } from "./schema";
 
 /**
  * Which migrations `atlas migrate apply` will run, decided the way Atlas 0.13 decides it
@@ -25,11 +26,14 @@ export interface DatabaseState {
   readonly revisions: readonly Revision[];
   /** Why Atlas would call the database not clean; undefined when it is clean. */
   readonly notCleanReason?: string;
+  /** The tables, columns and indexes of the schema the migrations build into (a baseline is checked against them). */
+  readonly schema?: SchemaNames;
 }
 
 export type ProblemCode =
   | "baseline-on-clean-database"
   | "baseline-not-in-directory"
+  | "baseline-schema-mismatch"
   | "missing-baseline"
   | "database-ahead"
   | "failed-revision"

@@ -11,6 +11,8 @@ import {
 import { MigrationDir, MigrationFile } from "./dir";
 import { databaseIdentity, databaseUrlDigest, readDatabaseState, ReadOptions } from "../database/state";
 import type { MigrationPreflight } from "../spec";
+import { loadSqlParser } from "./guard";
+import { foldSchema, SchemaFoldError, schemaDifference, type SchemaNames } from "./schema";
 
 /**
  * What the next `up` will migrate, decided before any resource is registered: online from
@@ -110,6 +112,11 @@ export async function planRun(input: PreflightInput, read: StateReader = readDat
     const state = await read(input.databaseUrl, { revisionsSchema: input.revisionsSchema, ca: input.databaseCaCert });
     const plan: MigrationPlan = planMigrations(dir.files, state, baseline);
     if (plan.problems.length > 0) throw new PreflightError(plan.problems);
+    if (plan.baselineToWrite !== undefined && state.schema !== undefined) {
+      await loadSqlParser();
+      const wrong = baselineMismatch(dir.files, plan.baselineToWrite, state.schema);
+      if (wrong) throw new PreflightError([wrong]);
+    }
     return {
       ...common,
       pending: plan.pending,
@@ -244,4 +251,62 @@ export function describePlan(plan: RunPlan, key: string): string {
   for (const note of plan.notes) lines.push(`  ${note}`);
   lines.push(`  migration key: ${key}`);
   return lines.join("\n");
+}
+
+/**
+ * A baseline records its files as applied without running them, so the database must
+ * already have what they build: the tables, columns and indexes of the migrations up to the
+ * baseline (compared as names, column order aside; what a later file creates IF NOT EXISTS
+ * may be there already). Otherwise the schema drifts for good: every later plan says nothing
+ * is pending. Names what is missing or extra, and the version whose schema the database has.
+ */
+export function baselineMismatch(
+  files: readonly MigrationFile[],
+  baseline: string,
+  live: SchemaNames,
+): Problem | undefined {
+  const upTo = (v: string) => files.filter((f) => f.version <= v);
+  const after = (v: string) => files.filter((f) => f.version > v);
+  const differenceAt = (v: string) => schemaDifference(foldSchema(upTo(v), after(v)), live);
+  let difference: ReturnType<typeof schemaDifference>;
+  try {
+    difference = differenceAt(baseline);
+  } catch (err) {
+    if (!(err instanceof SchemaFoldError)) throw err;
+    return {
+      code: "baseline-schema-mismatch",
+      message:
+        `migrationBaseline ${baseline} cannot be checked against the database's schema: ${err.message}; ` +
+        "check by hand that the database has every table, column and index the files up to it create, then set " +
+        "migrationPreflight to off for this deploy to take that risk knowingly",
+    };
+  }
+  if (difference.missing.length === 0 && difference.extra.length === 0) return undefined;
+  const list = (items: string[]) =>
+    items.length > 8 ? `${items.slice(0, 8).join(", ")} and ${items.length - 8} more` : items.join(", ");
+  const parts = [
+    difference.missing.length > 0 ? `it lacks ${list(difference.missing)}` : "",
+    difference.extra.length > 0 ? `it has ${list(difference.extra)}, which no file up to it creates` : "",
+  ].filter(Boolean);
+  const matching = files
+    .map((f) => f.version)
+    .find((v) => {
+      try {
+        const d = differenceAt(v);
+        return d.missing.length === 0 && d.extra.length === 0;
+      } catch {
+        return false;
+      }
+    });
+  return {
+    code: "baseline-schema-mismatch",
+    message:
+      `migrationBaseline ${baseline} does not match the database: ${parts.join("; ")}. A baseline records the files ` +
+      "up to it as applied without running them, so the schema would stay like this and every later plan would " +
+      "say nothing is pending. " +
+      (matching
+        ? `The database has the schema of ${matching}: pulumi config set migrationBaseline ${matching}`
+        : "No version of the migration directory has this schema: compare the database with migrations/README.md " +
+          "(which release built it) before setting a baseline"),
+  };
 }

@@ -47,7 +47,11 @@ describe("databaseDsn against the real Atlas", () => {
     const atlas = await status(url);
     expect(atlas.output).not.toContain("ab%zz");
     expect(atlas.ok).toBe(true);
-    await expect(readDatabaseState(url)).resolves.toEqual({ revisions: [], notCleanReason: undefined });
+    await expect(readDatabaseState(url)).resolves.toEqual({
+      revisions: [],
+      notCleanReason: undefined,
+      schema: { tables: {}, indexes: [] },
+    });
   });
 
   it.each([

@@ -105,7 +105,11 @@ describe("what databaseDsn accepts reaches the same role and database in libpq, 
         ssl: false,
       });
     }
-    await expect(readDatabaseState(url)).resolves.toEqual({ revisions: [], notCleanReason: undefined });
+    await expect(readDatabaseState(url)).resolves.toEqual({
+      revisions: [],
+      notCleanReason: undefined,
+      schema: { tables: {}, indexes: [] },
+    });
   });
 
   it("an IPv6 host without a port: lib/pq cannot split [::1] alone, so the URL names the default port", async () => {

@@ -11,6 +11,11 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { createDatabase, query, TestDatabase } from "../../testbed/pg";
+import { loadMigrationDir } from "../../lib/migration/dir";
+import { loadSqlParser } from "../../lib/migration/guard";
+import { planRun, PreflightError } from "../../lib/migration/preflight";
+import { foldSchema } from "../../lib/migration/schema";
+import { readDatabaseState } from "../../lib/database/state";
 import { expectedApiSchema, readSchema } from "../support/schema";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -87,9 +92,10 @@ function atlasBinary(): string {
 }
 
 /** `atlas migrate apply` on our directory; the URL goes on argv, acceptable in a test only. */
-function apply(url: string, baseline?: string): Promise<RunResult> {
+function apply(url: string, baseline?: string, amount?: number): Promise<RunResult> {
   const args = ["migrate", "apply", "--url", url, "--dir", `file://${MIGRATIONS}`, "--tx-mode", "file"];
   if (baseline) args.push("--baseline", baseline);
+  if (amount !== undefined) args.push(String(amount));
   return run(atlasBinary(), args, { env: atlasEnv });
 }
 
@@ -154,6 +160,32 @@ function withDatabase(prefix: string, body: (db: TestDatabase) => Promise<void>)
 
 jest.setTimeout(120_000);
 
+const dir = loadMigrationDir(MIGRATIONS);
+beforeAll(() => loadSqlParser());
+
+/** The program's online preflight with this baseline: undefined when accepted, else its message. */
+async function baselineRefusal(url: string, baseline: string): Promise<string | undefined> {
+  try {
+    await planRun({ mode: "online", dir, databaseUrl: url, baseline });
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof PreflightError)) throw err;
+    return err.message;
+  }
+}
+
+/** Each baseline a GORM database could be at: only `right` is accepted, and every refusal names it. */
+async function expectOnlyBaseline(url: string, right: string): Promise<void> {
+  for (const candidate of [V1, V2, V3, V4]) {
+    const refusal = await baselineRefusal(url, candidate);
+    if (candidate === right) expect(refusal).toBeUndefined();
+    else
+      expect(refusal).toContain(
+        `The database has the schema of ${right}: pulumi config set migrationBaseline ${right}`,
+      );
+  }
+}
+
 describe("migrations directory", () => {
   test("atlas migrate validate passes on the repository's directory", async () => {
     const res = await run(atlasBinary(), ["migrate", "validate", "--dir", `file://${MIGRATIONS}`], { env: atlasEnv });
@@ -169,6 +201,38 @@ describe("migrations directory", () => {
       .map((f) => f.split("_")[0]);
     expect(versions).toEqual(ALL_VERSIONS);
   });
+});
+
+describe("the baseline check's reading of the files (lib/migration/schema.ts)", () => {
+  test.each(ALL_VERSIONS.map((v, i) => [v, i + 1]))(
+    "what the files up to %s build, folded from their statements, is what PostgreSQL has after Atlas applies them",
+    (version, amount) =>
+      withDatabase("mig_fold", async (db) => {
+        const res = await apply(db.url, undefined, amount as number);
+        expect(res.code).toBe(0);
+        const live = (await readDatabaseState(db.url)).schema!;
+        const folded = foldSchema(dir.files.filter((f) => f.version <= (version as string)));
+        expect({ tables: live.tables, indexes: live.indexes }).toEqual({
+          tables: folded.tables,
+          indexes: folded.indexes,
+        });
+      })(),
+  );
+
+  test(
+    "v1.3.0's database with v1.4.0's baseline is refused, naming what it lacks and the version it is at",
+    withDatabase("mig_wrong", async (db) => {
+      expect((await apply(db.url, undefined, 3)).code).toBe(0);
+      await query(db.url, "DROP SCHEMA atlas_schema_revisions CASCADE");
+      const refusal = await baselineRefusal(db.url, V4);
+      expect(refusal).toContain(
+        `migrationBaseline ${V4} does not match the database: it lacks column catalogs.analysis, index idx_catalogs_analysis_gin.`,
+      );
+      expect(refusal).toContain(`The database has the schema of ${V3}: pulumi config set migrationBaseline ${V3}`);
+      const early = await baselineRefusal(db.url, V1);
+      expect(early).toContain("which no file up to it creates");
+    }),
+  );
 });
 
 describe("fresh database", () => {
@@ -207,6 +271,7 @@ describe("databases built by GORM AutoMigrate (fixtures)", () => {
     ({ fixture, baseline, executed }) =>
       withDatabase("mig_gorm", async (db) => {
         await loadFixture(db.url, fixture);
+        await expectOnlyBaseline(db.url, baseline);
         const before = await tableOids(db.url);
         const res = await apply(db.url, baseline);
         expect(res.stderr).toBe("");
@@ -374,6 +439,7 @@ describe("GORM oracle (testbed/gorm-oracle, GORM v1.31.2 AutoMigrate)", () => {
     ({ releases, baseline, executed }) =>
       withDatabase("oracle_path", async (db) => {
         for (const release of releases) await runOracle(db.url, release);
+        await expectOnlyBaseline(db.url, baseline);
         const oids = await tableOids(db.url);
         const res = await apply(db.url, baseline);
         expect(res.stderr).toBe("");
