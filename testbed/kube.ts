@@ -5,6 +5,7 @@
  * It understands the kubeconfig that scripts/cluster.sh writes: one cluster with a `server`
  * and a CA, one user with a client certificate and key (inline `*-data` or file paths).
  * It is not a general kubeconfig reader (no contexts switching, no exec plugins, no tokens).
+ * Why not the official @kubernetes/client-node (measured): docs/testbed.md, "The API client".
  *
  *   const kube = kubeClient();                    // $KUBECONFIG, else $CLUSTER_DIR/kubeconfig
  *   const job = await kube.get<Job>("/apis/batch/v1/namespaces/ns/jobs/migrate");
