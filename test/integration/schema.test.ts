@@ -8,8 +8,8 @@
  * The oracle part also needs Go and the Go module proxy (first build only). */
 import { execFile } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
+import { buildGormOracle, OracleLine, runGormOracle } from "../../testbed/gormOracle";
 import { createDatabase, query, TestDatabase } from "../../testbed/pg";
 import { loadMigrationDir } from "../../lib/migration/dir";
 import { loadSqlParser } from "../../lib/migration/guard";
@@ -21,7 +21,6 @@ import { expectedApiSchema, readSchema } from "../support/schema";
 const ROOT = path.resolve(__dirname, "../..");
 const MIGRATIONS = path.join(ROOT, "migrations");
 const FIXTURES = path.join(ROOT, "test/fixtures");
-const ORACLE_SRC = path.join(ROOT, "testbed/gorm-oracle");
 
 const V1 = "20250909000000";
 const V2 = "20260410000000";
@@ -305,30 +304,6 @@ describe("databases built by GORM AutoMigrate (fixtures)", () => {
 
 // --- GORM oracle ---------------------------------------------------------------------------
 
-interface OracleLine {
-  sql: string;
-  rows: number;
-  error?: string;
-}
-
-function toolsCache(): string {
-  return (
-    process.env.TOOLS_CACHE ??
-    path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "developers-italia-deploy", "tools")
-  );
-}
-
-const ORACLE_BIN = path.join(toolsCache(), "gorm-oracle", "bin", "gorm-oracle");
-
-async function runOracle(url: string, release = "v1.4.0"): Promise<OracleLine[]> {
-  const res = await run(ORACLE_BIN, ["-release", release], { env: { ...process.env, DATABASE_URL: url } });
-  if (res.code !== 0) throw new Error(`gorm-oracle -release ${release} failed (${res.code}): ${res.stderr}`);
-  return res.stdout
-    .split("\n")
-    .filter((l) => l.trim() !== "")
-    .map((l) => JSON.parse(l) as OracleLine);
-}
-
 /** Statements that change the schema: anything but a read. */
 function ddlOf(lines: OracleLine[]): string[] {
   return lines.map((l) => l.sql.trim()).filter((s) => !/^SELECT\b/i.test(s));
@@ -361,21 +336,7 @@ const gormPaths: { name: string; releases: string[]; baseline: string; executed:
 ];
 
 describe("GORM oracle (testbed/gorm-oracle, GORM v1.31.2 AutoMigrate)", () => {
-  beforeAll(async () => {
-    fs.mkdirSync(path.dirname(ORACLE_BIN), { recursive: true });
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      GOTOOLCHAIN: "local",
-      GOFLAGS: "-mod=readonly",
-      CGO_ENABLED: "0",
-    };
-    const res = await run("go", ["build", "-trimpath", "-o", ORACLE_BIN, "."], {
-      cwd: ORACLE_SRC,
-      env,
-      timeoutMs: 600_000,
-    });
-    if (res.code !== 0) throw new Error(`building testbed/gorm-oracle failed:\n${res.stderr}`);
-  }, 600_000);
+  beforeAll(() => buildGormOracle(), 600_000);
 
   test(
     "on a schema built by our migrations, AutoMigrate executes no DDL but the two GIN IF NOT EXISTS statements",
@@ -383,7 +344,7 @@ describe("GORM oracle (testbed/gorm-oracle, GORM v1.31.2 AutoMigrate)", () => {
       expect((await apply(db.url)).code).toBe(0);
       const before = await readSchema(db.url, { columnOrder: true });
       const oids = await tableOids(db.url);
-      const lines = await runOracle(db.url);
+      const lines = await runGormOracle(db.url);
       expect(lines.filter((l) => l.error)).toEqual([]);
       expect(ddlOf(lines)).toEqual(GIN_STATEMENTS);
       expect(lines.length).toBeGreaterThan(50); // it did inspect every table
@@ -395,7 +356,7 @@ describe("GORM oracle (testbed/gorm-oracle, GORM v1.31.2 AutoMigrate)", () => {
   test(
     "a database AutoMigrate creates fresh equals the expected schema and ours",
     withDatabase("oracle_fresh", async (db) => {
-      const lines = await runOracle(db.url);
+      const lines = await runGormOracle(db.url);
       expect(ddlOf(lines).filter((s) => /^CREATE TABLE/i.test(s))).toHaveLength(9);
       const gorm = await readSchema(db.url);
       expect(gorm).toEqual(expectedApiSchema);
@@ -421,7 +382,7 @@ describe("GORM oracle (testbed/gorm-oracle, GORM v1.31.2 AutoMigrate)", () => {
     "$fixture is what GORM leaves after $releases (column order included)",
     ({ fixture, releases }) =>
       withDatabase("oracle_fixture", async (db) => {
-        for (const release of releases) await runOracle(db.url, release);
+        for (const release of releases) await runGormOracle(db.url, release);
         const fromFixture = await createDatabase("oracle_fixture_sql");
         try {
           await loadFixture(fromFixture.url, fixture);
@@ -438,7 +399,7 @@ describe("GORM oracle (testbed/gorm-oracle, GORM v1.31.2 AutoMigrate)", () => {
     "$name: baseline $baseline, then AutoMigrate of main finds nothing to change",
     ({ releases, baseline, executed }) =>
       withDatabase("oracle_path", async (db) => {
-        for (const release of releases) await runOracle(db.url, release);
+        for (const release of releases) await runGormOracle(db.url, release);
         await expectOnlyBaseline(db.url, baseline);
         const oids = await tableOids(db.url);
         const res = await apply(db.url, baseline);
@@ -447,7 +408,7 @@ describe("GORM oracle (testbed/gorm-oracle, GORM v1.31.2 AutoMigrate)", () => {
         await expectRevisions(db.url, baseline, executed);
         expectTablesKept(oids, await tableOids(db.url));
         expect(await readSchema(db.url)).toEqual(expectedApiSchema);
-        const lines = await runOracle(db.url);
+        const lines = await runGormOracle(db.url);
         expect(ddlOf(lines)).toEqual(GIN_STATEMENTS);
       })(),
   );
