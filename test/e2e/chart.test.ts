@@ -1,6 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { KubeClient, kubeClient, KubeObject } from "../../testbed/kube";
+import { standInIngressController } from "../../testbed/ingressController";
 import { run } from "../../testbed/run";
 import { createDatabase, TestDatabase } from "../../testbed/pg";
 import { TestStack } from "../../testbed/stack";
@@ -44,7 +45,7 @@ interface JobObject extends KubeObject {
 let kube: KubeClient;
 let db: TestDatabase;
 let stack: TestStack;
-let ingressController: NodeJS.Timeout | undefined;
+let stopIngressController: (() => void) | undefined;
 
 const list = async <T>(apiPath: string) => (await kube.list<T>(apiPath)).items;
 const deployment = async () => (await list<Deployment>(`/apis/apps/v1/namespaces/${NS}/deployments`))[0];
@@ -65,24 +66,6 @@ function setObjectConfig(values: Record<string, unknown>) {
   const lines = Object.entries(values).map(([k, v]) => `  developers-italia-api:${k}: ${JSON.stringify(v)}`);
   expect(text).toMatch(/^config:$/m);
   fs.writeFileSync(file, text.replace(/^config:$/m, ["config:", ...lines].join("\n")));
-}
-
-/** Stands in for an ingress controller: publishes a load-balancer address on our Ingress, as controllers do. */
-function startIngressController() {
-  ingressController = setInterval(() => {
-    void (async () => {
-      for (const ing of await list<KubeObject & { status?: { loadBalancer?: { ingress?: unknown[] } } }>(
-        `/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses`,
-      )) {
-        if (ing.status?.loadBalancer?.ingress?.length) continue;
-        await kube.patch(
-          `/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses/${ing.metadata.name}/status`,
-          { status: { loadBalancer: { ingress: [{ ip: "127.0.0.1" }] } } },
-          "merge",
-        );
-      }
-    })().catch(() => undefined);
-  }, 500);
 }
 
 beforeAll(async () => {
@@ -157,7 +140,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (ingressController) clearInterval(ingressController);
+  stopIngressController?.();
   stack?.remove();
   await kube?.delete(`/api/v1/namespaces/${NS}`);
   await kube?.delete(`/apis/scheduling.k8s.io/v1/priorityclasses/${PRIORITY_CLASS}`);
@@ -197,7 +180,7 @@ describe("a drop-in replacement for the Helm chart, end to end", () => {
         ).status?.conditions?.some((c) => c.type === "Established" && c.status === "True"),
       { what: "the ServiceMonitor CRD to be established" },
     );
-    startIngressController();
+    stopIngressController = standInIngressController(kube, NS);
 
     const up = await stack.up();
     expect(up.code).toBe(0);
