@@ -218,25 +218,12 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
               ...schedulingSpec(args.scheduling, selector),
               ...(volumes.length > 0 ? { volumes } : {}),
               containers: [
-                {
-                  name: APP,
-                  image: workload.image,
-                  imagePullPolicy: args.scheduling.imagePullPolicy,
-                  ports: [{ name: "http", containerPort: PORT, protocol: "TCP" }],
-                  env: [
-                    ...Object.entries(workload.env)
-                      .sort(([a], [b]) => a.localeCompare(b))
-                      .map(([k, value]) => ({ name: k, value })),
-                    ...this.secretEnv(name, database, workload.pasetoKey, { namespace, labels }),
-                  ],
-                  ...(volumeMounts.length > 0 ? { volumeMounts } : {}),
-                  startupProbe: probe("/livez", 30),
-                  livenessProbe: probe("/livez", 3),
-                  readinessProbe: probe("/readyz", 3),
-                  resources: workload.resources,
-                  securityContext: containerSecurityContext,
-                  terminationMessagePolicy: "FallbackToLogsOnError",
-                },
+                apiContainer(
+                  workload,
+                  args.scheduling.imagePullPolicy,
+                  volumeMounts,
+                  this.secretEnv(name, database, workload.pasetoKey, { namespace, labels }),
+                ),
               ],
             },
           },
@@ -321,8 +308,38 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
   }
 }
 
-function probe(path: string, failureThreshold: number) {
-  return { httpGet: { path, port: "http" }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold };
+/** The API's container: its image, port, environment (plain, then secret), probes and hardening. */
+function apiContainer(
+  workload: ApiWorkloadArgs,
+  imagePullPolicy: SchedulingSpec["imagePullPolicy"],
+  volumeMounts: k8s.types.input.core.v1.VolumeMount[],
+  secretEnv: k8s.types.input.core.v1.EnvVar[],
+): k8s.types.input.core.v1.Container {
+  const probe = (path: string, failureThreshold: number) => ({
+    httpGet: { path, port: "http" },
+    periodSeconds: 10,
+    timeoutSeconds: 2,
+    failureThreshold,
+  });
+  return {
+    name: APP,
+    image: workload.image,
+    imagePullPolicy,
+    ports: [{ name: "http", containerPort: PORT, protocol: "TCP" }],
+    env: [
+      ...Object.entries(workload.env)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, value]) => ({ name: k, value })),
+      ...secretEnv,
+    ],
+    ...(volumeMounts.length > 0 ? { volumeMounts } : {}),
+    startupProbe: probe("/livez", 30),
+    livenessProbe: probe("/livez", 3),
+    readinessProbe: probe("/readyz", 3),
+    resources: workload.resources,
+    securityContext: containerSecurityContext,
+    terminationMessagePolicy: "FallbackToLogsOnError",
+  };
 }
 
 /** The component's arguments for a stack's spec and its plan (what index.ts deploys). */
