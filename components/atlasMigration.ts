@@ -81,9 +81,13 @@ export class AtlasMigration extends pulumi.ComponentResource {
     // migrationDatabaseUrl cannot be added to a value this program never sees.
     const { database } = args;
     let secret: k8s.core.v1.Secret | undefined;
-    let secretRef: { secret: pulumi.Input<string>; secretKey?: string };
+    let secretRef: { secret: pulumi.Input<string>; secretKey?: string; secretOptional?: boolean };
     if ("existingSecret" in database) {
-      secretRef = { secret: database.existingSecret.name, secretKey: database.existingSecret.key };
+      secretRef = {
+        secret: database.existingSecret.name,
+        secretKey: database.existingSecret.key,
+        secretOptional: true,
+      };
     } else {
       secret = new k8s.core.v1.Secret(
         `${name}-db`,
@@ -99,7 +103,11 @@ export class AtlasMigration extends pulumi.ComponentResource {
       secretRef = { secret: secret.metadata.name };
     }
 
-    const data = configMapData(args.dir, formatHashFile(args.dir.hashFile));
+    const external =
+      "existingSecret" in database
+        ? { secret: database.existingSecret.name, key: database.existingSecret.key }
+        : undefined;
+    const data = configMapData(args.dir, formatHashFile(args.dir.hashFile), external);
     const size = Object.entries(data).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
     if (size > CONFIGMAP_LIMIT_BYTES) {
       throw new pulumi.ResourceError(

@@ -143,9 +143,38 @@ export function jobBaseline(input: JobBaselineInput): string | undefined {
   return input.versions.find((version) => input.keyWith(version) === recorded);
 }
 
-/** atlas.hcl: the URL comes from the environment, never from argv. */
-export function atlasConfig(): string {
-  return [`env "${ATLAS_ENV}" {`, `  url = getenv("${DATABASE_URL_ENV}")`, `}`, ``].join("\n");
+/** A Secret managed elsewhere that holds the Job's database URL under `key`. */
+export interface ExternalUrlSource {
+  readonly secret: string;
+  readonly key: string;
+}
+
+/**
+ * atlas.hcl: the URL comes from the environment, never from argv. From a Secret managed
+ * elsewhere the Job reads it optionally (a missing Secret or key would keep the pod from
+ * starting until the deadline), so the file checks it first: empty, or not a postgres:// URL
+ * (the chart's key=value DSN), Atlas stops at once with an error that names the Secret and the
+ * key (a text Atlas cannot open as a URL, quoted in its error) and never the value.
+ */
+export function atlasConfig(external?: ExternalUrlSource): string {
+  if (external === undefined) {
+    return [`env "${ATLAS_ENV}" {`, `  url = getenv("${DATABASE_URL_ENV}")`, `}`, ``].join("\n");
+  }
+  const where = `Secret ${external.secret}, key ${external.key}`;
+  const missing = `no database URL: ${where}, is missing or empty; create it with a postgres:// URL`;
+  const notUrl =
+    `no database URL: ${where}, does not hold a postgres:// URL (a key=value DSN, as the chart stores it?); ` +
+    "store postgres://user:password@host:5432/name?sslmode=...";
+  return [
+    "locals {",
+    `  url    = getenv("${DATABASE_URL_ENV}")`,
+    `  is_url = substr(local.url, 0, 11) == "postgres://" || substr(local.url, 0, 13) == "postgresql://"`,
+    "}",
+    `env "${ATLAS_ENV}" {`,
+    `  url = local.is_url ? local.url : (local.url == "" ? ${JSON.stringify(missing)} : ${JSON.stringify(notUrl)})`,
+    "}",
+    "",
+  ].join("\n");
 }
 
 /** `atlas` arguments; the flags are explicit so the plan shows them. */
@@ -169,8 +198,12 @@ export function atlasArgs(input: MigrationRunInput): string[] {
 }
 
 /** ConfigMap content: every migration file, atlas.sum and atlas.hcl. */
-export function configMapData(dir: MigrationDir, sumText: string): Record<string, string> {
-  const data: Record<string, string> = { "atlas.hcl": atlasConfig(), [SUM_FILE]: sumText };
+export function configMapData(
+  dir: MigrationDir,
+  sumText: string,
+  external?: ExternalUrlSource,
+): Record<string, string> {
+  const data: Record<string, string> = { "atlas.hcl": atlasConfig(external), [SUM_FILE]: sumText };
   for (const f of dir.files) data[configMapKey(f.name)] = f.text;
   return data;
 }
@@ -214,6 +247,8 @@ export interface PodNames {
   readonly secret: k8s.types.input.core.v1.SecretKeySelector["name"];
   /** The key of the database URL in that Secret. @default SECRET_KEY */
   readonly secretKey?: string;
+  /** A Secret managed elsewhere: read optionally, so atlas.hcl reports a missing one at once. */
+  readonly secretOptional?: boolean;
   readonly configMap: k8s.types.input.core.v1.ConfigMapVolumeSource["name"];
   /** ConfigMap holding the database CA bundle (key DATABASE_CA_FILE), when there is one. */
   readonly databaseCa?: k8s.types.input.core.v1.ConfigMapVolumeSource["name"];
@@ -264,7 +299,13 @@ export function migrationPodSpec(
 ): k8s.types.input.core.v1.PodTemplateSpec {
   const secretEnv = (name: string) => ({
     name,
-    valueFrom: { secretKeyRef: { name: names.secret, key: names.secretKey ?? SECRET_KEY } },
+    valueFrom: {
+      secretKeyRef: {
+        name: names.secret,
+        key: names.secretKey ?? SECRET_KEY,
+        ...(names.secretOptional ? { optional: true } : {}),
+      },
+    },
   });
   const container = {
     name: "atlas",

@@ -297,11 +297,15 @@ describe("useExistingSecret", () => {
       { name: "PASETO_KEY", valueFrom: { secretKeyRef: { name: "api-db", key: "pasetoKey", optional: true } } },
     ]);
     const job = named("dia-migrate-job");
+    // Optional, so that a missing Secret or key fails the Job at once, through atlas.hcl's check.
     expect(job.inputs.spec.template.spec.containers[0].env[0]).toEqual({
       name: "DATABASE_URL",
-      valueFrom: { secretKeyRef: { name: "api-db", key: "databaseDSN" } },
+      valueFrom: { secretKeyRef: { name: "api-db", key: "databaseDSN", optional: true } },
     });
     expect(job.dependsOn).not.toContain("dia-migrate-db");
+    const hcl = named("dia-migrate-files").inputs.data["atlas.hcl"] as string;
+    expect(hcl).toContain("no database URL: Secret api-db, key databaseDSN, is missing or empty");
+    expect(hcl).toContain("does not hold a postgres:// URL");
   });
 });
 
