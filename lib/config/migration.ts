@@ -45,14 +45,6 @@ export function readMigration(config: ConfigSource): MigrationSpec {
     throw new ConfigError("migrationRevisionsSchema", `${JSON.stringify(revisionsSchema)} is not a plain schema name`);
   }
   const preflight = oneOf<MigrationPreflight>(config, "migrationPreflight", ["online", "offline", "off"], "offline");
-  if (baseline !== undefined && preflight === "offline") {
-    throw new ConfigError(
-      "migrationBaseline",
-      "needs migrationPreflight: online, so the database is checked for the schema before a baseline revision is written " +
-        "(Atlas writes a baseline even on an empty database and then skips the schema); run this deploy from where the " +
-        "database is reachable, or set migrationPreflight to off to take that risk knowingly",
-    );
-  }
   const allowDestructive = readAcknowledgements(
     "allowDestructiveMigrations",
     text(config, "allowDestructiveMigrations"),

@@ -34,6 +34,7 @@ export type ProblemCode =
   | "baseline-on-clean-database"
   | "baseline-not-in-directory"
   | "baseline-schema-mismatch"
+  | "baseline-unchecked"
   | "missing-baseline"
   | "database-ahead"
   | "failed-revision"

@@ -126,6 +126,31 @@ export async function planRun(input: PreflightInput, read: StateReader = readDat
     };
   }
 
+  const plan = planOffline(input, common, identity, notes);
+  if (mode === "offline" && plan.baselineToWrite !== undefined) throw new PreflightError([baselineUnchecked(plan)]);
+  return plan;
+}
+
+/**
+ * A baseline the offline plan would write: Atlas writes it even on an empty database and then
+ * skips the schema, so it needs the online preflight's look first. Once this stack has applied
+ * migrations on this database, the plan writes none and the baseline may stay set.
+ */
+function baselineUnchecked(plan: RunPlan): Problem {
+  return {
+    code: "baseline-unchecked",
+    message:
+      `migrationBaseline ${plan.baselineToWrite} would be recorded now without a look at the database: it needs ` +
+      "migrationPreflight online, so the database is checked for the schema before a baseline revision is written " +
+      "(Atlas writes a baseline even on an empty database and then skips the schema); run this deploy from where the " +
+      "database is reachable, or set migrationPreflight to off to take that risk knowingly. Once this stack has " +
+      "applied migrations, the baseline is ignored and the offline plan takes it",
+  };
+}
+
+function planOffline(input: PreflightInput, common: PlanCommon, identity: string, notes: string[]): RunPlan {
+  const { dir, baseline } = input;
+  const change = common.databaseChange;
   const afterBaseline = dir.files.filter((f) => baseline === undefined || f.version > baseline);
   if (change === "changed") {
     if (input.acceptDatabase !== identity) {

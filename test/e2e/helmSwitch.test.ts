@@ -248,8 +248,10 @@ it("follows docs/helm-chart.md from a chart v0.6.0 release to the program, witho
   ])
     await kube.delete(collection);
   succeeded(await stack.preview("--expect-no-changes"));
-  stack.removeConfig("migrationBaseline");
+  // Back to the offline plan with the baseline still set (it is ignored now), then without it.
   await stack.setConfig("migrationPreflight", "offline");
+  succeeded(await stack.preview("--expect-no-changes"));
+  stack.removeConfig("migrationBaseline");
   succeeded(await stack.preview("--expect-no-changes"));
   expect(await query(db.url, "SELECT count(*)::int AS n FROM publishers")).toEqual([{ n: 2 }]);
 });

@@ -23,6 +23,28 @@ describe("planRun", () => {
     expect(plan.pending.map((f) => f.version)).toEqual(["20260525000000"]);
   });
 
+  it("offline with a baseline: refused while it would be recorded, taken once this stack applied migrations", async () => {
+    await expect(
+      planRun({ mode: "offline", dir, databaseUrl: URL, baseline: "20250909000000" }, unreachable),
+    ).rejects.toThrow(
+      "migrationBaseline 20250909000000 would be recorded now without a look at the database: it needs " +
+        "migrationPreflight online",
+    );
+    const later = await planRun(
+      {
+        mode: "offline",
+        dir,
+        databaseUrl: URL,
+        baseline: "20250909000000",
+        lastAppliedVersion: "20260410000000",
+        lastAppliedMigrations: ["20250909000000", "20260410000000"],
+      },
+      unreachable,
+    );
+    expect(later.baselineToWrite).toBeUndefined();
+    expect(later.pending.map((f) => f.version)).toEqual(["20260525000000"]);
+  });
+
   it("off with a baseline: what follows the baseline", async () => {
     const plan = await planRun({ mode: "off", dir, databaseUrl: URL, baseline: "20250909000000" }, unreachable);
     expect(plan.pending.map((f) => f.version)).toEqual(["20260410000000", "20260525000000"]);

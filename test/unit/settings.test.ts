@@ -510,10 +510,8 @@ describe("readSpec", () => {
     expect(read({ migrationSource: "" }).migration).toEqual(read({}).migration);
   });
 
-  it("refuses a baseline that cannot be checked against the database", () => {
-    expect(() => read({ migrationBaseline: "20260525000000" })).toThrow(
-      /config migrationBaseline: needs migrationPreflight: online/,
-    );
+  it("takes a baseline with any preflight: the plan refuses one it would record unchecked (preflight.test)", () => {
+    expect(read({ migrationBaseline: "20260525000000" }).migration.baseline).toBe("20260525000000");
     expect(read({ migrationBaseline: "20260525000000", migrationPreflight: "online" }).migration.baseline).toBe(
       "20260525000000",
     );
