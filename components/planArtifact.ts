@@ -8,7 +8,8 @@ import { readPromotionSource } from "./promotionSource";
 
 /**
  * The plan as data (MIGRATION_PLAN_FILE and the migrationPlan output), written before any
- * refusal so that a refused preview still shows reviewers why; then the promotion check.
+ * refusal so that a refused preview still shows reviewers why; then the promotion check, which
+ * refuses `up` only.
  * Needs loadSqlParser() first.
  */
 export async function publishPlan(
@@ -34,7 +35,8 @@ export async function publishPlan(
   writePlanFile(report);
   if (promotion) {
     void pulumi.log.info(describePromotion(promotion));
-    refuseUntried(promotion);
+    // A preview shows what is pending promotion (staging applies it on merge); only `up` refuses.
+    if (!pulumi.runtime.isDryRun()) refuseUntried(promotion);
   }
   return report;
 }
