@@ -89,6 +89,7 @@ describe("deploy.yml", () => {
 
 describe("the approved plan is the plan that runs (npm run deploy -- --save-plan / --plan)", () => {
   let clone: string;
+  let plans: string;
   const deploy = (args: string[]) =>
     run(
       "npm",
@@ -107,16 +108,20 @@ describe("the approved plan is the plan that runs (npm run deploy -- --save-plan
 
   beforeAll(async () => {
     clone = fs.mkdtempSync(path.join(os.tmpdir(), "wf-plan-"));
+    plans = fs.mkdtempSync(path.join(os.tmpdir(), "wf-approved-"));
     execFileSync("git", ["clone", "--quiet", path.join(team.bed.server, "italia/developers-italia-deploy.git"), clone]);
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(clone, "node_modules"));
     const build = await run("bash", ["scripts/build.sh"], { PATH: process.env.PATH!, HOME: process.env.HOME! }, clone);
     expect(build.code).toBe(0);
   });
 
-  afterAll(() => fs.rmSync(clone, { recursive: true, force: true }));
+  afterAll(() => {
+    fs.rmSync(clone, { recursive: true, force: true });
+    fs.rmSync(plans, { recursive: true, force: true });
+  });
 
   async function savePlan(): Promise<string> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wf-approved-"));
+    const dir = fs.mkdtempSync(path.join(plans, "plan-"));
     const saved = await deploy(["--save-plan", dir]);
     expect([saved.code, saved.output]).toEqual([0, expect.stringContaining("Update plan written to")]);
     return dir;
