@@ -21,13 +21,17 @@ const ROOT = projectRoot(__dirname);
 const USAGE = `
 usage: npm run plan -- [--stack S] [--config-file F] [--format markdown|json] [--cwd DIR]
        npm run plan -- --from-file plan.json [--format markdown|json] [--out F] [--summary]
+                       [--commit SHA] [--preview-outcome success|failure|...]
 
   --stack S          the stack to plan (default: the selected one)
   --config-file F    its config file (default: Pulumi.<stack>.yaml; for the stack npm run local
                      made, the copy it keeps with the database DSN)
   --from-file F      render a plan the program wrote (MIGRATION_PLAN_FILE) during preview or up
   --summary          append it to $GITHUB_STEP_SUMMARY too; --out F writes it to a file too
-Exit 1 when planning a stack whose deploy would be refused.`;
+  --commit SHA       name the commit the plan describes (the PR comment)
+  --preview-outcome  the preview step's outcome; with $PREVIEW_OUTPUT (the preview's output), the
+                     comment adds the preview's result and its resource changes
+Exit 1 when planning a stack whose up would be refused.`;
 
 async function planFromStack(cwd: string, stackArg?: string, configFile?: string): Promise<PlanReport> {
   const stack = stackArg ?? (await currentStack(cwd));
@@ -49,6 +53,29 @@ async function planFromStack(cwd: string, stackArg?: string, configFile?: string
   return deploy.report;
 }
 
+/** The plan with the commit it describes, the preview's outcome and its resource changes. */
+function previewComment(plan: string, commit?: string, outcome?: string, output?: string): string {
+  const out = [plan.replace(/^### (.*)$/m, (line) => (commit ? `${line}\n\nCommit \`${commit}\`.` : line))];
+  if (outcome && outcome !== "success") {
+    out.push(`**pulumi preview: ${outcome}**; the job's log has the engine's error.`, "");
+  }
+  if (output && output.trim()) {
+    const body = output.length > 50_000 ? `(first part cut)\n${output.slice(-50_000)}` : output;
+    const fence = "`".repeat(Math.max(3, ...(body.match(/`+/g) ?? []).map((r) => r.length + 1)));
+    out.push(
+      "<details><summary>Resource changes (pulumi preview)</summary>",
+      "",
+      `${fence}text`,
+      body.trimEnd(),
+      fence,
+      "",
+      "</details>",
+      "",
+    );
+  }
+  return out.join("\n");
+}
+
 async function main(argv: string[]): Promise<number> {
   const values = parseOptions(argv, USAGE, {
     stack: { type: "string" },
@@ -58,6 +85,8 @@ async function main(argv: string[]): Promise<number> {
     format: { type: "string", default: "markdown" },
     out: { type: "string" },
     summary: { type: "boolean", default: false },
+    commit: { type: "string" },
+    "preview-outcome": { type: "string" },
   });
   if (values === undefined) return 0;
   if (values.format !== "markdown" && values.format !== "json") {
@@ -69,15 +98,16 @@ async function main(argv: string[]): Promise<number> {
   if (fromFile !== undefined && !fs.existsSync(fromFile)) {
     // The program stopped before it planned (a config or directory error): the step that
     // ran it shows why; say so where reviewers look instead of failing a second time.
-    text =
-      "### Migration plan\n\nThe program stopped before it made a plan (a configuration or migration directory error); " +
-      "see the log of the Pulumi step.\n";
+    text = "### Migration plan\n\nThe program stopped before it made a plan; see the log of the Pulumi step.\n";
   } else {
     const report = fromFile
       ? parsePlanReport(fs.readFileSync(fromFile, "utf8"), fromFile)
       : await planFromStack(path.resolve(values.cwd), values.stack, values["config-file"]);
-    refused = report.refusals.length > 0;
+    refused = report.refusals.length > 0 || report.pendingPromotion !== null;
     text = values.format === "json" ? `${JSON.stringify(report, null, 2)}\n` : renderPlanMarkdown(report);
+  }
+  if (values.format === "markdown" && (values.commit || values["preview-outcome"])) {
+    text = previewComment(text, values.commit, values["preview-outcome"], process.env.PREVIEW_OUTPUT);
   }
   process.stdout.write(text);
   if (values.out) fs.writeFileSync(values.out, text);

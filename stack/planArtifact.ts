@@ -9,13 +9,15 @@ import type { ApiSpec } from "../lib/spec";
 /**
  * The plan where reviewers and workflows read it (MIGRATION_PLAN_FILE, the preview's log),
  * written before any refusal so that a refused preview still shows why; then the refusals:
- * a migration the promoteFrom stack has not applied, a destructive statement not acknowledged.
+ * a migration the promoteFrom stack has not applied (`up` only), a destructive statement not
+ * acknowledged.
  */
 export function publishPlan(spec: ApiSpec, deploy: DeployPlan): void {
   writePlanFile(deploy.report);
   if (deploy.promotion) {
     void pulumi.log.info(describePromotion(deploy.promotion));
-    refuseUntried(deploy.promotion);
+    // A preview shows what is pending promotion (staging applies it on merge); only `up` refuses.
+    if (!pulumi.runtime.isDryRun()) refuseUntried(deploy.promotion);
   }
   checkDestructive(deploy.run.pending, spec.migration.allowDestructive);
   void pulumi.log.info(describePlan(deploy.run, deploy.migration.key));

@@ -2,7 +2,7 @@
 # Builds the test bed's tools from Go modules into a cache outside the repository.
 #
 #   tools/build.sh            build every missing tool (a warm cache takes seconds)
-#   tools/build.sh NAME...    build only these (pulumi kubernetes command atlas control-plane etcd kwok)
+#   tools/build.sh NAME...    build only these (pulumi pulumi-language-nodejs kubernetes-provider atlas etcd kwok control-plane kubectl actionlint act)
 #   tools/build.sh --bin-dir  print the folder to put on PATH (resource plugins are in ../plugins)
 #
 # Each tool lands in $TOOLS_CACHE/<name>-<key>/bin, where <key> is derived from the pinned
@@ -125,6 +125,13 @@ build_actionlint() {
     "github.com/rhysd/actionlint/cmd/actionlint@v$ACTIONLINT_VERSION"
 }
 
+build_act() {
+  # nektos/act runs .github/workflows in npm test (test/e2e/workflows.test.ts), in host mode:
+  # steps run on this machine, no container engine. Its version stamp is main.version.
+  GOBIN=$1 go install -trimpath -ldflags "$LDFLAGS_BASE -X main.version=$ACT_VERSION" \
+    "github.com/nektos/act@v$ACT_VERSION"
+}
+
 build_kwok() {
   GOBIN=$1 go install -trimpath -ldflags "$LDFLAGS_BASE" "sigs.k8s.io/kwok/cmd/kwok@v$KWOK_VERSION"
 }
@@ -192,7 +199,7 @@ EOF2
 
 # --- driver ----------------------------------------------------------------------------
 
-ALL_TOOLS=(pulumi pulumi-language-nodejs kubernetes-provider atlas etcd kwok control-plane kubectl actionlint)
+ALL_TOOLS=(pulumi pulumi-language-nodejs kubernetes-provider atlas etcd kwok control-plane kubectl actionlint act)
 
 key_of() {
   case $1 in
@@ -204,6 +211,7 @@ key_of() {
     kwok) echo "$KWOK_VERSION" ;;
     control-plane | kubectl) echo "$KUBERNETES_VERSION" ;;
     actionlint) echo "$ACTIONLINT_VERSION" ;;
+    act) echo "$ACT_VERSION" ;;
     *) echo "unknown tool '$1' (known: ${ALL_TOOLS[*]})" >&2; return 2 ;;
   esac
 }

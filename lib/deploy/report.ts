@@ -13,8 +13,8 @@ import type { ApiSpec } from "../spec";
  * Nothing secret goes in: the database appears as host:port/name only.
  */
 
-/** Bumped when a field changes meaning; readers check it. */
-export const PLAN_FORMAT = 1;
+/** Bumped when a field changes meaning; readers check it. 2: promotion moved out of refusals. */
+export const PLAN_FORMAT = 2;
 /** The program writes the plan here when the variable is set (preview and up alike). */
 export const PLAN_FILE_ENV = "MIGRATION_PLAN_FILE";
 
@@ -45,8 +45,13 @@ export interface PlanReport {
   readonly migrationKey: string;
   readonly guard: ReadonlyArray<GuardFinding>;
   readonly promotion: PromotionCheck | null;
-  /** Why this deploy will be refused; empty when it may proceed. */
+  /** Why this deploy will be refused, preview and `up` alike; empty when it may proceed. */
   readonly refusals: readonly string[];
+  /**
+   * Pending migrations the promoteFrom stack has not applied yet, in one line: a preview shows
+   * them (the source stack applies them on merge), `pulumi up` of this stack refuses them.
+   */
+  readonly pendingPromotion: string | null;
 }
 
 /** Every destructive statement in the files about to run, acknowledged or not. Needs loadSqlParser(). */
@@ -90,7 +95,6 @@ export function buildPlanReport(input: PlanReportInput): PlanReport {
     );
   }
   const promotionText = promotion ? promotionRefusal(promotion) : undefined;
-  if (promotionText) refusals.push(promotionText.split("\n")[0]);
   return {
     format: PLAN_FORMAT,
     stack: input.stack,
@@ -108,6 +112,11 @@ export function buildPlanReport(input: PlanReportInput): PlanReport {
     guard: findings,
     promotion: promotion ?? null,
     refusals,
+    pendingPromotion:
+      promotion && promotionText
+        ? `${promotion.untried.length} pending migration(s) not applied by stack ${promotion.from} yet: ` +
+          promotion.untried.map((u) => `${u.file} (${u.reason})`).join("; ")
+        : null,
   };
 }
 
@@ -158,9 +167,11 @@ export function renderPlanMarkdown(report: PlanReport): string {
   const verdict =
     report.refusals.length > 0
       ? "**refused**"
-      : report.pending.length === 0
-        ? "no migration will run"
-        : `${report.pending.length} migration(s) will run`;
+      : report.pendingPromotion
+        ? `${report.pending.length} migration(s), **pending promotion** from ${cell(report.promotion?.from ?? "")}`
+        : report.pending.length === 0
+          ? "no migration will run"
+          : `${report.pending.length} migration(s) will run`;
   out.push(`### Migration plan: stack ${codeSpan(report.stack)} (${verdict})`, "");
   out.push("| | |", "| --- | --- |");
   out.push(`| preflight | ${cell(`${report.preflight}: ${report.basis}`)} |`);
@@ -212,6 +223,17 @@ export function renderPlanMarkdown(report: PlanReport): string {
     out.push("");
   }
 
+  if (report.pendingPromotion) {
+    out.push(
+      "Pending promotion:",
+      "",
+      `- ${cell(report.pendingPromotion)}`,
+      "",
+      `Stack ${codeSpan(report.promotion?.from ?? "")} applies them when this commit is deployed there (on merge); ` +
+        `until it has, \`pulumi up\` of stack ${codeSpan(report.stack)} refuses them.`,
+      "",
+    );
+  }
   if (report.refusals.length > 0) {
     out.push("Refused:", "");
     for (const r of report.refusals) out.push(`- ${cell(r)}`);

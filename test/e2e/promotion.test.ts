@@ -79,21 +79,27 @@ afterAll(async () => {
 });
 
 describe("staging → prod promotion, through the workflows' npm scripts", () => {
-  it("prod refuses every migration before staging has run one, and still writes its plan", async () => {
-    const planFile = path.join(scratch, "prod-refused.json");
+  it("prod's preview shows every migration pending promotion before staging has run one; its up refuses them", async () => {
+    const planFile = path.join(scratch, "prod-pending.json");
     const preview = await previewWith(stacks.prod, { MIGRATION_PLAN_FILE: planFile });
-    expect(preview.code).not.toBe(0);
-    expect(preview.output).toContain(
+    expect(preview.code).toBe(0);
+    expect(preview.output).toContain("20250909000000  NOT TRIED: stack staging has not completed a migration run yet");
+    const pending = readJson<PlanReport>(planFile);
+    expect(pending.refusals).toEqual([]);
+    expect(pending.pendingPromotion).toMatch(/^5 pending migration\(s\) not applied by stack staging yet: /);
+
+    const refusedUp = await stacks.prod.up();
+    expect(refusedUp.code).not.toBe(0);
+    expect(refusedUp.output).toContain(
       "config promoteFrom: 5 pending migration(s) were not applied successfully by stack staging:",
     );
-    expect(preview.output).toContain(
+    expect(refusedUp.output).toContain(
       "20250909000000_initial_schema.sql: stack staging has not completed a migration run yet",
     );
-    expect(preview.output).toContain("Deploy this commit to staging first");
+    expect(refusedUp.output).toContain("Deploy this commit to staging first");
     const plan = readJson<PlanReport>(planFile);
     expect(plan.stack).toBe("prod");
     expect(plan.promotion?.untried.map((u) => u.version)).toEqual(ALL);
-    expect(plan.refusals).toHaveLength(1);
     expect(await kube.tryGet(`/api/v1/namespaces/${ns("prod")}`)).toBeUndefined();
   });
 
@@ -164,12 +170,12 @@ describe("staging → prod promotion, through the workflows' npm scripts", () =>
     const applied = (await stacks.staging.outputs()).appliedMigrations as Array<{ version: string }>;
     expect(applied.map((a) => a.version)).toEqual(ALL);
 
-    const preview = await previewWith(stacks.prod, {});
-    expect(preview.code).not.toBe(0);
-    expect(preview.output).toContain("20270102000000_broken.sql: stack staging has not applied it");
+    const up = await stacks.prod.up();
+    expect(up.code).not.toBe(0);
+    expect(up.output).toContain("20270102000000_broken.sql: stack staging has not applied it");
     const plan = await npmRun("plan", stacks.prod, ["--stack", "prod"]);
     expect(plan.code).toBe(1);
-    expect(plan.output).toContain("(**refused**)");
+    expect(plan.output).toContain("**pending promotion** from staging");
   });
 
   it("fixed on staging only: prod still refuses its own, different file; fixed there too, prod deploys", async () => {
@@ -177,7 +183,7 @@ describe("staging → prod promotion, through the workflows' npm scripts", () =>
     expect((await npmRun("deploy", stacks.staging, ["--stack", "staging"])).code).toBe(0);
     expect(await revisions("staging")).toContain("20270102000000");
 
-    const refused = await previewWith(stacks.prod, {});
+    const refused = await stacks.prod.up();
     expect(refused.code).not.toBe(0);
     expect(refused.output).toMatch(
       /20270102000000_broken\.sql: stack staging applied 20270102000000_broken\.sql with other content \(sha256 [0-9a-f]{12}, here [0-9a-f]{12}\)/,

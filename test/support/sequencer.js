@@ -10,6 +10,11 @@
 const Sequencer = require("@jest/test-sequencer").default;
 
 const FIRST = [
+  // The workflows run by act (a job each is a fresh clone and npm ci): the longest chains.
+  "e2e/workflows-deploy",
+  "e2e/workflows-preview",
+  "e2e/workflows-failure",
+  "e2e/workflows-checks",
   "e2e/promotion",
   "e2e/gate",
   "e2e/production",

@@ -180,7 +180,7 @@ describe("buildPlanReport", () => {
   it("holds what will run, the baseline, the database, the key and the guard's findings, and no secret", () => {
     const r = report();
     expect(r).toMatchObject({
-      format: 1,
+      format: 2,
       stack: "prod",
       preflight: "offline",
       database: "db.internal:5432/api",
@@ -212,15 +212,18 @@ describe("buildPlanReport", () => {
     expect(r.refusals).toEqual([
       "destructive statements not acknowledged in allowDestructiveMigrations: 20270101000000 " +
         "(20270101000000_drop_b.sql:2 ALTER TABLE ... DROP COLUMN; 20270101000000_drop_b.sql:3 TRUNCATE)",
-      "config promoteFrom: 1 pending migration(s) were not applied successfully by stack staging:",
     ]);
+    // Refused by `up` only, and whole: which file and why, not a first line that ends in ":".
+    expect(r.pendingPromotion).toBe(
+      "1 pending migration(s) not applied by stack staging yet: 20270101000000_drop_b.sql (stack staging has not applied it)",
+    );
   });
 
   it("survives JSON: what the file and the stack output carry is the same object", () => {
     const r = report({ databaseIdentity: "db-7f3a" });
     expect(parsePlanReport(JSON.stringify(r), "plan.json")).toEqual(r);
-    expect(() => parsePlanReport('{"format": 2}', "plan.json")).toThrow(
-      "plan.json: plan format 2, this code reads format 1",
+    expect(() => parsePlanReport('{"format": 1}', "plan.json")).toThrow(
+      "plan.json: plan format 1, this code reads format 2",
     );
     expect(() => parsePlanReport("Diagnostics:", "plan.json")).toThrow(/^plan.json: not JSON/);
   });
@@ -293,8 +296,19 @@ describe("renderPlanMarkdown", () => {
     expect(md).toContain("| `20270101000000_drop_b.sql:3` | TRUNCATE | `TRUNCATE a` | **no** |\n");
     expect(md).toContain("Refused:\n\n- destructive statements not acknowledged");
     expect(md).toContain(
-      "- config promoteFrom: 1 pending migration(s) were not applied successfully by stack staging:",
+      "Pending promotion:\n\n- 1 pending migration(s) not applied by stack staging yet: 20270101000000\\_drop\\_b.sql " +
+        "(stack staging has not completed a migration run yet)\n",
     );
+    expect(md).toContain("until it has, `pulumi up` of stack `prod` refuses them.");
+  });
+
+  it("a migration only pending promotion: the preview says so, and is not refused", () => {
+    const plan = offlinePlan([v3]);
+    const md = renderPlanMarkdown(
+      report({ plan, promotion: checkPromotion(plan.pending, { stack: "staging", applied: appliedMigrations([v1]) }) }),
+    );
+    expect(md).toContain("### Migration plan: stack `prod` (1 migration(s), **pending promotion** from staging)\n");
+    expect(md).not.toContain("Refused:");
   });
 
   it("nothing to run: says so, with no empty tables", () => {

@@ -1,3 +1,4 @@
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
@@ -20,6 +21,7 @@ interface Step {
   env?: Record<string, string>;
 }
 interface Job {
+  if?: string;
   permissions?: Record<string, string>;
   environment?: string;
   concurrency?: { group: string; "cancel-in-progress": boolean };
@@ -42,9 +44,26 @@ const EXERCISED: Record<string, { file: string; invocation: string }> = {
   "migrations:guard": { file: "test/integration/migrationGuard.test.ts", invocation: '"migrations:guard"' },
   // A wrapper that runs one file of the integration suite npm test runs in full.
   "migrations:schema": { file: "scripts/schema-check.sh", invocation: "--testPathPattern 'test/integration/schema" },
-  plan: { file: "test/e2e/promotion.test.ts", invocation: 'npmRun("plan"' },
-  deploy: { file: "test/e2e/promotion.test.ts", invocation: 'npmRun("deploy"' },
+  // The workflows themselves run them through act (test/e2e/workflows.test.ts).
+  build: { file: "test/e2e/workflows-preview.test.ts", invocation: '"preview.yml"' },
+  plan: { file: "test/e2e/workflows-preview.test.ts", invocation: '"preview.yml"' },
+  deploy: { file: "test/e2e/workflows-deploy.test.ts", invocation: '"deploy.yml"' },
+  "ci:postgres": { file: "test/e2e/workflows-checks.test.ts", invocation: '"pr-checks.yml"' },
+  // npm test itself, as root.
+  "test:ci": { file: "scripts/test-ci.sh", invocation: "exec bash scripts/test.sh" },
 };
+
+/** How every job installs the packages: from the npm cache setup-node restored, when it has them. */
+const NPM_CI = "npm ci --prefer-offline --no-audit --no-fund";
+
+/** A GitHub path filter as a regular expression (the `*` and `**` these workflows use). */
+function filterRegExp(pattern: string): RegExp {
+  const body = pattern
+    .split("**")
+    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*"))
+    .join(".*");
+  return new RegExp(`^${body}$`);
+}
 
 describe("workflows", () => {
   it("are the three this repository documents", () => {
@@ -60,6 +79,21 @@ describe("workflows", () => {
     },
   );
 
+  it.each(workflows)("$file: one release per action across the workflows (Dependabot bumps them together)", () => {
+    const pins = new Map<string, Set<string>>();
+    for (const { text } of workflows) {
+      for (const m of text.matchAll(/uses: ([\w.-]+\/[\w.-]+)@([0-9a-f]{40}) # (v[\d.]+)/g)) {
+        pins.set(m[1], (pins.get(m[1]) ?? new Set()).add(`${m[2]} ${m[3]}`));
+      }
+    }
+    for (const [action, seen] of pins) expect([action, seen.size]).toEqual([action, 1]);
+  });
+
+  it("Dependabot keeps the actions and the npm packages current", () => {
+    const config = parse(read(".github/dependabot.yml")) as { updates: Array<{ "package-ecosystem": string }> };
+    expect(config.updates.map((u) => u["package-ecosystem"]).sort()).toEqual(["github-actions", "npm"]);
+  });
+
   it.each(files)("%s: least privilege: read-only by default, writes only where a job comments", (file) => {
     const w = parsed(file);
     expect(w.permissions).toEqual({ contents: "read" });
@@ -70,13 +104,20 @@ describe("workflows", () => {
     }
   });
 
-  it.each(files)("%s: credentials come from the secret store only", (file) => {
-    for (const job of Object.values(parsed(file).jobs)) {
-      const envs = [job.env ?? {}, ...job.steps.map((s) => s.env ?? {})];
-      for (const env of envs) {
-        for (const [key, value] of Object.entries(env)) {
+  it.each(files)("%s: credentials come from the secret store, and only into the steps that use them", (file) => {
+    const text = read(`.github/workflows/${file}`);
+    expect(text).not.toMatch(/always\(\)/);
+    for (const [name, job] of Object.entries(parsed(file).jobs)) {
+      // Job-level env reaches every step: npm ci's install scripts and every third-party action.
+      expect([name, JSON.stringify(job.env ?? {})]).not.toEqual([name, expect.stringMatching(/secrets\./)]);
+      for (const step of job.steps) {
+        for (const [key, value] of Object.entries(step.env ?? {})) {
           if (/TOKEN|PASSPHRASE|KUBECONFIG|PASSWORD|SECRET/.test(key)) {
             expect([key, value]).toEqual([key, `\${{ secrets.${key} }}`]);
+            expect([key, step.run ?? step.uses]).toEqual([
+              key,
+              expect.stringMatching(/^npm run (deploy|plan) |^pulumi\/actions@/),
+            ]);
           }
         }
       }
@@ -87,7 +128,7 @@ describe("workflows", () => {
     const scripts = (JSON.parse(read("package.json")) as { scripts: Record<string, string> }).scripts;
     for (const step of steps(parsed(file))) {
       if (step.run === undefined) continue;
-      const match = /^npm (ci|run ([\w:-]+)(?: -- .*)?)$/.exec(step.run.trim());
+      const match = /^npm (ci(?: --[\w-]+)*|run ([\w:-]+)(?: -- .*)?)$/.exec(step.run.trim());
       expect([step.run, match !== null]).toEqual([step.run, true]);
       const script = match![2];
       if (script === undefined) continue;
@@ -98,43 +139,77 @@ describe("workflows", () => {
     }
   });
 
-  it("deploy: staging, then production; one up per stack, never cancelled; protected environments", () => {
+  it("deploy: per stack a plan, then the environment-gated up of that plan; staging, then prod; main only", () => {
     const w = parsed("deploy.yml");
-    expect(Object.keys(w.jobs)).toEqual(["staging", "production"]);
-    expect((w.jobs.production as Job & { needs?: string }).needs).toBe("staging");
-    for (const [name, stack, environment] of [
-      ["staging", "staging", "staging"],
-      ["production", "prod", "production"],
+    const jobs = w.jobs as Record<string, Job & { needs?: string | string[]; if?: string }>;
+    expect(Object.keys(jobs)).toEqual(["plan-staging", "staging", "plan-prod", "production"]);
+    expect(jobs["plan-staging"].if).toBe("github.ref == 'refs/heads/main'");
+    expect(jobs.staging.needs).toBe("plan-staging");
+    expect(jobs["plan-prod"].needs).toEqual(["plan-staging", "staging"]);
+    expect(jobs.production.needs).toEqual(["staging", "plan-prod"]);
+    for (const [plan, up, stack, environment] of [
+      ["plan-staging", "staging", "staging", "staging"],
+      ["plan-prod", "production", "prod", "production"],
     ]) {
-      const job = w.jobs[name];
-      expect(job.environment).toBe(environment);
-      expect(job.concurrency).toEqual({ group: `pulumi-up-${stack}`, "cancel-in-progress": false });
-      expect(job.steps.map((s) => s.run).filter(Boolean)).toEqual(["npm ci", `npm run deploy -- --stack ${stack}`]);
+      expect(jobs[plan].environment).toBe(`${environment}-plan`);
+      expect(jobs[up].environment).toBe(environment);
+      expect(jobs[up].concurrency).toEqual({ group: `pulumi-up-${stack}`, "cancel-in-progress": false });
+      expect(jobs[plan].steps.map((s) => s.run).filter(Boolean)).toEqual([
+        NPM_CI,
+        `npm run deploy -- --stack ${stack} --save-plan "$RUNNER_TEMP/plan"`,
+      ]);
+      expect(jobs[up].steps.map((s) => s.run).filter(Boolean)).toEqual([
+        NPM_CI,
+        `npm run deploy -- --stack ${stack} --plan "$RUNNER_TEMP/plan"`,
+      ]);
+      expect(JSON.stringify(jobs[plan])).not.toMatch(/KUBECONFIG/);
     }
     expect(read("Pulumi.prod.yaml")).toMatch(/^ {2}developers-italia-api:promoteFrom: staging$/m);
   });
 
-  it("preview: Pulumi's PR comment per stack, the plan table, and no cluster credentials", () => {
-    const w = parsed("preview.yml");
-    const job = w.jobs.preview;
+  it("preview: the program compiled before Pulumi runs it; one comment per stack; no cluster credentials", () => {
+    const job = parsed("preview.yml").jobs.preview;
+    const runs = job.steps.map((s) => s.run).filter(Boolean);
+    expect(runs.indexOf("npm run build")).toBeGreaterThan(runs.indexOf(NPM_CI));
     const preview = job.steps.find((s) => s.with?.command === "preview")!;
+    expect(job.steps.indexOf(preview)).toBeGreaterThan(job.steps.findIndex((s) => s.run === "npm run build"));
     expect(preview.uses).toMatch(/^pulumi\/actions@/);
-    expect(preview.with).toMatchObject({ "comment-on-pr": true, "stack-name": "${{ matrix.stack }}" });
-    expect(preview.env).toEqual({ MIGRATION_PLAN_FILE: "${{ runner.temp }}/plan-${{ matrix.stack }}.json" });
+    expect(preview.with).toMatchObject({ "stack-name": "${{ matrix.stack }}", diff: true });
     expect(read(".github/workflows/preview.yml")).not.toMatch(/KUBECONFIG/);
     expect(job.steps.some((s) => s.run?.startsWith("npm run plan -- --from-file"))).toBe(true);
   });
 
-  it("pr-checks: the migration checks on a PostgreSQL service container", () => {
+  it("pr-checks: npm test with the tools cached by their pinned versions; PostgreSQL as the test bed starts it", () => {
     const w = parsed("pr-checks.yml");
-    const runs = steps(w).flatMap((s) => (s.run ? [s.run] : []));
-    expect(runs).toEqual([
-      "npm ci",
+    const test = w.jobs.test;
+    expect(test.steps.map((s) => s.run).filter(Boolean)).toEqual([NPM_CI, "npm run test:ci"]);
+    for (const job of [w.jobs.test, w.jobs.migrations]) {
+      const cache = job.steps.find((s) => s.uses?.startsWith("actions/cache@"))!;
+      expect(cache.with).toEqual({
+        path: "~/.cache/developers-italia-deploy/tools",
+        key: "tools-${{ runner.os }}-${{ hashFiles('tools/versions.env', 'tools/build.sh', 'tools/language-host.sh') }}",
+      });
+    }
+    expect(read("tools/build.sh")).toContain("${XDG_CACHE_HOME:-$HOME/.cache}/developers-italia-deploy/tools");
+    expect(steps(w).flatMap((s) => (s.run ? [s.run] : []))).toEqual([
+      NPM_CI,
       "npm run migrations:check",
       'npm run migrations:guard -- --since "origin/$BASE_REF"',
+      "npm run ci:postgres -- up",
       "npm run migrations:schema",
+      "npm run ci:postgres -- down",
+      NPM_CI,
+      "npm run test:ci",
     ]);
-    const job = w.jobs.migrations as Job & { services: Record<string, { ports: string[] }> };
-    expect(job.services.postgres.ports).toEqual(["127.0.0.1:5432:5432"]);
+    expect(read(".github/workflows/pr-checks.yml")).not.toMatch(/services:/);
+  });
+
+  it("pr-checks: its path filters take every file in git but the documentation", () => {
+    const on = (parse(read(".github/workflows/pr-checks.yml")) as { on: { pull_request: { paths: string[] } } }).on;
+    const filters = on.pull_request.paths.map(filterRegExp);
+    const tracked = execFileSync("git", ["ls-files"], { cwd: ROOT, encoding: "utf8" }).split("\n").filter(Boolean);
+    const documentation = (f: string) => /^(docs\/.*|[^/]*\.md|LICENSE.*)$/.test(f);
+    const missed = tracked.filter((f) => !documentation(f) && !filters.some((r) => r.test(f)));
+    expect(missed).toEqual([]);
   });
 });
