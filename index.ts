@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { apiArgs, DevelopersItaliaApi } from "./components/developersItaliaApi";
 import { readSpec } from "./lib/config/readSpec";
 import { planDeploy } from "./lib/deploy/plan";
-import { loadMigrationDir } from "./lib/migration/dir";
+import { loadMigrationPhases } from "./lib/migration/phase";
 import { assertBuildCurrent, projectRoot } from "./runtime/buildStamp";
 import { userError } from "./runtime/userError";
 import { lastApplied, stackConfig } from "./stack/config";
@@ -16,10 +16,17 @@ export = async () => {
   try {
     assertBuildCurrent(__filename);
     const spec = readSpec(stackConfig());
-    const dir = loadMigrationDir(path.join(projectRoot(__dirname), "migrations"));
+    const { expand: dir, contract } = loadMigrationPhases(path.join(projectRoot(__dirname), "migrations"));
     const applied = await lastApplied();
     const promotionSource = spec.promoteFrom ? await readPromotionSource(spec.promoteFrom) : undefined;
-    const deploy = await planDeploy({ stack: pulumi.getStack(), spec, dir, applied, promotionSource });
+    const deploy = await planDeploy({
+      stack: pulumi.getStack(),
+      spec,
+      dir,
+      contractDir: contract,
+      applied,
+      promotionSource,
+    });
     publishPlan(spec, deploy);
     const api = new DevelopersItaliaApi("developers-italia-api", apiArgs(spec, deploy, dir));
     return stackOutputs(spec, dir, deploy, applied, api);

@@ -15,11 +15,14 @@ import {
 } from "../lib/migration/guard";
 import { parseCaBundle } from "../lib/database/tls";
 import { loadMigrationDir, readMigrationFiles, versionAt, writeSumFile } from "../lib/migration/dir";
+import { CONTRACT_DIR, loadMigrationPhases } from "../lib/migration/phase";
 
 const USAGE = `
-usage: npm run migrations:hash                  write migrations/atlas.sum
-       npm run migrations:check                 verify names, versions and atlas.sum (exit 1 on failure)
-       npm run migrations:new -- <description>  a new file with a fresh UTC version, re-hashed
+usage: npm run migrations:hash                  write migrations/atlas.sum (and migrations/contract/atlas.sum)
+       npm run migrations:check                 verify names, versions and atlas.sum of both phases (exit 1 on failure)
+       npm run migrations:new -- [--contract] <description>
+           a new file with a fresh UTC version, re-hashed; --contract: in migrations/contract/,
+           run after the new pods are rolled out (docs/expand-contract.md)
        npm run migrations:guard -- --since <git ref> | --all
            the destructive-change guard over the files added or changed since <git ref> (or every
            file), acknowledged per stack by allowDestructiveMigrations in each Pulumi.<stack>.yaml
@@ -27,6 +30,7 @@ usage: npm run migrations:hash                  write migrations/atlas.sum
            read-only: what atlas migrate apply would run on the database in DATABASE_URL (or --url)`;
 
 const DIR = process.env.MIGRATIONS_DIR ?? path.join(projectRoot(__dirname), "migrations");
+const CONTRACT = path.join(DIR, CONTRACT_DIR);
 /** Exit status for a stale bin/: scripts/migrations.sh rebuilds and runs again. */
 const STALE_BUILD = 75;
 
@@ -46,13 +50,16 @@ async function main(argv: string[]): Promise<number> {
   }
   switch (command) {
     case "hash": {
-      const text = writeSumFile(DIR);
-      console.log(`wrote ${path.join(DIR, "atlas.sum")} (${text.split("\n").length - 2} files)`);
+      for (const dir of [DIR, CONTRACT].filter((d) => fs.existsSync(d))) {
+        const text = writeSumFile(dir);
+        console.log(`wrote ${path.join(dir, "atlas.sum")} (${text.split("\n").length - 2} files)`);
+      }
       return 0;
     }
     case "check": {
-      const dir = loadMigrationDir(DIR);
-      console.log(`${dir.path}: ${dir.files.length} migrations, atlas.sum matches (h1:${dir.hashFile.total})`);
+      for (const dir of Object.values(loadMigrationPhases(DIR)).filter((d) => d.files.length > 0 || d.path === DIR)) {
+        console.log(`${dir.path}: ${dir.files.length} migrations, atlas.sum matches (h1:${dir.hashFile.total})`);
+      }
       return 0;
     }
     case "new":
@@ -67,7 +74,10 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function newMigration(args: string[]): number {
+  const contract = args.includes("--contract");
+  const target = contract ? CONTRACT : DIR;
   const description = args
+    .filter((a) => a !== "--contract")
     .join("_")
     .toLowerCase()
     // Any letter or digit, as Atlas takes them; anything else becomes "_".
@@ -77,7 +87,11 @@ function newMigration(args: string[]): number {
     console.error("give the migration a description: npm run migrations:new -- add_software_index");
     return 2;
   }
-  const files = readMigrationFiles(DIR);
+  // A version names one file in one phase: newer than every file of both.
+  const files = [DIR, CONTRACT]
+    .filter((d) => fs.existsSync(d))
+    .flatMap(readMigrationFiles)
+    .sort((a, b) => a.version.localeCompare(b.version));
   const version = versionAt(new Date());
   const last = files[files.length - 1];
   if (last && version <= last.version) {
@@ -88,9 +102,10 @@ function newMigration(args: string[]): number {
     return 1;
   }
   const name = `${version}_${description}.sql`;
-  fs.writeFileSync(path.join(DIR, name), `-- ${description.replace(/_/g, " ")}\n`);
-  writeSumFile(DIR);
-  console.log(`created ${path.join(DIR, name)} and re-hashed atlas.sum; edit it, then run npm run migrations:hash`);
+  fs.mkdirSync(target, { recursive: true });
+  fs.writeFileSync(path.join(target, name), `-- ${description.replace(/_/g, " ")}\n`);
+  writeSumFile(target);
+  console.log(`created ${path.join(target, name)} and re-hashed atlas.sum; edit it, then run npm run migrations:hash`);
   return 0;
 }
 

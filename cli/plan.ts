@@ -7,12 +7,12 @@
 import * as fs from "fs";
 import * as path from "path";
 import { projectRoot } from "../runtime/buildStamp";
-import { loadMigrationDir } from "../lib/migration/dir";
+import { loadMigrationPhases } from "../lib/migration/phase";
 import { readSpec } from "../lib/config/readSpec";
 import { appliedRecord } from "../lib/deploy/applied";
 import { planDeploy } from "../lib/deploy/plan";
 import { parsePlanReport, PlanReport, renderPlanMarkdown } from "../lib/deploy/report";
-import { parseAppliedMigrations } from "../lib/migration/promotion";
+import { promotionSource } from "../lib/migration/promotion";
 import { parseOptions, runMain, stackConfigFile, UsageError } from "./args";
 import { currentStack, stackConfig, stackOutputs } from "./pulumiCli";
 
@@ -36,19 +36,20 @@ Exit 1 when planning a stack whose up would be refused.`;
 async function planFromStack(cwd: string, stackArg?: string, configFile?: string): Promise<PlanReport> {
   const stack = stackArg ?? (await currentStack(cwd));
   const spec = readSpec(await stackConfig(cwd, stack, stackConfigFile(cwd, stack, configFile)));
-  const promotionSource = spec.promoteFrom
-    ? {
-        stack: spec.promoteFrom,
-        applied: parseAppliedMigrations((await stackOutputs(cwd, spec.promoteFrom)).appliedMigrations),
-      }
-    : undefined;
+  const source = spec.promoteFrom ? await stackOutputs(cwd, spec.promoteFrom) : undefined;
+  const promotion =
+    spec.promoteFrom && source
+      ? promotionSource(spec.promoteFrom, source.appliedMigrations, source.appliedContractMigrations)
+      : undefined;
+  const { expand, contract } = loadMigrationPhases(path.join(cwd, "migrations"));
   // The program's own plan, from the same record it reads through its StackReference.
   const deploy = await planDeploy({
     stack: stack.split("/").pop() ?? stack,
     spec,
-    dir: loadMigrationDir(path.join(cwd, "migrations")),
+    dir: expand,
+    contractDir: contract,
     applied: appliedRecord(await stackOutputs(cwd, stack)),
-    promotionSource,
+    promotionSource: promotion,
   });
   return deploy.report;
 }

@@ -44,6 +44,11 @@ export interface AtlasMigrationArgs {
   readonly hold: boolean;
   /** Labels for every object. @default {} */
   readonly labels?: Readonly<Record<string, string>>;
+  /**
+   * Resources the Job waits for (the contract phase: the Deployment, whose await ends when its
+   * new pods are ready); children do not inherit a component's dependsOn. @default none
+   */
+  readonly after?: readonly pulumi.Resource[];
 }
 
 /** How much longer Pulumi waits than Kubernetes, so the Job's own DeadlineExceeded always wins. */
@@ -156,7 +161,7 @@ export class AtlasMigration extends pulumi.ComponentResource {
       {
         parent: this,
         ...hold(["metadata", "spec"]),
-        dependsOn: [serviceAccount, ...(secret ? [secret] : []), configMap],
+        dependsOn: [serviceAccount, ...(secret ? [secret] : []), configMap, ...(args.after ?? [])],
         customTimeouts: {
           create: `${deadlineSeconds + AWAIT_MARGIN_SECONDS}s`,
           update: `${deadlineSeconds + AWAIT_MARGIN_SECONDS}s`,

@@ -89,6 +89,11 @@ export interface MigrationArgs {
   readonly run: MigrationRun;
   /** Keep the Job exactly as the last `up` left it (rollbackWithoutMigrations). */
   readonly hold: boolean;
+  /**
+   * The contract phase: a second Job, run only once the Deployment has rolled out and its new
+   * pods are ready; none when there is no contract migration.
+   */
+  readonly contract?: { readonly dir: MigrationDir; readonly run: MigrationRun; readonly hold: boolean };
 }
 
 const APP = "developers-italia-api";
@@ -105,6 +110,8 @@ const PORT = 3000;
  */
 export class DevelopersItaliaApi extends pulumi.ComponentResource {
   public readonly migration: AtlasMigration;
+  /** The contract phase's Job, after the rollout (MigrationArgs.contract). */
+  public readonly contractMigration?: AtlasMigration;
   public readonly deployment: k8s.apps.v1.Deployment;
   public readonly service: k8s.core.v1.Service;
   public readonly ingress?: k8s.networking.v1.Ingress;
@@ -156,24 +163,19 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
             { parent: this },
           );
 
-    this.migration = new AtlasMigration(
-      `${name}-migrate`,
-      {
-        namespace,
-        dir: args.migration.dir,
-        run: args.migration.run,
-        hold: args.migration.hold,
-        database:
-          database.existingSecret === undefined
-            ? { url: database.url }
-            : { existingSecret: { name: database.existingSecret, key: EXISTING_SECRET_KEYS.databaseUrl } },
-        databaseCaConfigMap: databaseCa?.metadata.name,
-        labels,
-        imagePullSecrets: args.scheduling.imagePullSecrets,
-        imagePullPolicy: args.scheduling.imagePullPolicy,
-      },
-      { parent: this },
-    );
+    const migrationArgs = (phase: { dir: MigrationDir; run: MigrationRun; hold: boolean }) => ({
+      namespace,
+      ...phase,
+      database:
+        database.existingSecret === undefined
+          ? { url: database.url }
+          : { existingSecret: { name: database.existingSecret, key: EXISTING_SECRET_KEYS.databaseUrl } },
+      databaseCaConfigMap: databaseCa?.metadata.name,
+      labels,
+      imagePullSecrets: args.scheduling.imagePullSecrets,
+      imagePullPolicy: args.scheduling.imagePullPolicy,
+    });
+    this.migration = new AtlasMigration(`${name}-migrate`, migrationArgs(args.migration), { parent: this });
 
     const serviceAccount = serviceAccountName(name, workload.serviceAccount, { namespace, labels }, this);
     this.serviceAccount = serviceAccount.resource;
@@ -232,6 +234,17 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
       { parent: this, dependsOn: [this.migration.job] },
     );
 
+    // After the rollout: the provider awaits the Deployment until its new pods are ready, and a
+    // rollout that fails or times out fails it, so this Job is never created then.
+    const contract = args.migration.contract;
+    this.contractMigration = contract
+      ? new AtlasMigration(
+          `${name}-contract`,
+          { ...migrationArgs(contract), after: [this.deployment] },
+          { parent: this },
+        )
+      : undefined;
+
     const exposure = createExposure(name, { namespace, labels, selector, settings: args.exposure }, this);
     this.service = exposure.service;
     this.ingress = exposure.ingress;
@@ -266,6 +279,7 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
       deploymentName: this.deployment.metadata.name,
       jobName: this.migration.jobName,
       migrationKey: this.migration.key,
+      contractJobName: this.contractMigration?.jobName,
     });
   }
 
@@ -360,7 +374,16 @@ export function apiArgs(spec: ApiSpec, deploy: DeployPlan, dir: MigrationDir): D
       database.url === undefined
         ? { existingSecret: database.existingSecret, caCert: database.caCert }
         : { url: pulumi.secret(database.url), caCert: database.caCert },
-    migration: { dir, run: deploy.migration, hold: deploy.run.rollback },
+    migration: {
+      dir,
+      run: deploy.migration,
+      hold: deploy.run.rollback,
+      contract: deploy.contract && {
+        dir: deploy.contract.dir,
+        run: deploy.contract.migration,
+        hold: deploy.contract.run.rollback,
+      },
+    },
     exposure: spec.exposure,
     scaling: spec.scaling,
     scheduling: spec.scheduling,

@@ -41,5 +41,32 @@ export function stackOutputs(
       onceApplied(databaseUrlDigest(spec.database.url ?? ""), applied.databaseUrlDigest),
     ),
     migrationPlan: deploy.report,
+    ...contractOutputs(deploy, applied, api),
+  };
+}
+
+/**
+ * The contract phase's record, known once its Job completed (after the rollout). Without a
+ * contract plan (no contract migration, or a rollback to a release without them) the last
+ * record is kept, so the next offline plan still knows what the database has.
+ */
+function contractOutputs(deploy: DeployPlan, applied: AppliedRecord, api: DevelopersItaliaApi) {
+  const kept = applied.contract ?? {};
+  const contract = deploy.contract;
+  const job = api.contractMigration;
+  if (!contract || !job) {
+    return {
+      appliedContractVersion: kept.version,
+      appliedContractMigrations: kept.migrationRecords,
+      contractMigrationKey: kept.migrationKey,
+    };
+  }
+  const onceApplied = <T>(value: T, previous: T | undefined) =>
+    contract.run.rollback ? previous : job.job.status.apply((s) => (s?.succeeded ? value : undefined));
+  return {
+    contractJobName: job.jobName,
+    contractMigrationKey: job.runKey,
+    appliedContractVersion: onceApplied(newestVersion(contract.dir), kept.version),
+    appliedContractMigrations: onceApplied(appliedMigrations(contract.dir.files), kept.migrationRecords),
   };
 }

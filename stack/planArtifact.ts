@@ -20,5 +20,8 @@ export function publishPlan(spec: ApiSpec, deploy: DeployPlan): void {
     if (!pulumi.runtime.isDryRun()) refuseUntried(deploy.promotion);
   }
   checkDestructive(deploy.run.pending, spec.migration.allowDestructive);
+  if (deploy.contract) checkDestructive(deploy.contract.run.pending, spec.migration.allowDestructive);
   void pulumi.log.info(describePlan(deploy.run, deploy.migration.key));
+  if (deploy.contract)
+    void pulumi.log.info(describePlan(deploy.contract.run, deploy.contract.migration.key, "contract"));
 }

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { parseAppliedMigrations, PromotionSource } from "../lib/migration/promotion";
+import { promotionSource, PromotionSource } from "../lib/migration/promotion";
 import { ConfigError } from "../lib/config/source";
 
 /** `staging` becomes `<this organization>/<this project>/staging`; a full name is kept. */
@@ -23,12 +23,15 @@ export async function readPromotionSource(name: string): Promise<PromotionSource
       `names this stack (${self}); name the stack that deploys before it, e.g. staging`,
     );
   }
-  let value: unknown;
+  let values: unknown[];
   try {
-    const details = await new pulumi.StackReference(`promote-from-${name.replace(/\//g, "-")}`, {
-      name: full,
-    }).getOutputDetails("appliedMigrations");
-    value = details.value ?? details.secretValue;
+    const source = new pulumi.StackReference(`promote-from-${name.replace(/\//g, "-")}`, { name: full });
+    values = await Promise.all(
+      ["appliedMigrations", "appliedContractMigrations"].map(async (output) => {
+        const details = await source.getOutputDetails(output);
+        return details.value ?? details.secretValue;
+      }),
+    );
   } catch (err) {
     throw new ConfigError(
       "promoteFrom",
@@ -36,5 +39,5 @@ export async function readPromotionSource(name: string): Promise<PromotionSource
         "check the name and that this deploy may read that stack's state",
     );
   }
-  return { stack: name, applied: parseAppliedMigrations(value) };
+  return promotionSource(name, values[0], values[1]);
 }

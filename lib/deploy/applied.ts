@@ -18,6 +18,16 @@ export interface AppliedRecord {
   readonly migrationKey?: string;
   /** Whether an `up` of this stack ever exported a Deployment. */
   readonly deployed: boolean;
+  /** The same record of the contract phase's run (`appliedContract*`, `contractMigrationKey`). */
+  readonly contract?: PhaseRecord;
+}
+
+/** What a stack recorded about one phase's run. */
+export interface PhaseRecord {
+  readonly version?: string;
+  readonly migrations?: readonly string[];
+  readonly migrationRecords?: readonly AppliedMigration[];
+  readonly migrationKey?: string;
 }
 
 /** The stack outputs an AppliedRecord is read from. */
@@ -29,6 +39,9 @@ export const APPLIED_OUTPUTS = [
   "instance",
   "deploymentName",
   "migrationKey",
+  "appliedContractVersion",
+  "appliedContractMigrations",
+  "contractMigrationKey",
 ] as const;
 
 /**
@@ -41,6 +54,7 @@ export function appliedRecord(
 ): AppliedRecord {
   const text = (v: unknown) => (typeof v === "string" && v !== "" && v !== "[secret]" ? v : undefined);
   const records = parseAppliedMigrations(outputs.appliedMigrations);
+  const contractRecords = parseAppliedMigrations(outputs.appliedContractMigrations);
   return {
     version: text(outputs.appliedVersion),
     migrations: records?.map((m) => m.version),
@@ -50,5 +64,11 @@ export function appliedRecord(
     instance: text(outputs.instance),
     deployed: text(outputs.deploymentName) !== undefined,
     migrationKey: text(outputs.migrationKey),
+    contract: {
+      version: text(outputs.appliedContractVersion),
+      migrations: contractRecords?.map((m) => m.version),
+      migrationRecords: contractRecords,
+      migrationKey: text(outputs.contractMigrationKey),
+    },
   };
 }

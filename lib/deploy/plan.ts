@@ -1,5 +1,6 @@
 import type { MigrationDir } from "../migration/dir";
 import { loadSqlParser } from "../migration/guard";
+import { contractBaseline, contractRevisionsSchema } from "../migration/phase";
 import { planRun, type RunPlan, type StateReader } from "../migration/preflight";
 import { checkPromotion, type PromotionCheck, type PromotionSource } from "../migration/promotion";
 import { jobBaseline, migrationKey, migrationRun, type MigrationRun, type MigrationRunInput } from "../migration/run";
@@ -13,6 +14,8 @@ export interface DeployPlanInput {
   readonly stack: string;
   readonly spec: ApiSpec;
   readonly dir: MigrationDir;
+  /** The contract phase's directory (migrations/contract/); no contract Job without files. */
+  readonly contractDir?: MigrationDir;
   /** The stack's own record of its last `up` (its outputs). */
   readonly applied: AppliedRecord;
   /** What the `promoteFrom` stack applied, read by the caller; none without promoteFrom. */
@@ -30,9 +33,19 @@ export interface DeployPlan {
   /** The migration Job's input and content key: exactly what the component creates. */
   readonly migration: MigrationRun;
   readonly findings: readonly GuardFinding[];
+  /** The contract phase, run after the rollout; none when migrations/contract/ has no file. */
+  readonly contract?: ContractPlan;
   readonly promotion?: PromotionCheck;
   /** The plan as data (the MIGRATION_PLAN_FILE and the migrationPlan output). */
   readonly report: PlanReport;
+}
+
+/** The contract phase's share of the plan: what runs after the rollout, and its Job. */
+export interface ContractPlan {
+  readonly dir: MigrationDir;
+  readonly run: RunPlan;
+  readonly migration: MigrationRun;
+  readonly findings: readonly GuardFinding[];
 }
 
 /**
@@ -75,7 +88,11 @@ export async function planDeploy(input: DeployPlanInput): Promise<DeployPlan> {
   });
   const migration = migrationRun(runWith(baseline));
   const findings = guardFindings(run.pending, m.allowDestructive);
-  const promotion = input.promotionSource ? checkPromotion(run.pending, input.promotionSource) : undefined;
+  const contract = input.contractDir?.files.length
+    ? await planContract(input, input.contractDir, databaseIdentity)
+    : undefined;
+  const everyPending = [...run.pending, ...(contract?.run.pending ?? [])];
+  const promotion = input.promotionSource ? checkPromotion(everyPending, input.promotionSource) : undefined;
   const instance = instanceLabel({
     configured: spec.instance,
     recorded: applied.instance,
@@ -90,8 +107,62 @@ export async function planDeploy(input: DeployPlanInput): Promise<DeployPlan> {
     promotion,
     databaseIdentity,
     migrationKey: migration.key,
+    contract,
   });
-  return { instance, run, migration, findings, promotion, report };
+  return { instance, run, migration, findings, contract, promotion, report };
+}
+
+/**
+ * The contract phase's plan: the same preflight over its own directory, revisions schema and
+ * record, its baseline following migrationBaseline. Its database is the expand phase's.
+ */
+async function planContract(
+  input: DeployPlanInput,
+  dir: MigrationDir,
+  databaseIdentity: string | undefined,
+): Promise<ContractPlan> {
+  const { spec, applied } = input;
+  const m = spec.migration;
+  const record = applied.contract ?? {};
+  const revisionsSchema = contractRevisionsSchema(m.revisionsSchema);
+  const configured = contractBaseline(dir, m.baseline);
+  const run = await planRun(
+    {
+      mode: m.preflight,
+      phase: "contract",
+      dir,
+      databaseUrl: spec.database.url ?? "",
+      databaseCaCert: spec.database.caCert,
+      baseline: configured,
+      revisionsSchema,
+      lastAppliedVersion: m.preflight === "online" && !m.rollback ? undefined : record.version,
+      lastAppliedMigrations: record.migrations,
+      lastDatabaseIdentity: applied.databaseIdentity,
+      lastDatabaseUrlDigest: applied.databaseUrlDigest,
+      acceptDatabase: m.acceptDatabase,
+      // A rollback keeps both Jobs; a stack that never ran its contract phase has nothing to keep.
+      rollback: m.rollback && record.version !== undefined,
+    },
+    input.readState,
+  );
+  if (run.pending.length > 0) await loadSqlParser();
+  const runWith = (baseline: string | undefined): MigrationRunInput => ({
+    ...migrationRunInput(m, dir, databaseIdentity, baseline),
+    revisionsSchema,
+    phase: "contract",
+  });
+  const baseline = jobBaseline({
+    baselineToWrite: run.baselineToWrite,
+    recordedKey: record.migrationKey,
+    versions: dir.files.map((f) => f.version),
+    keyWith: (b) => migrationKey(runWith(b)),
+  });
+  return {
+    dir,
+    run,
+    migration: migrationRun(runWith(baseline)),
+    findings: guardFindings(run.pending, m.allowDestructive),
+  };
 }
 
 /** The Job's run input from the stack's migration settings, the directory and the database. */

@@ -52,6 +52,19 @@ export interface PlanReport {
    * them (the source stack applies them on merge), `pulumi up` of this stack refuses them.
    */
   readonly pendingPromotion: string | null;
+  /**
+   * The contract phase (migrations/contract/): what runs after the new pods are rolled out and
+   * ready; null when the directory has no file. Its guard findings are in `guard` too.
+   */
+  readonly contract: PhaseReport | null;
+}
+
+/** What one phase will run: the same fields as the expand phase's at the top level. */
+export interface PhaseReport {
+  readonly appliedVersion: string | null;
+  readonly baseline: string | null;
+  readonly pending: PlanReport["pending"];
+  readonly migrationKey: string;
 }
 
 /** Every destructive statement in the files about to run, acknowledged or not. Needs loadSqlParser(). */
@@ -81,10 +94,17 @@ export interface PlanReportInput {
   readonly databaseIdentity?: string;
   /** The content key of the Job this deploy runs (DeployPlan.migration.key). */
   readonly migrationKey: string;
+  /** The contract phase's plan (DeployPlan.contract), when there is one. */
+  readonly contract?: {
+    readonly run: RunPlan;
+    readonly migration: { readonly key: string };
+    readonly findings: readonly GuardFinding[];
+  };
 }
 
 export function buildPlanReport(input: PlanReportInput): PlanReport {
-  const { plan, findings, promotion } = input;
+  const { plan, promotion, contract } = input;
+  const findings = [...input.findings, ...(contract?.findings ?? [])];
   const refusals: string[] = [];
   const refused = findings.filter((f) => !f.acknowledged);
   if (refused.length > 0) {
@@ -107,7 +127,7 @@ export function buildPlanReport(input: PlanReportInput): PlanReport {
     databaseIdentity: input.databaseIdentity ?? null,
     appliedVersion: plan.appliedVersion ?? null,
     baseline: plan.baselineToWrite ?? null,
-    pending: plan.pending.map((f) => ({ version: f.version, file: f.name, sha256: fileSha256(f) })),
+    pending: pendingFiles(plan.pending),
     migrationKey: input.migrationKey,
     guard: findings,
     promotion: promotion ?? null,
@@ -117,7 +137,19 @@ export function buildPlanReport(input: PlanReportInput): PlanReport {
         ? `${promotion.untried.length} pending migration(s) not applied by stack ${promotion.from} yet: ` +
           promotion.untried.map((u) => `${u.file} (${u.reason})`).join("; ")
         : null,
+    contract: contract
+      ? {
+          appliedVersion: contract.run.appliedVersion ?? null,
+          baseline: contract.run.baselineToWrite ?? null,
+          pending: pendingFiles(contract.run.pending),
+          migrationKey: contract.migration.key,
+        }
+      : null,
   };
+}
+
+function pendingFiles(files: readonly MigrationFile[]): PlanReport["pending"] {
+  return files.map((f) => ({ version: f.version, file: f.name, sha256: fileSha256(f) }));
 }
 
 /** Writes the plan where PLAN_FILE_ENV points, if it is set. */
@@ -161,6 +193,10 @@ export function cell(text: string): string {
     .trim();
 }
 
+function pendingCount(report: PlanReport): number {
+  return report.pending.length + (report.contract?.pending.length ?? 0);
+}
+
 /** The plan as GitHub-flavoured Markdown, for a job summary or a PR comment. */
 export function renderPlanMarkdown(report: PlanReport): string {
   const out: string[] = [];
@@ -169,9 +205,11 @@ export function renderPlanMarkdown(report: PlanReport): string {
       ? "**refused**"
       : report.pendingPromotion
         ? `${report.pending.length} migration(s), **pending promotion** from ${cell(report.promotion?.from ?? "")}`
-        : report.pending.length === 0
+        : pendingCount(report) === 0
           ? "no migration will run"
-          : `${report.pending.length} migration(s) will run`;
+          : report.contract
+            ? `${report.pending.length} migration(s) before the rollout, ${report.contract.pending.length} after`
+            : `${report.pending.length} migration(s) will run`;
   out.push(`### Migration plan: stack ${codeSpan(report.stack)} (${verdict})`, "");
   out.push("| | |", "| --- | --- |");
   out.push(`| preflight | ${cell(`${report.preflight}: ${report.basis}`)} |`);
@@ -180,6 +218,12 @@ export function renderPlanMarkdown(report: PlanReport): string {
   out.push(`| applied so far | ${report.appliedVersion ? codeSpan(report.appliedVersion) : "none"} |`);
   out.push(`| baseline | ${report.baseline ? `${codeSpan(report.baseline)} (will be recorded, not run)` : "none"} |`);
   out.push(`| migration key | ${codeSpan(report.migrationKey)} |`);
+  const c = report.contract;
+  if (c) {
+    out.push(`| contract phase applied so far | ${c.appliedVersion ? codeSpan(c.appliedVersion) : "none"} |`);
+    if (c.baseline) out.push(`| contract phase baseline | ${codeSpan(c.baseline)} (will be recorded, not run) |`);
+    out.push(`| contract migration key | ${codeSpan(c.migrationKey)} |`);
+  }
   const p = report.promotion;
   if (p) {
     const source =
@@ -190,12 +234,23 @@ export function renderPlanMarkdown(report: PlanReport): string {
   }
   out.push("");
 
-  if (report.pending.length > 0) {
+  const phases: Array<[string, PlanReport["pending"]]> = [
+    [report.contract ? "Before the rollout (expand), in this order:" : "In this order:", report.pending],
+    ...(report.contract
+      ? [
+          ["After the new pods are rolled out and ready (contract), in this order:", report.contract.pending] as [
+            string,
+            PlanReport["pending"],
+          ],
+        ]
+      : []),
+  ];
+  for (const [title, pending] of phases.filter(([, files]) => files.length > 0)) {
     const untried = new Map((p?.untried ?? []).map((u) => [u.version, u]));
     const header = ["#", "version", "file", "destructive"];
     if (p) header.push(`applied by ${cell(p.from)}`);
-    out.push("In this order:", "", `| ${header.join(" | ")} |`, `| ${header.map(() => "---").join(" | ")} |`);
-    report.pending.forEach((f, i) => {
+    out.push(title, "", `| ${header.join(" | ")} |`, `| ${header.map(() => "---").join(" | ")} |`);
+    pending.forEach((f, i) => {
       const found = report.guard.filter((g) => g.version === f.version);
       const destructive =
         found.length === 0

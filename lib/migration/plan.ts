@@ -82,9 +82,11 @@ export function planMigrations(
   files: readonly MigrationFile[],
   state: DatabaseState,
   baseline: string | undefined,
+  /** `--allow-dirty` (the contract phase): a schema without revisions is expected, not refused. */
+  allowDirty = false,
 ): MigrationPlan {
   const problems: Problem[] = [];
-  const clean = state.notCleanReason === undefined;
+  const clean = allowDirty || state.notCleanReason === undefined;
   const revisions = state.revisions;
   const known = new Set(files.map((f) => f.version));
 
@@ -95,7 +97,7 @@ export function planMigrations(
         problems.push(baselineNotFound(files, baseline));
         return { pending: [], clean, problems };
       }
-      if (clean) {
+      if (clean && !allowDirty) {
         problems.push({
           code: "baseline-on-clean-database",
           message:

@@ -12,6 +12,7 @@ import { MigrationDir, MigrationFile } from "./dir";
 import { databaseIdentity, databaseUrlDigest, readDatabaseState, ReadOptions } from "../database/state";
 import type { MigrationPreflight } from "../spec";
 import { loadSqlParser } from "./guard";
+import type { Phase } from "./phase";
 import { foldSchema, SchemaFoldError, schemaDifference, type SchemaNames } from "./schema";
 
 /**
@@ -39,6 +40,11 @@ export interface PreflightInput {
   readonly acceptDatabase?: string;
   /** rollbackWithoutMigrations: deploy the API without running the Job. */
   readonly rollback?: boolean;
+  /**
+   * The contract phase: the schema without revisions is the expand phase's (`--allow-dirty`),
+   * and its baseline follows migrationBaseline, checked by the expand phase's plan. @default expand
+   */
+  readonly phase?: Phase;
 }
 
 /** What the database is, compared with the one this stack last migrated. */
@@ -110,9 +116,10 @@ export async function planRun(input: PreflightInput, read: StateReader = readDat
 
   if (mode === "online") {
     const state = await read(input.databaseUrl, { revisionsSchema: input.revisionsSchema, ca: input.databaseCaCert });
-    const plan: MigrationPlan = planMigrations(dir.files, state, baseline);
+    const contract = input.phase === "contract";
+    const plan: MigrationPlan = planMigrations(dir.files, state, baseline, contract);
     if (plan.problems.length > 0) throw new PreflightError(plan.problems);
-    if (plan.baselineToWrite !== undefined && state.schema !== undefined) {
+    if (plan.baselineToWrite !== undefined && state.schema !== undefined && !contract) {
       await loadSqlParser();
       const wrong = baselineMismatch(dir.files, plan.baselineToWrite, state.schema);
       if (wrong) throw new PreflightError([wrong]);
@@ -127,7 +134,9 @@ export async function planRun(input: PreflightInput, read: StateReader = readDat
   }
 
   const plan = planOffline(input, common, identity, notes);
-  if (mode === "offline" && plan.baselineToWrite !== undefined) throw new PreflightError([baselineUnchecked(plan)]);
+  if (mode === "offline" && plan.baselineToWrite !== undefined && input.phase !== "contract") {
+    throw new PreflightError([baselineUnchecked(plan)]);
+  }
   return plan;
 }
 
@@ -224,7 +233,7 @@ async function planRollback(input: PreflightInput, common: PlanCommon, read: Sta
   let basis: string;
   if (mode === "online") {
     const state = await read(input.databaseUrl, { revisionsSchema: input.revisionsSchema });
-    const plan = planMigrations(dir.files, state, input.baseline);
+    const plan = planMigrations(dir.files, state, input.baseline, input.phase === "contract");
     // The database being ahead of this directory is what a rollback is; anything else still refuses.
     const problems = plan.problems.filter((p) => p.code !== "database-ahead");
     if (problems.length > 0) throw new PreflightError(problems);
@@ -261,8 +270,9 @@ async function planRollback(input: PreflightInput, common: PlanCommon, read: Sta
 }
 
 /** The preview's migration block: what will run, the baseline, and nothing secret. */
-export function describePlan(plan: RunPlan, key: string): string {
-  const lines = [`Migrations (preflight ${plan.mode}; ${plan.basis}):`];
+export function describePlan(plan: RunPlan, key: string, phase: Phase = "expand"): string {
+  const title = phase === "contract" ? "Contract migrations, after the rollout" : "Migrations";
+  const lines = [`${title} (preflight ${plan.mode}; ${plan.basis}):`];
   if (plan.appliedVersion) lines.push(`  applied so far: ${plan.appliedVersion}`);
   lines.push(`  baseline: ${plan.baselineToWrite ? `${plan.baselineToWrite} (will be recorded, not run)` : "none"}`);
   if (plan.rollback) {
@@ -273,8 +283,9 @@ export function describePlan(plan: RunPlan, key: string): string {
     lines.push(`  ${plan.pending.length} migration(s) will run, in this order:`);
     for (const f of plan.pending) lines.push(`    ${f.version}  ${f.name}`);
   }
-  for (const note of plan.notes) lines.push(`  ${note}`);
-  lines.push(`  migration key: ${key}`);
+  // The notes are about the database and the rollback, said once by the expand phase.
+  if (phase === "expand") for (const note of plan.notes) lines.push(`  ${note}`);
+  lines.push(`  ${phase === "contract" ? "contract " : ""}migration key: ${key}`);
   return lines.join("\n");
 }
 

@@ -33,6 +33,16 @@ export interface PromotionSource {
   readonly applied?: readonly AppliedMigration[];
 }
 
+/**
+ * The source stack's record of both phases (`appliedMigrations`, `appliedContractMigrations`):
+ * a version names one file in one phase, so what it applied is their union.
+ */
+export function promotionSource(stack: string, expand: unknown, contract: unknown): PromotionSource {
+  const applied = parseAppliedMigrations(expand);
+  const after = parseAppliedMigrations(contract) ?? [];
+  return { stack, applied: applied && [...applied, ...after] };
+}
+
 export interface UntriedMigration {
   readonly version: string;
   readonly file: string;

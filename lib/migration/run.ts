@@ -2,6 +2,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import type { PullPolicy } from "../spec";
 import { MigrationDir, MigrationDirError, SUM_FILE, shortDigest } from "./dir";
 import { DATABASE_CA_DIR, DATABASE_CA_FILE } from "../database/tls";
+import type { Phase } from "./phase";
 
 /**
  * Everything the migration Job runs, as plain data: the content key, Atlas's command
@@ -24,6 +25,11 @@ export interface MigrationRunInput {
   readonly postgresLockTimeout: string;
   /** The Job's activeDeadlineSeconds, from which the session's statement_timeout derives. */
   readonly deadlineSeconds: number;
+  /**
+   * The contract phase (lib/migration/phase.ts): its own directory and revisions schema, and
+   * `--allow-dirty`, since the expand phase built the schema it finds. @default expand
+   */
+  readonly phase?: Phase;
 }
 
 /** One migration run as data, its content key computed once: what the plan shows is what the Job carries. */
@@ -112,6 +118,8 @@ export function migrationKey(input: MigrationRunInput): string {
     `revisions-schema=${input.revisionsSchema ?? ""}`,
     `database=${input.databaseIdentity ?? ""}`,
     ...migrationSessionParameters(input).map(([k, v]) => `${k}=${v}`),
+    // Only the contract phase adds parts, so that no expand Job's key changes.
+    ...(input.phase === "contract" ? ["phase=contract", "allow-dirty"] : []),
   ]);
 }
 
@@ -194,6 +202,8 @@ export function atlasArgs(input: MigrationRunInput): string[] {
     input.atlasLockTimeout,
     ...(input.revisionsSchema ? ["--revisions-schema", input.revisionsSchema] : []),
     ...(input.baseline ? ["--baseline", input.baseline] : []),
+    // The expand phase built the schema the contract phase finds: not a clean database.
+    ...(input.phase === "contract" ? ["--allow-dirty"] : []),
   ];
 }
 

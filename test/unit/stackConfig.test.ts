@@ -56,6 +56,8 @@ describe("the stack's reference to itself", () => {
       instance: "prod",
       deployed: true,
       migrationKey: "3f0c1d2e3f405162",
+      // No contract outputs in this state: nothing recorded for that phase.
+      contract: {},
     });
   });
 });
