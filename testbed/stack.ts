@@ -251,9 +251,12 @@ export class TestStack {
     return texts.join("\n");
   }
 
+  /** `name` may be in a folder of migrations/ (contract/...): that folder is re-hashed. */
   writeMigration(name: string, text: string, rehash = true): void {
-    fs.writeFileSync(path.join(this.migrationsDir, name), text);
-    if (rehash) writeSumFile(this.migrationsDir);
+    const file = path.join(this.migrationsDir, name);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, text);
+    if (rehash) writeSumFile(path.dirname(file));
   }
 
   rehash(): void {
