@@ -168,6 +168,75 @@ describe("a deploy's plan with a contract phase", () => {
     expect(done.report.contract?.appliedVersion).toBe("20260201000001");
   });
 
+  it("rolls back both phases: both Jobs kept, and a contract file the database lacks is not a rollback", async () => {
+    const rollback = specOf({
+      databaseDsn: "postgres://app:pw@db:5432/api?sslmode=disable",
+      rollbackWithoutMigrations: "true",
+    });
+    const record = (contractVersions: string[]) =>
+      appliedRecord({
+        appliedVersion: "20260201000000",
+        appliedMigrations: expand.files.map((f) => ({ version: f.version, file: f.name, sha256: "0".repeat(64) })),
+        appliedDatabase: undefined,
+        deploymentName: "api",
+        appliedContractVersion: contractVersions.at(-1),
+        appliedContractMigrations: contractVersions.map((v) => ({ version: v, file: `${v}.sql`, sha256: "0" })),
+      });
+    const kept = await planDeploy({
+      stack: "dev",
+      spec: rollback,
+      dir: expand,
+      contractDir: contract,
+      applied: record(["20260201000001", "20260301000001"]),
+    });
+    expect(kept.run.rollback).toBe(true);
+    expect(kept.contract?.run.rollback).toBe(true);
+    expect(kept.contract?.run.pending).toEqual([]);
+    await expect(
+      planDeploy({
+        stack: "dev",
+        spec: rollback,
+        dir: expand,
+        contractDir: contract,
+        applied: record(["20251201000001"]),
+      }),
+    ).rejects.toThrow(
+      /rollbackWithoutMigrations: the database lacks 1 migration\(s\) of this directory \(20260201000001_drop_old_name\.sql\)/,
+    );
+  });
+
+  it("follows migrationBaseline online: a contract file up to it is recorded, not run, and nothing is refused as not clean", async () => {
+    const baselined = specOf({
+      databaseDsn: "postgres://app:pw@db:5432/api?sslmode=disable",
+      migrationPreflight: "online",
+      migrationBaseline: "20260201000000",
+    });
+    const later = migrationDir(
+      [...contract.files, migrationFile("20260301000001", "COMMENT ON TABLE t IS 'x';")],
+      "/repo/migrations/contract",
+    );
+    // A GORM-built database: tables, no revisions in either schema.
+    const readState = async (_url: string, options: { revisionsSchema?: string }) => ({
+      revisions: [],
+      notCleanReason: `found table "t" (revisions in ${options.revisionsSchema ?? "atlas_schema_revisions"})`,
+    });
+    const plan = await planDeploy({
+      stack: "dev",
+      spec: { ...baselined, migration: { ...baselined.migration, baseline: "20260301000000" } },
+      dir: migrationDir([...expand.files, migrationFile("20260301000000", "SELECT 1;")]),
+      contractDir: later,
+      applied: never,
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      readState: readState as any,
+    });
+    expect(plan.contract?.run.baselineToWrite).toBe("20260201000001");
+    expect(plan.contract?.run.pending.map((f) => f.version)).toEqual(["20260301000001"]);
+    expect(plan.contract?.migration.input.baseline).toBe("20260201000001");
+    expect(atlasArgs(plan.contract!.migration.input)).toEqual(
+      expect.arrayContaining(["--baseline", "20260201000001", "--allow-dirty"]),
+    );
+  });
+
   it("promotes both phases: the source stack's record of either counts", () => {
     const a = { version: "20260101000000", file: "a.sql", sha256: "a" };
     const b = { version: "20260201000001", file: "b.sql", sha256: "b" };
