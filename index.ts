@@ -6,7 +6,7 @@ import { planDeploy } from "./lib/deploy/plan";
 import { loadMigrationDir } from "./lib/migration/dir";
 import { assertBuildCurrent, projectRoot } from "./runtime/buildStamp";
 import { userError } from "./runtime/userError";
-import { lastApplied, stackConfig } from "./stack/config";
+import { lastApplied, preflightDatabaseUrl, stackConfig } from "./stack/config";
 import { stackOutputs } from "./stack/outputs";
 import { publishPlan } from "./stack/planArtifact";
 import { readPromotionSource } from "./stack/promotionSource";
@@ -19,7 +19,14 @@ export = async () => {
     const dir = loadMigrationDir(path.join(projectRoot(__dirname), "migrations"));
     const applied = await lastApplied();
     const promotionSource = spec.promoteFrom ? await readPromotionSource(spec.promoteFrom) : undefined;
-    const deploy = await planDeploy({ stack: pulumi.getStack(), spec, dir, applied, promotionSource });
+    const deploy = await planDeploy({
+      stack: pulumi.getStack(),
+      spec,
+      dir,
+      applied,
+      promotionSource,
+      preflightDatabaseUrl: preflightDatabaseUrl(),
+    });
     publishPlan(spec, deploy);
     const api = new DevelopersItaliaApi("developers-italia-api", apiArgs(spec, deploy, dir));
     return stackOutputs(spec, dir, deploy, applied, api);

@@ -22,7 +22,10 @@ import { foldSchema, SchemaFoldError, schemaDifference, type SchemaNames } from 
 export interface PreflightInput {
   readonly mode: MigrationPreflight;
   readonly dir: MigrationDir;
+  /** The Job's database URL (identity, change, record); with useExistingSecret, existingSecretDatabase's or "". */
   readonly databaseUrl: string;
+  /** What the online preflight reads when not databaseUrl: the environment's URL on the useExistingSecret path. */
+  readonly readUrl?: string;
   /** The CA bundle (PEM) the pods get as sslrootcert; the online preflight verifies with it. */
   readonly databaseCaCert?: string;
   readonly baseline?: string;
@@ -83,7 +86,7 @@ export async function planRun(input: PreflightInput, read: StateReader = readDat
   const identity = databaseIdentity(input.databaseUrl);
   const where = describeUrl(input.databaseUrl);
   const change: DatabaseChange =
-    input.lastDatabaseIdentity === undefined
+    input.lastDatabaseIdentity === undefined || identity === ""
       ? "unrecorded"
       : input.lastDatabaseIdentity !== identity
         ? "changed"
@@ -109,7 +112,8 @@ export async function planRun(input: PreflightInput, read: StateReader = readDat
   if (input.rollback) return planRollback(input, common, read);
 
   if (mode === "online") {
-    const state = await read(input.databaseUrl, { revisionsSchema: input.revisionsSchema, ca: input.databaseCaCert });
+    const url = input.readUrl ?? input.databaseUrl;
+    const state = await read(url, { revisionsSchema: input.revisionsSchema, ca: input.databaseCaCert });
     const plan: MigrationPlan = planMigrations(dir.files, state, baseline);
     if (plan.problems.length > 0) throw new PreflightError(plan.problems);
     if (plan.baselineToWrite !== undefined && state.schema !== undefined) {
@@ -122,7 +126,7 @@ export async function planRun(input: PreflightInput, read: StateReader = readDat
       pending: plan.pending,
       appliedVersion: plan.appliedVersion,
       baselineToWrite: plan.baselineToWrite,
-      basis: `read from the database at ${where}`,
+      basis: `read from the database at ${describeUrl(url)}`,
     };
   }
 
@@ -223,14 +227,15 @@ async function planRollback(input: PreflightInput, common: PlanCommon, read: Sta
   let appliedVersion: string | undefined;
   let basis: string;
   if (mode === "online") {
-    const state = await read(input.databaseUrl, { revisionsSchema: input.revisionsSchema });
+    const url = input.readUrl ?? input.databaseUrl;
+    const state = await read(url, { revisionsSchema: input.revisionsSchema });
     const plan = planMigrations(dir.files, state, input.baseline);
     // The database being ahead of this directory is what a rollback is; anything else still refuses.
     const problems = plan.problems.filter((p) => p.code !== "database-ahead");
     if (problems.length > 0) throw new PreflightError(problems);
     missing = [...plan.pending];
     appliedVersion = plan.appliedVersion;
-    basis = `read from the database at ${describeUrl(input.databaseUrl)}`;
+    basis = `read from the database at ${describeUrl(url)}`;
   } else {
     const applied = new Set(input.lastAppliedMigrations ?? []);
     const last = input.lastAppliedVersion!;
