@@ -77,7 +77,7 @@ function readExistingSecret(config: ConfigSource): string | undefined {
       "migrationPreflight",
       `online with useExistingSecret (${name}) needs existingSecretDatabase, the database that Secret's URL ` +
         "names (no credentials), so the preflight can check that the URL it is given reads that database: " +
-        "pulumi config set existingSecretDatabase postgres://<host>:<port>/<database>; or use offline " +
+        "pulumi config set --plaintext existingSecretDatabase postgres://<host>:<port>/<database>; or use offline " +
         "(plan from this stack's last applied version) or off",
     );
   }
@@ -96,7 +96,7 @@ function readExistingSecretDatabase(config: ConfigSource, secret: string): strin
     throw new ConfigError(
       "existingSecretDatabase",
       `${why}; give the database the Secret ${secret} names, without credentials: ` +
-        "pulumi config set existingSecretDatabase postgres://<host>:<port>/<database>",
+        "pulumi config set --plaintext existingSecretDatabase postgres://<host>:<port>/<database>",
     );
   };
   if (!isUrlForm(raw.trim())) refuse("is not a postgres:// URL");

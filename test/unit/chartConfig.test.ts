@@ -361,7 +361,7 @@ describe("useExistingSecret", () => {
     ],
     [
       { useExistingSecret: "api-db", migrationPreflight: "online" },
-      "config migrationPreflight: online with useExistingSecret (api-db) needs existingSecretDatabase, the database that Secret's URL names (no credentials), so the preflight can check that the URL it is given reads that database: pulumi config set existingSecretDatabase postgres://<host>:<port>/<database>; or use offline (plan from this stack's last applied version) or off",
+      "config migrationPreflight: online with useExistingSecret (api-db) needs existingSecretDatabase, the database that Secret's URL names (no credentials), so the preflight can check that the URL it is given reads that database: pulumi config set --plaintext existingSecretDatabase postgres://<host>:<port>/<database>; or use offline (plan from this stack's last applied version) or off",
     ],
     [{ useExistingSecret: "API_DB" }, 'config useExistingSecret: "API_DB" is not a valid Secret name'],
     [
@@ -380,7 +380,7 @@ describe("useExistingSecret", () => {
     ].map(([address, why]): [Record<string, unknown>, string] => [
       { useExistingSecret: "api-db", existingSecretDatabase: address },
       `config existingSecretDatabase: ${why}; give the database the Secret api-db names, without credentials: ` +
-        "pulumi config set existingSecretDatabase postgres://<host>:<port>/<database>",
+        "pulumi config set --plaintext existingSecretDatabase postgres://<host>:<port>/<database>",
     ]),
   ])("refuses %j", (values, message) => {
     expect(refusal(values)).toBe(message);
