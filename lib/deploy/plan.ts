@@ -5,7 +5,7 @@ import { checkPromotion, type PromotionCheck, type PromotionSource } from "../mi
 import { jobBaseline, migrationKey, migrationRun, type MigrationRun, type MigrationRunInput } from "../migration/run";
 import type { ApiSpec, MigrationSpec } from "../spec";
 import type { AppliedRecord } from "./applied";
-import { preflightReadUrl } from "./preflightUrl";
+import { preflightDatabase } from "./preflightUrl";
 import { instanceLabel } from "./instance";
 import { buildPlanReport, guardFindings, type GuardFinding, type PlanReport } from "./report";
 
@@ -50,9 +50,7 @@ export async function planDeploy(input: DeployPlanInput): Promise<DeployPlan> {
     {
       mode: m.preflight,
       dir,
-      // With useExistingSecret, the Job's database as configured (no credentials), or none.
-      databaseUrl: spec.database.url ?? spec.database.address ?? "",
-      readUrl: preflightReadUrl(spec, input.preflightDatabaseUrl),
+      ...preflightDatabase(spec, input.preflightDatabaseUrl),
       databaseCaCert: spec.database.caCert,
       baseline: m.baseline,
       revisionsSchema: m.revisionsSchema,

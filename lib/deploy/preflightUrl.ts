@@ -20,7 +20,7 @@ export const PREFLIGHT_URL_ENV = "MIGRATION_PREFLIGHT_DATABASE_URL";
  * when the preflight reads nothing or reads databaseDsn's URL; the variable is ignored then.
  * The Job's key never depends on it: its identity is existingSecretDatabase's.
  */
-export function preflightReadUrl(spec: ApiSpec, given: string | undefined): string | undefined {
+export function preflightReadUrl(spec: ApiSpec, given: string | undefined): PreflightReadUrl | undefined {
   const { database } = spec;
   if (database.existingSecret === undefined || spec.migration.preflight !== "online") return undefined;
   const refuse = (code: ProblemCode, message: string): never => {
@@ -54,7 +54,27 @@ export function preflightReadUrl(spec: ApiSpec, given: string | undefined): stri
         "that database, or correct existingSecretDatabase if the Secret names another",
     );
   }
-  return url;
+  return { url, name: PREFLIGHT_URL_ENV };
+}
+
+/** What the preflight reads and the name its messages give it. */
+export interface PreflightReadUrl {
+  readonly url: string;
+  readonly name: string;
+}
+
+/**
+ * The database part of the preflight's input: the Job's database (databaseDsn's URL, or
+ * existingSecretDatabase's with useExistingSecret, or none), the key that names it, and what
+ * the online preflight reads when that is not the Job's URL.
+ */
+export function preflightDatabase(spec: ApiSpec, given: string | undefined) {
+  const { database } = spec;
+  return {
+    databaseUrl: database.url ?? database.address ?? "",
+    databaseKey: database.url === undefined ? "existingSecretDatabase" : "databaseDsn",
+    readFrom: preflightReadUrl(spec, given),
+  };
 }
 
 /** host:port/name, with the schema when the URL binds one: what tells two databases apart. */

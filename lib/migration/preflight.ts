@@ -24,8 +24,10 @@ export interface PreflightInput {
   readonly dir: MigrationDir;
   /** The Job's database URL (identity, change, record); with useExistingSecret, existingSecretDatabase's or "". */
   readonly databaseUrl: string;
-  /** What the online preflight reads when not databaseUrl: the environment's URL on the useExistingSecret path. */
-  readonly readUrl?: string;
+  /** The config key that names that database, for messages. @default "databaseDsn" */
+  readonly databaseKey?: string;
+  /** What the online preflight reads when not databaseUrl (the environment's URL with useExistingSecret), and its name. */
+  readonly readFrom?: { readonly url: string; readonly name: string };
   /** The CA bundle (PEM) the pods get as sslrootcert; the online preflight verifies with it. */
   readonly databaseCaCert?: string;
   readonly baseline?: string;
@@ -97,7 +99,7 @@ export async function planRun(input: PreflightInput, read: StateReader = readDat
   const notes: string[] = [];
   if (change === "changed") {
     notes.push(
-      `the database changed: databaseDsn now points at ${where} (identity ${identity}), not at the database ` +
+      `the database changed: ${input.databaseKey ?? "databaseDsn"} now points at ${where} (identity ${identity}), not at the database ` +
         `this stack last migrated (identity ${input.lastDatabaseIdentity}); the Job runs against it`,
     );
   }
@@ -112,8 +114,12 @@ export async function planRun(input: PreflightInput, read: StateReader = readDat
   if (input.rollback) return planRollback(input, common, read);
 
   if (mode === "online") {
-    const url = input.readUrl ?? input.databaseUrl;
-    const state = await read(url, { revisionsSchema: input.revisionsSchema, ca: input.databaseCaCert });
+    const url = input.readFrom?.url ?? input.databaseUrl;
+    const state = await read(url, {
+      revisionsSchema: input.revisionsSchema,
+      ca: input.databaseCaCert,
+      urlName: input.readFrom?.name,
+    });
     const plan: MigrationPlan = planMigrations(dir.files, state, baseline);
     if (plan.problems.length > 0) throw new PreflightError(plan.problems);
     if (plan.baselineToWrite !== undefined && state.schema !== undefined) {
@@ -221,14 +227,17 @@ async function planRollback(input: PreflightInput, common: PlanCommon, read: Sta
     );
   }
   if (common.databaseChange === "changed") {
-    refuse("databaseDsn points at another database than the one this stack migrated; a rollback keeps the database");
+    refuse(
+      `${input.databaseKey ?? "databaseDsn"} points at another database than the one this stack migrated; ` +
+        "a rollback keeps the database",
+    );
   }
   let missing: MigrationFile[];
   let appliedVersion: string | undefined;
   let basis: string;
   if (mode === "online") {
-    const url = input.readUrl ?? input.databaseUrl;
-    const state = await read(url, { revisionsSchema: input.revisionsSchema });
+    const url = input.readFrom?.url ?? input.databaseUrl;
+    const state = await read(url, { revisionsSchema: input.revisionsSchema, urlName: input.readFrom?.name });
     const plan = planMigrations(dir.files, state, input.baseline);
     // The database being ahead of this directory is what a rollback is; anything else still refuses.
     const problems = plan.problems.filter((p) => p.code !== "database-ahead");

@@ -111,6 +111,19 @@ it("refuses a URL of another database than the Job's, naming both", async () => 
   expect(message).not.toContain(password);
 });
 
+it("a URL it cannot connect with is named as the variable, not databaseDsn, and its password is not shown", async () => {
+  const u = new URL(readerUrl);
+  u.password = "wr0ng-passw0rd";
+  const err = await plan(V2, u.toString()).then(
+    () => undefined,
+    (e: unknown) => e as Error,
+  );
+  expect(err?.message).toContain(`cannot connect to the database at ${u.host}/${db.name} (sslmode=disable)`);
+  expect(err?.message).toContain(`password authentication failed for user "${role}"`);
+  expect(err?.message).toContain(`check ${PREFLIGHT_URL_ENV}, or set migrationPreflight to offline`);
+  expect(err?.message).not.toContain("wr0ng-passw0rd");
+});
+
 it("without the variable, refused with how to give it", async () => {
   expect(await refusal(V2, undefined)).toContain(`${PREFLIGHT_URL_ENV}, which is not set`);
 });

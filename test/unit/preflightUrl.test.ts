@@ -42,8 +42,8 @@ function refusal(run: () => unknown): string {
 
 describe("preflightReadUrl", () => {
   it("is the environment's URL on the useExistingSecret path, a key=value DSN re-encoded as for databaseDsn", () => {
-    expect(preflightReadUrl(existing(), READER)).toBe(READER);
-    expect(preflightReadUrl(existing(), "host=DB.internal dbname=api user=reader password=r3ad-only")).toBe(
+    expect(preflightReadUrl(existing(), READER)).toEqual({ url: READER, name: PREFLIGHT_URL_ENV });
+    expect(preflightReadUrl(existing(), "host=DB.internal dbname=api user=reader password=r3ad-only")?.url).toBe(
       "postgres://reader:r3ad-only@DB.internal/api?sslmode=require",
     );
   });
@@ -53,7 +53,7 @@ describe("preflightReadUrl", () => {
     const pem = makeCa(certs, "ca").certPem;
     cleanup();
     const url = preflightReadUrl(existing({ databaseCaCert: pem }), `${ADDRESS}?sslmode=verify-full`);
-    expect(url).toContain("sslrootcert=");
+    expect(url?.url).toContain("sslrootcert=");
   });
 
   it("is not used where the preflight reads databaseDsn's URL or reads nothing", () => {
@@ -192,7 +192,11 @@ describe("planDeploy on the useExistingSecret path", () => {
         dir,
         applied: { ...before, databaseIdentity: databaseIdentity(ADDRESS) },
       }),
-    ).rejects.toThrow("the database changed");
+    ).rejects.toThrow(
+      `the database changed: existingSecretDatabase now points at db.new:5432/api (identity ${databaseIdentity(
+        "postgres://db.new/api",
+      )}), not at the database this stack last migrated`,
+    );
     const unnamed = specOf({ useExistingSecret: "api-db" });
     const plan = await planDeploy({
       stack: "prod",
