@@ -2,7 +2,7 @@ import { DATABASE_CA_PATH } from "../database/tls";
 import { DsnError, dsnToUrl, describeUrl } from "../database/dsn";
 import { boundSchema, databaseIdentity } from "../database/state";
 import type { ProblemCode } from "../migration/plan";
-import { PreflightError } from "../migration/preflight";
+import { PreflightError, type ReadFrom } from "../migration/preflight";
 import type { ApiSpec } from "../spec";
 
 /**
@@ -20,7 +20,7 @@ export const PREFLIGHT_URL_ENV = "MIGRATION_PREFLIGHT_DATABASE_URL";
  * when the preflight reads nothing or reads databaseDsn's URL; the variable is ignored then.
  * The Job's key never depends on it: its identity is existingSecretDatabase's.
  */
-export function preflightReadUrl(spec: ApiSpec, given: string | undefined): PreflightReadUrl | undefined {
+export function preflightReadUrl(spec: ApiSpec, given: string | undefined): ReadFrom | undefined {
   const { database } = spec;
   if (database.existingSecret === undefined || spec.migration.preflight !== "online") return undefined;
   const refuse = (code: ProblemCode, message: string): never => {
@@ -55,12 +55,6 @@ export function preflightReadUrl(spec: ApiSpec, given: string | undefined): Pref
     );
   }
   return { url, name: PREFLIGHT_URL_ENV };
-}
-
-/** What the preflight reads and the name its messages give it. */
-export interface PreflightReadUrl {
-  readonly url: string;
-  readonly name: string;
 }
 
 /**

@@ -26,8 +26,8 @@ export interface PreflightInput {
   readonly databaseUrl: string;
   /** The config key that names that database, for messages. @default "databaseDsn" */
   readonly databaseKey?: string;
-  /** What the online preflight reads when not databaseUrl (the environment's URL with useExistingSecret), and its name. */
-  readonly readFrom?: { readonly url: string; readonly name: string };
+  /** What the online preflight reads when not databaseUrl (the environment's URL with useExistingSecret). */
+  readonly readFrom?: ReadFrom;
   /** The CA bundle (PEM) the pods get as sslrootcert; the online preflight verifies with it. */
   readonly databaseCaCert?: string;
   readonly baseline?: string;
@@ -44,6 +44,12 @@ export interface PreflightInput {
   readonly acceptDatabase?: string;
   /** rollbackWithoutMigrations: deploy the API without running the Job. */
   readonly rollback?: boolean;
+}
+
+/** A URL the preflight reads other than the Job's, and the name its messages give it. */
+export interface ReadFrom {
+  readonly url: string;
+  readonly name: string;
 }
 
 /** What the database is, compared with the one this stack last migrated. */
