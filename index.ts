@@ -6,7 +6,7 @@ import { planDeploy } from "./lib/deploy/plan";
 import { loadMigrationPhases } from "./lib/migration/phase";
 import { assertBuildCurrent, projectRoot } from "./runtime/buildStamp";
 import { userError } from "./runtime/userError";
-import { lastApplied, stackConfig } from "./stack/config";
+import { lastApplied, preflightDatabaseUrl, stackConfig } from "./stack/config";
 import { stackOutputs } from "./stack/outputs";
 import { publishPlan } from "./stack/planArtifact";
 import { readPromotionSource } from "./stack/promotionSource";
@@ -26,6 +26,7 @@ export = async () => {
       contractDir: contract,
       applied,
       promotionSource,
+      preflightDatabaseUrl: preflightDatabaseUrl(),
     });
     publishPlan(spec, deploy);
     const api = new DevelopersItaliaApi("developers-italia-api", apiArgs(spec, deploy, dir));

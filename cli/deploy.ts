@@ -14,7 +14,9 @@
  * Environment: the Pulumi backend login and secrets provider as usual (PULUMI_ACCESS_TOKEN
  * or PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE or a KMS login); KUBECONFIG, or
  * KUBECONFIG_DATA (a kubeconfig's text, e.g. from an environment secret), written to a
- * private temporary file for this run only; GITHUB_STEP_SUMMARY when run by Actions.
+ * private temporary file for this run only; GITHUB_STEP_SUMMARY when run by Actions;
+ * MIGRATION_PREFLIGHT_DATABASE_URL, with useExistingSecret and the online preflight: the URL
+ * the program's preflight reads (passed on in the environment, never argv or the plan).
  */
 import { createHash } from "crypto";
 import * as fs from "fs";

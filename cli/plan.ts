@@ -11,6 +11,7 @@ import { loadMigrationPhases } from "../lib/migration/phase";
 import { readSpec } from "../lib/config/readSpec";
 import { appliedRecord } from "../lib/deploy/applied";
 import { planDeploy } from "../lib/deploy/plan";
+import { PREFLIGHT_URL_ENV } from "../lib/deploy/preflightUrl";
 import { parsePlanReport, PlanReport, renderPlanMarkdown } from "../lib/deploy/report";
 import { promotionSource } from "../lib/migration/promotion";
 import { parseOptions, runMain, stackConfigFile, UsageError } from "./args";
@@ -31,6 +32,8 @@ usage: npm run plan -- [--stack S] [--config-file F] [--format markdown|json] [-
   --commit SHA       name the commit the plan describes (the PR comment)
   --preview-outcome  the preview step's outcome; with $PREVIEW_OUTPUT (the preview's output), the
                      comment adds the preview's result and its resource changes
+With useExistingSecret and migrationPreflight online, $MIGRATION_PREFLIGHT_DATABASE_URL is the
+URL the preflight reads (of the database existingSecretDatabase names; only read, never shown).
 Exit 1 when planning a stack whose up would be refused.`;
 
 async function planFromStack(cwd: string, stackArg?: string, configFile?: string): Promise<PlanReport> {
@@ -50,6 +53,7 @@ async function planFromStack(cwd: string, stackArg?: string, configFile?: string
     contractDir: contract,
     applied: appliedRecord(await stackOutputs(cwd, stack)),
     promotionSource: promotion,
+    preflightDatabaseUrl: process.env[PREFLIGHT_URL_ENV],
   });
   return deploy.report;
 }

@@ -43,12 +43,19 @@ export interface Resources {
 /**
  * Where the database URL comes from: this stack's secret config (the URL, sslmode always
  * explicit), or a Secret managed elsewhere (the chart's useExistingSecret), which the
- * program never reads. `caCert`: the CA bundle (normalized PEM, public), mounted at
- * DATABASE_CA_PATH in the Job and the API.
+ * program never reads; then `address` (existingSecretDatabase), when set, names the database
+ * that Secret's URL points at, as a URL without credentials: its identity is the Job's and
+ * the record's, and the online preflight reads only that database. `caCert`: the CA bundle
+ * (normalized PEM, public), mounted at DATABASE_CA_PATH in the Job and the API.
  */
 export type DatabaseSpec =
-  | { readonly url: string; readonly existingSecret?: undefined; readonly caCert?: string }
-  | { readonly existingSecret: string; readonly url?: undefined; readonly caCert?: string };
+  | {
+      readonly url: string;
+      readonly existingSecret?: undefined;
+      readonly address?: undefined;
+      readonly caCert?: string;
+    }
+  | { readonly existingSecret: string; readonly url?: undefined; readonly address?: string; readonly caCert?: string };
 
 export type MigrationPreflight = "online" | "offline" | "off";
 

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { APPLIED_OUTPUTS, appliedRecord, type AppliedRecord } from "../lib/deploy/applied";
 import type { ConfigSource } from "../lib/config/source";
+import { PREFLIGHT_URL_ENV } from "../lib/deploy/preflightUrl";
 
 // Not in the SDK's typings, but what Config.getSecret relies on: the keys the engine
 // passed as secrets (PULUMI_CONFIG_SECRET_KEYS).
@@ -34,4 +35,9 @@ export async function lastApplied(): Promise<AppliedRecord> {
     }),
   );
   return appliedRecord(Object.fromEntries(values));
+}
+
+/** The URL the online preflight may read with useExistingSecret: the deploy's environment only, never config. */
+export function preflightDatabaseUrl(): string | undefined {
+  return process.env[PREFLIGHT_URL_ENV];
 }

@@ -1,4 +1,4 @@
-import { DsnError, dsnToUrl, urlParam } from "../database/dsn";
+import { type ConnectionFields, DsnError, dsnToUrl, formatUrl, isUrlForm, parseDsn, urlParam } from "../database/dsn";
 import { CaBundleError, DATABASE_CA_PATH, parseCaBundle } from "../database/tls";
 import { EXISTING_SECRET_KEYS, type DatabaseSpec } from "../spec";
 import { dnsSubdomain, secretText, text } from "./read";
@@ -13,13 +13,22 @@ import { ConfigError, type ConfigSource } from "./source";
  *     pgx both accept it; Atlas does not accept the key=value form);
  *   - `pasetoKey` (optional): base64 of 32 bytes; absent or empty makes the API read-only.
  * The API reads both through secretKeyRef; the migration Job reads `databaseDSN` into Atlas's
- * DATABASE_URL the same way, so the value never passes through Pulumi. The preflight cannot
- * read the database then: it plans offline (or off).
+ * DATABASE_URL the same way, so the value never passes through Pulumi. The online preflight
+ * then reads the database through a URL the deploy's environment gives it
+ * (lib/deploy/preflightUrl.ts), checked against `existingSecretDatabase`.
  */
 export function readDatabase(config: ConfigSource): { database: DatabaseSpec; pasetoKey?: string } {
   const existingSecret = readExistingSecret(config);
   const caCert = readCaBundle(text(config, "databaseCaCert"));
-  if (existingSecret !== undefined) return { database: { existingSecret, caCert } };
+  if (existingSecret !== undefined) {
+    return { database: { existingSecret, address: readExistingSecretDatabase(config, existingSecret), caCert } };
+  }
+  if (text(config, "existingSecretDatabase") !== undefined) {
+    throw new ConfigError(
+      "existingSecretDatabase",
+      "is set without useExistingSecret: databaseDsn names the database then; remove it with: pulumi config rm existingSecretDatabase",
+    );
+  }
 
   const dsn = secretText(config, "databaseDsn", true)!;
   let url: string;
@@ -63,14 +72,48 @@ function readExistingSecret(config: ConfigSource): string | undefined {
       );
     }
   }
-  if (config.get("migrationPreflight") === "online") {
+  if (config.get("migrationPreflight") === "online" && text(config, "existingSecretDatabase") === undefined) {
     throw new ConfigError(
       "migrationPreflight",
-      `online needs the database URL, which this program never sees with useExistingSecret (${name}); ` +
-        "use offline (plan from this stack's last applied version) or off",
+      `online with useExistingSecret (${name}) needs existingSecretDatabase, the database that Secret's URL ` +
+        "names (no credentials), so the preflight can check that the URL it is given reads that database: " +
+        "pulumi config set --plaintext existingSecretDatabase postgres://<host>:<port>/<database>; or use offline " +
+        "(plan from this stack's last applied version) or off",
     );
   }
   return name;
+}
+
+/**
+ * existingSecretDatabase: which database the Secret's URL names, as a postgres:// URL without
+ * credentials (host, port, database, and search_path when the URL binds one). Kept in the
+ * canonical form the identity is computed from.
+ */
+function readExistingSecretDatabase(config: ConfigSource, secret: string): string | undefined {
+  const raw = text(config, "existingSecretDatabase");
+  if (raw === undefined) return undefined;
+  const refuse = (why: string): never => {
+    throw new ConfigError(
+      "existingSecretDatabase",
+      `${why}; give the database the Secret ${secret} names, without credentials: ` +
+        "pulumi config set --plaintext existingSecretDatabase postgres://<host>:<port>/<database>",
+    );
+  };
+  if (!isUrlForm(raw.trim())) refuse("is not a postgres:// URL");
+  let fields: ConnectionFields;
+  try {
+    fields = parseDsn(raw);
+  } catch (err) {
+    if (err instanceof DsnError) return refuse(err.message);
+    throw err;
+  }
+  if (fields.user !== undefined || fields.password !== undefined)
+    refuse("holds a user or a password, which it must not");
+  if (!fields.dbname) refuse("names no database");
+  const other = fields.params.filter(([k]) => k !== "search_path" && k !== "sslmode");
+  if (other.length > 0)
+    refuse(`has ${other.map(([k]) => k).join(", ")}: only host, port, database and search_path name it`);
+  return formatUrl({ ...fields, params: fields.params.filter(([k]) => k === "search_path") });
 }
 
 function readCaBundle(raw: string | undefined): string | undefined {

@@ -16,6 +16,8 @@ export interface ReadOptions {
   readonly connectTimeoutMs?: number;
   /** The CA bundle (PEM) the pods get as sslrootcert (databaseCaCert). @default none */
   readonly ca?: string;
+  /** Where the URL came from, for the message when it cannot connect. @default "databaseDsn" */
+  readonly urlName?: string;
 }
 
 export class DatabaseUnreachableError extends Error {}
@@ -81,7 +83,8 @@ export async function readDatabaseState(url: string, options: ReadOptions = {}):
     const tls = `sslmode=${urlParam(url, "sslmode")}${options.ca ? ", CA bundle from databaseCaCert" : ""}`;
     throw new DatabaseUnreachableError(
       `cannot connect to the database at ${describeUrl(url)} (${tls}): ${reason(err)}; ` +
-        "check databaseDsn, or set migrationPreflight to offline when the database is only reachable from the cluster",
+        `check ${options.urlName ?? "databaseDsn"}, or set migrationPreflight to offline when the database is only ` +
+        "reachable from the cluster",
     );
   }
   try {

@@ -6,6 +6,7 @@ import { checkPromotion, type PromotionCheck, type PromotionSource } from "../mi
 import { jobBaseline, migrationKey, migrationRun, type MigrationRun, type MigrationRunInput } from "../migration/run";
 import type { ApiSpec, MigrationSpec } from "../spec";
 import type { AppliedRecord } from "./applied";
+import { preflightDatabase } from "./preflightUrl";
 import { instanceLabel } from "./instance";
 import { buildPlanReport, guardFindings, type GuardFinding, type PlanReport } from "./report";
 
@@ -20,6 +21,8 @@ export interface DeployPlanInput {
   readonly applied: AppliedRecord;
   /** What the `promoteFrom` stack applied, read by the caller; none without promoteFrom. */
   readonly promotionSource?: PromotionSource;
+  /** MIGRATION_PREFLIGHT_DATABASE_URL: what the online preflight reads with useExistingSecret (preflightUrl.ts). */
+  readonly preflightDatabaseUrl?: string;
   /** How the online preflight reads the database (tests give their own). */
   readonly readState?: StateReader;
 }
@@ -60,8 +63,7 @@ export async function planDeploy(input: DeployPlanInput): Promise<DeployPlan> {
     {
       mode: m.preflight,
       dir,
-      // Only the online preflight reads it, and that is refused without a URL (existingSecret).
-      databaseUrl: spec.database.url ?? "",
+      ...preflightDatabase(spec, input.preflightDatabaseUrl),
       databaseCaCert: spec.database.caCert,
       baseline: m.baseline,
       revisionsSchema: m.revisionsSchema,
@@ -131,7 +133,7 @@ async function planContract(
       mode: m.preflight,
       phase: "contract",
       dir,
-      databaseUrl: spec.database.url ?? "",
+      ...preflightDatabase(spec, input.preflightDatabaseUrl),
       databaseCaCert: spec.database.caCert,
       baseline: configured,
       revisionsSchema,

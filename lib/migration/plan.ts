@@ -40,7 +40,11 @@ export type ProblemCode =
   | "failed-revision"
   | "out-of-order"
   | "database-changed"
-  | "not-a-rollback";
+  | "not-a-rollback"
+  | "preflight-url-missing"
+  | "preflight-url-invalid"
+  | "preflight-url-other-database"
+  | "preflight-url-unchecked";
 
 export interface Problem {
   readonly code: ProblemCode;

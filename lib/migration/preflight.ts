@@ -23,7 +23,12 @@ import { foldSchema, SchemaFoldError, schemaDifference, type SchemaNames } from 
 export interface PreflightInput {
   readonly mode: MigrationPreflight;
   readonly dir: MigrationDir;
+  /** The Job's database URL (identity, change, record); with useExistingSecret, existingSecretDatabase's or "". */
   readonly databaseUrl: string;
+  /** The config key that names that database, for messages. @default "databaseDsn" */
+  readonly databaseKey?: string;
+  /** What the online preflight reads when not databaseUrl (the environment's URL with useExistingSecret). */
+  readonly readFrom?: ReadFrom;
   /** The CA bundle (PEM) the pods get as sslrootcert; the online preflight verifies with it. */
   readonly databaseCaCert?: string;
   readonly baseline?: string;
@@ -45,6 +50,12 @@ export interface PreflightInput {
    * and its baseline follows migrationBaseline, checked by the expand phase's plan. @default expand
    */
   readonly phase?: Phase;
+}
+
+/** A URL the preflight reads other than the Job's, and the name its messages give it. */
+export interface ReadFrom {
+  readonly url: string;
+  readonly name: string;
 }
 
 /** What the database is, compared with the one this stack last migrated. */
@@ -89,7 +100,7 @@ export async function planRun(input: PreflightInput, read: StateReader = readDat
   const identity = databaseIdentity(input.databaseUrl);
   const where = describeUrl(input.databaseUrl);
   const change: DatabaseChange =
-    input.lastDatabaseIdentity === undefined
+    input.lastDatabaseIdentity === undefined || identity === ""
       ? "unrecorded"
       : input.lastDatabaseIdentity !== identity
         ? "changed"
@@ -100,7 +111,7 @@ export async function planRun(input: PreflightInput, read: StateReader = readDat
   const notes: string[] = [];
   if (change === "changed") {
     notes.push(
-      `the database changed: databaseDsn now points at ${where} (identity ${identity}), not at the database ` +
+      `the database changed: ${input.databaseKey ?? "databaseDsn"} now points at ${where} (identity ${identity}), not at the database ` +
         `this stack last migrated (identity ${input.lastDatabaseIdentity}); the Job runs against it`,
     );
   }
@@ -115,7 +126,12 @@ export async function planRun(input: PreflightInput, read: StateReader = readDat
   if (input.rollback) return planRollback(input, common, read);
 
   if (mode === "online") {
-    const state = await read(input.databaseUrl, { revisionsSchema: input.revisionsSchema, ca: input.databaseCaCert });
+    const url = input.readFrom?.url ?? input.databaseUrl;
+    const state = await read(url, {
+      revisionsSchema: input.revisionsSchema,
+      ca: input.databaseCaCert,
+      urlName: input.readFrom?.name,
+    });
     const contract = input.phase === "contract";
     const plan: MigrationPlan = planMigrations(dir.files, state, baseline, contract);
     if (plan.problems.length > 0) throw new PreflightError(plan.problems);
@@ -129,7 +145,7 @@ export async function planRun(input: PreflightInput, read: StateReader = readDat
       pending: plan.pending,
       appliedVersion: plan.appliedVersion,
       baselineToWrite: plan.baselineToWrite,
-      basis: `read from the database at ${where}`,
+      basis: `read from the database at ${describeUrl(url)}`,
     };
   }
 
@@ -226,20 +242,24 @@ async function planRollback(input: PreflightInput, common: PlanCommon, read: Sta
     );
   }
   if (common.databaseChange === "changed") {
-    refuse("databaseDsn points at another database than the one this stack migrated; a rollback keeps the database");
+    refuse(
+      `${input.databaseKey ?? "databaseDsn"} points at another database than the one this stack migrated; ` +
+        "a rollback keeps the database",
+    );
   }
   let missing: MigrationFile[];
   let appliedVersion: string | undefined;
   let basis: string;
   if (mode === "online") {
-    const state = await read(input.databaseUrl, { revisionsSchema: input.revisionsSchema });
+    const url = input.readFrom?.url ?? input.databaseUrl;
+    const state = await read(url, { revisionsSchema: input.revisionsSchema, urlName: input.readFrom?.name });
     const plan = planMigrations(dir.files, state, input.baseline, input.phase === "contract");
     // The database being ahead of this directory is what a rollback is; anything else still refuses.
     const problems = plan.problems.filter((p) => p.code !== "database-ahead");
     if (problems.length > 0) throw new PreflightError(problems);
     missing = [...plan.pending];
     appliedVersion = plan.appliedVersion;
-    basis = `read from the database at ${describeUrl(input.databaseUrl)}`;
+    basis = `read from the database at ${describeUrl(url)}`;
   } else {
     const applied = new Set(input.lastAppliedMigrations ?? []);
     const last = input.lastAppliedVersion!;

@@ -28,23 +28,39 @@ let kube: KubeClient;
 let db: TestDatabase;
 let stack: TestStack;
 let stopIngressController: (() => void) | undefined;
+// The useExistingSecret path: its own namespace, database and stack.
+const SECRET_NS = `${NS}-secret`;
+const USER_SECRET = "api-database";
+let secretDb: TestDatabase | undefined;
+let secretStack: TestStack | undefined;
 
 function succeeded(result: CommandResult): string {
   if (result.code !== 0) throw new Error(`exit ${result.code}:\n${result.output}`);
   return result.output;
 }
 
-/** The guide's `sh` blocks in the step on secrets, in order. */
-function guideBlocks(): string[] {
+/** The guide's `sh` blocks in a step (2: secrets, 3: the baseline), in order. */
+function guideBlocks(step: 2 | 3 = 2): string[] {
   const text = fs.readFileSync(GUIDE, "utf8");
-  const step = text.slice(text.indexOf("2. **Secrets.**"), text.indexOf("3. **Baseline.**"));
-  return [...step.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1].replace(/^ {3}/gm, ""));
+  const starts: Record<number, string> = { 2: "2. **Secrets.**", 3: "3. **Baseline.**", 4: "4. **Run alongside.**" };
+  const part = text.slice(text.indexOf(starts[step]), text.indexOf(starts[step + 1]));
+  return [...part.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1].replace(/^ {3}/gm, ""));
 }
 
-/** A guide block run as a user runs it, in the stack's folder, with the release and namespace filled in. */
-function runGuide(block: string, prelude = ""): Promise<CommandResult> {
-  const script = `set -euo pipefail\n${prelude}${block}`.replaceAll("<release>", RELEASE).replaceAll("<namespace>", NS);
-  return stack.command("bash", ["-c", script], { KUBECONFIG: process.env.KUBECONFIG ?? "" });
+/**
+ * A guide block run as a user runs it, in the stack's folder, with the release and namespace
+ * (and any other placeholder in `fill`) filled in.
+ */
+function runGuide(
+  block: string,
+  prelude = "",
+  on: TestStack = stack,
+  fill: Record<string, string> = {},
+): Promise<CommandResult> {
+  let script = `set -euo pipefail\n${prelude}${block}`;
+  for (const [placeholder, value] of Object.entries({ "<release>": RELEASE, "<namespace>": NS, ...fill }))
+    script = script.replaceAll(placeholder, value);
+  return on.command("bash", ["-c", script], { KUBECONFIG: process.env.KUBECONFIG ?? "" });
 }
 
 const chartLabels = {
@@ -172,8 +188,11 @@ beforeAll(async () => {
 afterAll(async () => {
   stopIngressController?.();
   stack?.remove();
+  secretStack?.remove();
   await kube?.delete(`/api/v1/namespaces/${NS}`);
+  await kube?.delete(`/api/v1/namespaces/${SECRET_NS}`);
   await db?.drop();
+  await secretDb?.drop();
   kube?.close();
 });
 
@@ -254,4 +273,110 @@ it("follows docs/helm-chart.md from a chart v0.6.0 release to the program, witho
   stack.removeConfig("migrationBaseline");
   succeeded(await stack.preview("--expect-no-changes"));
   expect(await query(db.url, "SELECT count(*)::int AS n FROM publishers")).toEqual([{ n: 2 }]);
+});
+
+it("follows the guide's useExistingSecret path: the online preflight reads through MIGRATION_PREFLIGHT_DATABASE_URL, checks the baseline, and the URL shows nowhere", async () => {
+  // A v1.3.0 database the user's own Secret points at (a postgres:// URL, as that path requires).
+  secretDb = await createDatabase("e2eswitchsecret");
+  await runGormOracle(secretDb.url, "v1.3.0");
+  const password = decodeURIComponent(new URL(secretDb.url).password);
+  expect(password.length).toBeGreaterThan(8);
+  await kube.post("/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: SECRET_NS } });
+  await kube.post(`/api/v1/namespaces/${SECRET_NS}/secrets`, {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: USER_SECRET },
+    type: "Opaque",
+    stringData: { databaseDSN: secretDb.url, pasetoKey: Buffer.alloc(32, 5).toString("base64") },
+  });
+  secretStack = await TestStack.create(
+    "switchsecret",
+    { namespace: SECRET_NS, createNamespace: "false", replicas: "1", migrationDeadlineSeconds: "120" },
+    "unused",
+  );
+  secretStack.removeConfig("databaseDsn");
+  const on = secretStack;
+  const u = new URL(secretDb.url);
+  const fill = {
+    "<namespace>": SECRET_NS,
+    "<your-secret>": USER_SECRET,
+    "<host>": u.hostname,
+    "<port>": u.port,
+    "<database>": secretDb.name,
+  };
+  const [, , useSecret] = guideBlocks(2);
+  const [giveUrl, baseline] = guideBlocks(3);
+  expect(useSecret).toContain("pulumi config set useExistingSecret");
+  expect(giveUrl).toContain("export MIGRATION_PREFLIGHT_DATABASE_URL=");
+  expect(baseline).toContain(`pulumi config set migrationBaseline ${V3}`);
+  const shown: string[] = [];
+  const seen = (result: CommandResult): CommandResult => {
+    shown.push(result.output);
+    return result;
+  };
+
+  // 2. The Secret the user manages, and the database it names.
+  succeeded(seen(await runGuide(useSecret, "", on, fill)));
+  // 3. Without the variable the online preflight says how to give it; with it, another
+  //    release's baseline is refused naming the right one, then the guide's block plans.
+  await on.setConfig("migrationPreflight", "online");
+  const unset = seen(await on.preview());
+  expect(unset.code).not.toBe(0);
+  expect(unset.output).toContain("MIGRATION_PREFLIGHT_DATABASE_URL, which is not set");
+  const withUrl = useSecret.split("\n")[0] + "\n" + giveUrl;
+  await on.setConfig("migrationBaseline", V4);
+  const wrong = seen(await runGuide("pulumi preview --non-interactive --color never\n", withUrl, on, fill));
+  expect(wrong.code).not.toBe(0);
+  expect(wrong.output).toContain("it lacks column catalogs.analysis, index idx_catalogs_analysis_gin");
+  expect(wrong.output).toContain(`The database has the schema of ${V3}: pulumi config set migrationBaseline ${V3}`);
+  const planned = succeeded(seen(await runGuide(baseline, withUrl, on, fill)));
+  expect(planned).toContain(`baseline: ${V3} (will be recorded, not run)`);
+  expect(planned).toContain(`read from the database at ${u.host}/${secretDb.name}`);
+
+  // The plan reviewers approve (pulumi preview --save-plan, the plan file) and npm run plan.
+  const scratch = fs.mkdtempSync(path.join(on.dir, "plan-"));
+  const env = { MIGRATION_PREFLIGHT_DATABASE_URL: secretDb.url, MIGRATION_PLAN_FILE: path.join(scratch, "plan.json") };
+  const saved = path.join(scratch, "update-plan.json");
+  succeeded(seen(await on.command("pulumi", ["preview", "--save-plan", saved, "--non-interactive"], env)));
+  const planFiles = [fs.readFileSync(saved, "utf8"), fs.readFileSync(env.MIGRATION_PLAN_FILE, "utf8")];
+  expect(JSON.parse(planFiles[1]).baseline).toBe(V3);
+  const cliPlan = seen(
+    await on.command(
+      "npm",
+      ["run", "--silent", "plan", "--", "--cwd", on.dir, "--stack", "switchsecret", "--format", "json"],
+      { MIGRATION_PREFLIGHT_DATABASE_URL: secretDb.url },
+      path.resolve(__dirname, "../.."),
+    ),
+  );
+  expect(JSON.parse(succeeded(cliPlan)).baseline).toBe(V3);
+
+  // 4. up, with the variable in its environment: the baseline is recorded and the rest runs.
+  succeeded(
+    seen(await on.command("pulumi", ["up", "--yes", "--skip-preview", "--non-interactive", "--color", "never"], env)),
+  );
+  const revisions = await query<{ version: string; type: string }>(
+    secretDb.url,
+    "SELECT version, type::text AS type FROM atlas_schema_revisions.atlas_schema_revisions ORDER BY version",
+  );
+  expect(revisions.map((r) => [r.version, r.type])).toEqual([
+    [V3, "1"],
+    [V4, "2"],
+    ["20260612000000", "2"],
+  ]);
+  expect(await readSchema(secretDb.url)).toEqual(expectedApiSchema);
+
+  // Giving the variable or not never changes the Job: online with it, offline without it.
+  succeeded(seen(await on.command("pulumi", ["preview", "--expect-no-changes", "--non-interactive"], env)));
+  await on.setConfig("migrationPreflight", "offline");
+  succeeded(seen(await on.preview("--expect-no-changes")));
+
+  // The URL's password is in no output, plan file or state.
+  // (Named, not quoted, so that a failure does not print the password either.)
+  const places: Array<[string, string]> = [
+    ...shown.map((text, i): [string, string] => [`command output ${i + 1}`, text]),
+    ["update-plan.json (--save-plan)", planFiles[0]],
+    ["MIGRATION_PLAN_FILE", planFiles[1]],
+    ["the state", await on.stateFiles()],
+  ];
+  expect(places.filter(([, text]) => text.includes(password)).map(([where]) => where)).toEqual([]);
 });

@@ -361,15 +361,48 @@ describe("useExistingSecret", () => {
     ],
     [
       { useExistingSecret: "api-db", migrationPreflight: "online" },
-      "config migrationPreflight: online needs the database URL, which this program never sees with useExistingSecret (api-db); use offline (plan from this stack's last applied version) or off",
+      "config migrationPreflight: online with useExistingSecret (api-db) needs existingSecretDatabase, the database that Secret's URL names (no credentials), so the preflight can check that the URL it is given reads that database: pulumi config set --plaintext existingSecretDatabase postgres://<host>:<port>/<database>; or use offline (plan from this stack's last applied version) or off",
     ],
     [{ useExistingSecret: "API_DB" }, 'config useExistingSecret: "API_DB" is not a valid Secret name'],
+    [
+      { existingSecretDatabase: "postgres://db:5432/api", databaseDsn: DSN },
+      "config existingSecretDatabase: is set without useExistingSecret: databaseDsn names the database then; remove it with: pulumi config rm existingSecretDatabase",
+    ],
+    ...[
+      ["db:5432/api", "is not a postgres:// URL"],
+      ["postgres://app:s3cret@db:5432/api", "holds a user or a password, which it must not"],
+      ["postgres://db:5432", "names no database"],
+      [
+        "postgres://db:5432/api?sslmode=disable&connect_timeout=3&application_name=x",
+        "has connect_timeout, application_name: only host, port, database and search_path name it",
+      ],
+      ["postgres://db:99999/api", "port is not a TCP port number (1 to 65535)"],
+    ].map(([address, why]): [Record<string, unknown>, string] => [
+      { useExistingSecret: "api-db", existingSecretDatabase: address },
+      `config existingSecretDatabase: ${why}; give the database the Secret api-db names, without credentials: ` +
+        "pulumi config set --plaintext existingSecretDatabase postgres://<host>:<port>/<database>",
+    ]),
   ])("refuses %j", (values, message) => {
     expect(refusal(values)).toBe(message);
   });
 
   it("never quotes the DSN it refuses", () => {
     expect(refusal({ useExistingSecret: "api-db", databaseDsn: DSN })).not.toContain("s3cret");
+    expect(
+      refusal({ useExistingSecret: "api-db", existingSecretDatabase: "postgres://app:s3cret@db:5432/api" }),
+    ).not.toContain("s3cret");
+  });
+
+  it("plans online with existingSecretDatabase, kept in the form its identity is computed from", () => {
+    const s = readSpec(
+      source({
+        useExistingSecret: "api-db",
+        existingSecretDatabase: " postgresql://DB.example.org/api?search_path=app ",
+        migrationPreflight: "online",
+      }),
+    );
+    expect(s.migration.preflight).toBe("online");
+    expect(s.database).toEqual({ existingSecret: "api-db", address: "postgres://DB.example.org/api?search_path=app" });
   });
 
   it("still requires databaseDsn without it", () => {
