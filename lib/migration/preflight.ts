@@ -252,7 +252,11 @@ async function planRollback(input: PreflightInput, common: PlanCommon, read: Sta
   let basis: string;
   if (mode === "online") {
     const url = input.readFrom?.url ?? input.databaseUrl;
-    const state = await read(url, { revisionsSchema: input.revisionsSchema, urlName: input.readFrom?.name });
+    const state = await read(url, {
+      revisionsSchema: input.revisionsSchema,
+      ca: input.databaseCaCert,
+      urlName: input.readFrom?.name,
+    });
     const plan = planMigrations(dir.files, state, input.baseline, input.phase === "contract");
     // The database being ahead of this directory is what a rollback is; anything else still refuses.
     const problems = plan.problems.filter((p) => p.code !== "database-ahead");

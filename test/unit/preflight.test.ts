@@ -254,6 +254,17 @@ describe("planRun: rollbackWithoutMigrations", () => {
     );
   });
 
+  it("online: reads the database with its CA bundle, as the plan without a rollback does", async () => {
+    const seen: unknown[] = [];
+    const read = async (_url: string, options: { ca?: string }) => {
+      seen.push(options.ca);
+      return revisionsOf(newer.files.map((f) => f.version))();
+    };
+    const ca = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    await planRun({ mode: "online", dir, databaseUrl: URL, databaseCaCert: ca, ...recorded, rollback: true }, read);
+    expect(seen).toEqual([ca]);
+  });
+
   it("offline: the recorded versions ahead of this directory refuse as online does, unless rolling back", async () => {
     await expect(planRun({ mode: "offline", dir, databaseUrl: URL, ...recorded }, unreachable)).rejects.toThrow(
       "the database has migration 20260612000000 that this directory does not have: a newer release migrated it",
