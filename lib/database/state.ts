@@ -93,8 +93,13 @@ export async function readDatabaseState(url: string, options: ReadOptions = {}):
     const revisions = await readRevisions(client, revisionsSchema);
     const notCleanReason = await notCleanReasonOf(client, schema, revisionsSchema);
     const names = await schemaNamesOf(client, schema ?? "public", revisionsSchema);
+    const invalid = await client.query<{ schema: string; name: string }>(
+      `SELECT n.nspname AS schema, c.relname AS name
+         FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE NOT x.indisvalid ORDER BY 1, 2`,
+    );
     await client.query("ROLLBACK");
-    return { revisions, notCleanReason, schema: names };
+    return { revisions, notCleanReason, schema: names, invalidIndexes: invalid.rows };
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -142,7 +147,10 @@ async function readRevisions(client: Client, schema: string): Promise<Revision[]
     total: number;
     error: string | null;
     error_stmt: string | null;
-  }>(`SELECT version, description, type, applied, total, error, error_stmt FROM ${table} ORDER BY version`);
+    partial_hashes: string[] | null;
+  }>(
+    `SELECT version, description, type, applied, total, error, error_stmt, partial_hashes FROM ${table} ORDER BY version`,
+  );
   return rows.rows.map((r) => ({
     version: r.version,
     description: r.description,
@@ -151,6 +159,7 @@ async function readRevisions(client: Client, schema: string): Promise<Revision[]
     total: Number(r.total),
     error: r.error,
     errorStmt: r.error_stmt,
+    partialHashes: r.partial_hashes,
   }));
 }
 

@@ -4,6 +4,7 @@ import { Acknowledgement, findDestructiveStatements, isAcknowledged } from "../m
 import { describeUrl } from "../database/dsn";
 import type { MigrationFile } from "../migration/dir";
 import type { RunPlan } from "../migration/preflight";
+import { OUTSIDE_TRANSACTION, runsOutsideTransaction } from "../migration/txmode";
 import { fileSha256, PromotionCheck, promotionRefusal } from "../migration/promotion";
 import type { ApiSpec } from "../spec";
 
@@ -41,7 +42,13 @@ export interface PlanReport {
   readonly appliedVersion: string | null;
   /** The baseline revision the run will record, if it records one. */
   readonly baseline: string | null;
-  readonly pending: ReadonlyArray<{ readonly version: string; readonly file: string; readonly sha256: string }>;
+  readonly pending: ReadonlyArray<{
+    readonly version: string;
+    readonly file: string;
+    readonly sha256: string;
+    /** Atlas runs it outside a transaction (`-- atlas:txmode none`): if it fails, what it did stays applied. */
+    readonly outsideTransaction: boolean;
+  }>;
   readonly migrationKey: string;
   readonly guard: ReadonlyArray<GuardFinding>;
   readonly promotion: PromotionCheck | null;
@@ -149,7 +156,12 @@ export function buildPlanReport(input: PlanReportInput): PlanReport {
 }
 
 function pendingFiles(files: readonly MigrationFile[]): PlanReport["pending"] {
-  return files.map((f) => ({ version: f.version, file: f.name, sha256: fileSha256(f) }));
+  return files.map((f) => ({
+    version: f.version,
+    file: f.name,
+    sha256: fileSha256(f),
+    outsideTransaction: runsOutsideTransaction(f),
+  }));
 }
 
 /** Writes the plan where PLAN_FILE_ENV points, if it is set. */
@@ -258,7 +270,8 @@ export function renderPlanMarkdown(report: PlanReport): string {
           : found
               .map((g) => `${cell(g.kind)} (${g.acknowledged ? "acknowledged" : "**not acknowledged**"})`)
               .join("; ");
-      const row = [String(i + 1), codeSpan(f.version), codeSpan(f.file), destructive];
+      const file = codeSpan(f.file) + (f.outsideTransaction ? ` (${cell(OUTSIDE_TRANSACTION)})` : "");
+      const row = [String(i + 1), codeSpan(f.version), file, destructive];
       if (p) {
         const u = untried.get(f.version);
         row.push(u ? `**no**: ${cell(u.reason)}` : "yes");

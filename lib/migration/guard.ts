@@ -2,6 +2,7 @@ import type * as PgQuery from "libpg-query";
 import { AtlasLexError, AtlasStatement, atlasStatements } from "./atlasStatements";
 import { MigrationFile } from "./dir";
 import { fileSha256 } from "./promotion";
+import { txModeRefusal } from "./txmode";
 
 /**
  * Finds statements that drop or rewrite data in exactly what Atlas sends: each file is split
@@ -444,7 +445,10 @@ function excerpt(sql: string): string {
 export function findDestructiveStatements(file: MigrationFile): DestructiveStatement[] {
   const bytes = file.bytes;
   const found: DestructiveStatement[] = [];
-  for (const s of atlasParsedStatements(file)) {
+  const statements = atlasParsedStatements(file);
+  const refusal = txModeRefusal(file, statements);
+  if (refusal) throw new MigrationSqlError(refusal);
+  for (const s of statements) {
     const source = bytes.subarray(s.start, s.end).toString("utf8");
     const text = source.replace(/\s+/g, " ").trim();
     const line = lineAt(bytes, s.start);

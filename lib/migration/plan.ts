@@ -1,5 +1,6 @@
 import { MigrationFile } from "./dir";
 import type { SchemaNames } from "./schema";
+import { resumeOf, type InvalidIndex } from "./txmode";
 
 /**
  * Which migrations `atlas migrate apply` will run, decided the way Atlas 0.13 decides it
@@ -19,6 +20,8 @@ export interface Revision {
   readonly total: number;
   readonly error?: string | null;
   readonly errorStmt?: string | null;
+  /** `h1:<base64>` per applied statement: the running sha256 Atlas checks before it resumes a file. */
+  readonly partialHashes?: readonly string[] | null;
 }
 
 export interface DatabaseState {
@@ -28,6 +31,8 @@ export interface DatabaseState {
   readonly notCleanReason?: string;
   /** The tables, columns and indexes of the schema the migrations build into (a baseline is checked against them). */
   readonly schema?: SchemaNames;
+  /** Indexes PostgreSQL does not use (pg_index.indisvalid false): what a failed concurrent build leaves. */
+  readonly invalidIndexes?: readonly InvalidIndex[];
 }
 
 export type ProblemCode =
@@ -38,6 +43,7 @@ export type ProblemCode =
   | "missing-baseline"
   | "database-ahead"
   | "failed-revision"
+  | "invalid-index"
   | "out-of-order"
   | "database-changed"
   | "not-a-rollback"
@@ -60,6 +66,8 @@ export interface MigrationPlan {
   readonly baselineToWrite?: string;
   readonly clean: boolean;
   readonly problems: readonly Problem[];
+  /** The failed file Atlas will resume, and what it will do, when it may. */
+  readonly retry?: { readonly version: string; readonly statement: number; readonly note: string };
 }
 
 /** Versions closest to `wanted`, for "did you mean" messages. */
@@ -124,21 +132,31 @@ export function planMigrations(
     return { pending: files, clean, problems };
   }
 
+  const last = revisions[revisions.length - 1];
+  let retry: MigrationPlan["retry"];
   for (const r of revisions) {
     if (!known.has(r.version)) {
       problems.push(databaseAhead(r.version, r.description));
+      continue;
     }
-    if (r.error || r.applied < r.total) {
+    // Only applied < total is a failure: Atlas 0.13.1 keeps the error of a retry that then succeeded.
+    if (r.applied >= r.total) continue;
+    if (r !== last) {
       problems.push({
         code: "failed-revision",
         message:
-          `migration ${r.version} (${r.description}) failed in an earlier run after ${r.applied} of ${r.total} statement(s)` +
-          (r.error ? `: ${r.error}` : "") +
-          "; fix the cause, then deploy again (with --tx-mode file PostgreSQL rolled the file back)",
+          `migration ${r.version} (${r.description}) is recorded as applied after ${r.applied} of ${r.total} ` +
+          "statement(s) but is not the last migration, so Atlas never resumes it: finish or revert it by hand",
       });
+      continue;
     }
+    const resume = resumeOf(
+      files.find((f) => f.version === r.version)!,
+      r,
+    );
+    if (resume.ok) retry = { version: r.version, statement: resume.statement, note: resume.note };
+    else problems.push({ code: "failed-revision", message: resume.problem });
   }
-  const last = revisions[revisions.length - 1];
   const partially = last.applied !== last.total;
   const applied = new Set(revisions.map((r) => r.version));
   const pending = files.filter((f) => (partially ? f.version >= last.version : f.version > last.version));
@@ -147,7 +165,7 @@ export function planMigrations(
       problems.push(outOfOrder(f, last.version));
     }
   }
-  return { appliedVersion: last.version, pending, clean, problems };
+  return { appliedVersion: last.version, pending, clean, problems, ...(retry ? { retry } : {}) };
 }
 
 /** The database holds a migration this (older) directory lacks. */

@@ -9,9 +9,10 @@ import {
   outOfOrder,
 } from "./plan";
 import { MigrationDir, MigrationFile } from "./dir";
-import { databaseIdentity, databaseUrlDigest, readDatabaseState, ReadOptions } from "../database/state";
+import { boundSchema, databaseIdentity, databaseUrlDigest, readDatabaseState, ReadOptions } from "../database/state";
 import type { MigrationPreflight } from "../spec";
-import { loadSqlParser } from "./guard";
+import { atlasParsedStatements, loadSqlParser, MigrationSqlError } from "./guard";
+import { leftoverIndexRefusal, OUTSIDE_TRANSACTION, runsOutsideTransaction, type InvalidIndex } from "./txmode";
 import type { Phase } from "./phase";
 import { foldSchema, SchemaFoldError, schemaDifference, type SchemaNames } from "./schema";
 
@@ -82,6 +83,8 @@ export interface RunPlan {
   readonly rollback: boolean;
   /** Further lines for the preview: a database change, a rotation, a rollback. */
   readonly notes: readonly string[];
+  /** What Atlas does with a file an earlier run left failed (online only): where it resumes. */
+  readonly retry?: string;
 }
 
 export class PreflightError extends Error {
@@ -140,8 +143,11 @@ export async function planRun(input: PreflightInput, read: StateReader = readDat
       const wrong = baselineMismatch(dir.files, plan.baselineToWrite, state.schema);
       if (wrong) throw new PreflightError([wrong]);
     }
+    const leftovers = await leftoverIndexes(plan.pending, state.invalidIndexes ?? [], input.databaseUrl);
+    if (leftovers.length > 0) throw new PreflightError(leftovers);
     return {
       ...common,
+      ...(plan.retry ? { retry: plan.retry.note } : {}),
       pending: plan.pending,
       appliedVersion: plan.appliedVersion,
       baselineToWrite: plan.baselineToWrite,
@@ -154,6 +160,30 @@ export async function planRun(input: PreflightInput, read: StateReader = readDat
     throw new PreflightError([baselineUnchecked(plan)]);
   }
   return plan;
+}
+
+/**
+ * Pending concurrent index builds that an INVALID index of the same name (a failed build's
+ * leftover) would make fail on every retry. Files the guard refuses anyway are left to it.
+ */
+async function leftoverIndexes(
+  pending: readonly MigrationFile[],
+  invalid: readonly InvalidIndex[],
+  databaseUrl: string,
+): Promise<Problem[]> {
+  if (invalid.length === 0 || pending.length === 0) return [];
+  await loadSqlParser();
+  const schema = boundSchema(databaseUrl)?.split(",")[0].trim() || "public";
+  return pending.flatMap((file) => {
+    let refusal: string | undefined;
+    try {
+      refusal = leftoverIndexRefusal(file, atlasParsedStatements(file), invalid, schema);
+    } catch (err) {
+      if (err instanceof MigrationSqlError) return [];
+      throw err;
+    }
+    return refusal ? [{ code: "invalid-index" as const, message: refusal }] : [];
+  });
 }
 
 /**
@@ -305,8 +335,12 @@ export function describePlan(plan: RunPlan, key: string, phase: Phase = "expand"
     lines.push("  no migration will run");
   } else {
     lines.push(`  ${plan.pending.length} migration(s) will run, in this order:`);
-    for (const f of plan.pending) lines.push(`    ${f.version}  ${f.name}`);
+    for (const f of plan.pending) {
+      const outside = runsOutsideTransaction(f) ? `  (${OUTSIDE_TRANSACTION})` : "";
+      lines.push(`    ${f.version}  ${f.name}${outside}`);
+    }
   }
+  if (plan.retry) lines.push(`  ${plan.retry}`);
   // The notes are about the database and the rollback, said once by the expand phase.
   if (phase === "expand") for (const note of plan.notes) lines.push(`  ${note}`);
   lines.push(`  ${phase === "contract" ? "contract " : ""}migration key: ${key}`);
