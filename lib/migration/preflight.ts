@@ -12,7 +12,7 @@ import { MigrationDir, MigrationFile } from "./dir";
 import { boundSchema, databaseIdentity, databaseUrlDigest, readDatabaseState, ReadOptions } from "../database/state";
 import type { MigrationPreflight } from "../spec";
 import { atlasParsedStatements, loadSqlParser, MigrationSqlError } from "./guard";
-import { leftoverIndexRefusal, OUTSIDE_TRANSACTION, runsOutsideTransaction, type InvalidIndex } from "./txmode";
+import { leftoverIndexRefusals, OUTSIDE_TRANSACTION, runsOutsideTransaction, type InvalidIndex } from "./txmode";
 import type { Phase } from "./phase";
 import { foldSchema, SchemaFoldError, schemaDifference, type SchemaNames } from "./schema";
 
@@ -174,16 +174,15 @@ async function leftoverIndexes(
   if (invalid.length === 0 || pending.length === 0) return [];
   await loadSqlParser();
   const schema = boundSchema(databaseUrl)?.split(",")[0].trim() || "public";
-  return pending.flatMap((file) => {
-    let refusal: string | undefined;
+  const parsed = [];
+  for (const file of pending) {
     try {
-      refusal = leftoverIndexRefusal(file, atlasParsedStatements(file), invalid, schema);
+      parsed.push({ file, stmts: atlasParsedStatements(file) });
     } catch (err) {
-      if (err instanceof MigrationSqlError) return [];
-      throw err;
+      if (!(err instanceof MigrationSqlError)) throw err;
     }
-    return refusal ? [{ code: "invalid-index" as const, message: refusal }] : [];
-  });
+  }
+  return leftoverIndexRefusals(parsed, invalid, schema).map((message) => ({ code: "invalid-index", message }));
 }
 
 /**

@@ -61,8 +61,8 @@ export function headerComments(text: string, release: AtlasRelease): string[] {
   return content.replace(/^[ \t]+/, "").startsWith("\n") || content === "" ? comments : [];
 }
 
-/** The values of the `txmode` directives `release` reads in the file, with their lines. */
-function txmodeDirectives(text: string, release: AtlasRelease): Array<{ value: string; line: number }> {
+/** The values of the `txmode` directives `release` reads in the file (LocalFile.Directive), with their lines. */
+export function txmodeDirectives(text: string, release: AtlasRelease): Array<{ value: string; line: number }> {
   return headerComments(text, release).flatMap((comment, i) => {
     const m = DIRECTIVE[release].exec(comment);
     return m && m[2] === "txmode" ? [{ value: m[3] ?? "", line: i + 1 }] : [];
@@ -331,32 +331,43 @@ export interface InvalidIndex {
 }
 
 /**
- * A pending `CREATE INDEX CONCURRENTLY x` where the database already has an INVALID index x
- * (a failed build's leftover): the build would fail with `relation "x" already exists` on
- * every retry. `schema` is where an unqualified index goes (the URL's search_path, else public).
+ * Pending `CREATE INDEX CONCURRENTLY x` builds where the database has an INVALID index x (a
+ * failed build's leftover) that no earlier pending statement drops: the build would fail with
+ * `relation "x" already exists` on every retry. `files` in the order Atlas runs them;
+ * `schema` is where an unqualified name lives (the URL's search_path, else public).
  */
-export function leftoverIndexRefusal(
-  file: MigrationFile,
-  stmts: readonly PlacedStatement[],
+export function leftoverIndexRefusals(
+  files: ReadonlyArray<{ readonly file: MigrationFile; readonly stmts: readonly PlacedStatement[] }>,
   invalid: readonly InvalidIndex[],
   schema: string,
-): string | undefined {
-  for (const s of stmts) {
-    const index = (s.stmt.IndexStmt ?? {}) as Node;
-    if (!index.concurrent || typeof index.idxname !== "string") continue;
-    const home = ((index.relation as Node | undefined)?.schemaname as string | undefined) ?? schema;
-    if (!invalid.some((i) => i.schema === home && i.name === index.idxname)) continue;
-    const name = JSON.stringify(index.idxname);
-    return (
-      `${file.name}:${lineAt(file.bytes, s.start)}: the database has an INVALID index ${name} in schema ${home} ` +
-      `(left by a failed concurrent build), so this build would fail with: relation ${name} already exists. ` +
-      `Fix the cause of the failure, then replace this file's statement by DROP INDEX CONCURRENTLY IF EXISTS ` +
-      `${index.idxname}; and build the index in a new file after it (npm run migrations:new, then ` +
-      `npm run migrations:hash): Atlas resumes this file at its statement and the next run drops the leftover ` +
-      `and builds the index (${TXMODE_DOCS})`
-    );
+): string[] {
+  const left = new Set(invalid.map((i) => `${i.schema}.${i.name}`));
+  const refusals: string[] = [];
+  for (const { file, stmts } of files) {
+    for (const s of stmts) {
+      const drop = (s.stmt.DropStmt ?? {}) as Node;
+      if (drop.removeType === "OBJECT_INDEX") {
+        for (const item of (drop.objects ?? []) as Node[]) {
+          const names = (((item.List as Node)?.items ?? []) as Node[]).map((n) => (n.String as Node)?.sval as string);
+          left.delete(names.length > 1 ? names.join(".") : `${schema}.${names[0]}`);
+        }
+      }
+      const index = (s.stmt.IndexStmt ?? {}) as Node;
+      if (!index.concurrent || typeof index.idxname !== "string") continue;
+      const home = ((index.relation as Node | undefined)?.schemaname as string | undefined) ?? schema;
+      if (!left.has(`${home}.${index.idxname}`)) continue;
+      const name = JSON.stringify(index.idxname);
+      refusals.push(
+        `${file.name}:${lineAt(file.bytes, s.start)}: the database has an INVALID index ${name} in schema ${home} ` +
+          `(left by a failed concurrent build), so this build would fail with: relation ${name} already exists. ` +
+          "Fix the cause of the failure; then, if this is the file that failed, replace its statement by " +
+          `DROP INDEX CONCURRENTLY IF EXISTS ${index.idxname}; and build the index in a new file after it, otherwise ` +
+          "put that DROP in a new file before it (npm run migrations:new, then npm run migrations:hash). Atlas resumes " +
+          `a failed file at its statement, so the next run drops the leftover, then builds the index (${TXMODE_DOCS})`,
+      );
+    }
   }
-  return undefined;
+  return refusals;
 }
 
 function lineAt(bytes: Buffer, offset: number): number {

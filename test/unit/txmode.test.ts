@@ -7,7 +7,7 @@ import {
   ATLAS_RELEASES,
   fileTxMode,
   headerComments,
-  leftoverIndexRefusal,
+  leftoverIndexRefusals,
   outsideTransactionKind,
   resumeOf,
 } from "../../lib/migration/txmode";
@@ -253,8 +253,8 @@ describe("the retry of a file Atlas recorded as failed", () => {
     await expect(planRun({ mode: "online", dir, databaseUrl: url }, async () => leftover)).rejects.toThrow(
       '20270102000000_idx.sql:3: the database has an INVALID index "t_c_key" in schema public (left by a failed ' +
         'concurrent build), so this build would fail with: relation "t_c_key" already exists. Fix the cause of the ' +
-        "failure, then replace this file's statement by DROP INDEX CONCURRENTLY IF EXISTS t_c_key; and build the " +
-        "index in a new file after it",
+        "failure; then, if this is the file that failed, replace its statement by DROP INDEX CONCURRENTLY IF EXISTS " +
+        "t_c_key; and build the index in a new file after it, otherwise put that DROP in a new file before it",
     );
     const elsewhere = { ...state, invalidIndexes: [{ schema: "other", name: "t_c_key" }] };
     const plan = await planRun({ mode: "online", dir, databaseUrl: url }, async () => elsewhere);
@@ -270,17 +270,38 @@ describe("the retry of a file Atlas recorded as failed", () => {
   });
 
   it("an index is looked for in the table's schema, else the URL's search_path", () => {
-    const stmts = (sql: string) => atlasParsedStatements(file(sql));
-    const invalid = [{ schema: "api", name: "i" }];
-    expect(
-      leftoverIndexRefusal(file("x"), stmts("CREATE INDEX CONCURRENTLY i ON api.t (c);"), invalid, "public"),
-    ).toMatch(/INVALID index "i" in schema api/);
-    expect(leftoverIndexRefusal(file("x"), stmts("CREATE INDEX CONCURRENTLY i ON t (c);"), invalid, "api")).toMatch(
-      /INVALID index/,
-    );
-    expect(
-      leftoverIndexRefusal(file("x"), stmts("CREATE INDEX CONCURRENTLY i ON t (c);"), invalid, "public"),
-    ).toBeUndefined();
-    expect(leftoverIndexRefusal(file("x"), stmts("CREATE INDEX i ON api.t (c);"), invalid, "public")).toBeUndefined();
+    const refusals = (sql: string, schema: string) =>
+      leftoverIndexRefusals(
+        [{ file: file(sql), stmts: atlasParsedStatements(file(sql)) }],
+        [{ schema: "api", name: "i" }],
+        schema,
+      );
+    expect(refusals("CREATE INDEX CONCURRENTLY i ON api.t (c);", "public")).toEqual([
+      expect.stringMatching(/INVALID index "i" in schema api/),
+    ]);
+    expect(refusals("CREATE INDEX CONCURRENTLY i ON t (c);", "api")).toHaveLength(1);
+    expect(refusals("CREATE INDEX CONCURRENTLY i ON t (c);", "public")).toEqual([]);
+    expect(refusals("CREATE INDEX i ON api.t (c);", "public")).toEqual([]);
+  });
+
+  it("a pending drop of the leftover before the build clears it", () => {
+    const parsed = (sql: string, version: string) => ({
+      file: file(sql, version),
+      stmts: atlasParsedStatements(file(sql, version)),
+    });
+    const invalid = [{ schema: "public", name: "t_c_key" }];
+    const dropThenBuild = [
+      parsed(`${NONE}DROP INDEX CONCURRENTLY IF EXISTS t_c_key;\n`, "20270102000000"),
+      parsed(`${NONE}${CIC}`, "20270104000000"),
+    ];
+    expect(leftoverIndexRefusals(dropThenBuild, invalid, "public")).toEqual([]);
+    expect(leftoverIndexRefusals([...dropThenBuild].reverse(), invalid, "public")).toEqual([
+      expect.stringMatching(/^20270104000000_idx.sql:3: the database has an INVALID index "t_c_key"/),
+    ]);
+    const otherSchema = [
+      parsed(`${NONE}DROP INDEX CONCURRENTLY IF EXISTS api.t_c_key;\n`, "20270102000000"),
+      dropThenBuild[1],
+    ];
+    expect(leftoverIndexRefusals(otherSchema, invalid, "public")).toHaveLength(1);
   });
 });

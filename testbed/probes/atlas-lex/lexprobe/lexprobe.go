@@ -1,10 +1,12 @@
 // Package lexprobe is the request loop shared by the atlas-lex probes: one JSON request a line
 // on stdin ({"name": "...", "text": "..."}), one JSON answer a line on stdout, in order:
 //
-//	{"name": "...", "stmts": [{"pos": <byte offset in the file>, "text": "..."}]}
-//	{"name": "...", "error": "<the lexer's error>"}
+//	{"name": "...", "stmts": [{"pos": <byte offset in the file>, "text": "..."}], "txmode": [...]}
+//	{"name": "...", "error": "<the lexer's error>", "txmode": [...]}
 //
 // "stmts" is always present (empty when the file holds no statement) unless "error" is.
+// "txmode" is what the CLI's apply reads to choose a file's transaction mode:
+// LocalFile.Directive("txmode"), the values of the directives in the file's header (null for none).
 package lexprobe
 
 import (
@@ -30,6 +32,8 @@ type answer struct {
 	Name  string `json:"name"`
 	Stmts []stmt `json:"stmts,omitempty"`
 	Error string `json:"error,omitempty"`
+	// Txmode is LocalFile.Directive("txmode").
+	Txmode []string `json:"txmode"`
 }
 
 // Run answers every request with scan, the way one Atlas release splits a migration file.
@@ -64,7 +68,9 @@ func answerFor(req request, scan func(f *migrate.LocalFile) ([]*migrate.Stmt, er
 			a.Stmts, a.Error = nil, fmt.Sprintf("panic: %v", r)
 		}
 	}()
-	stmts, err := scan(migrate.NewLocalFile(req.Name, []byte(req.Text)))
+	f := migrate.NewLocalFile(req.Name, []byte(req.Text))
+	a.Txmode = f.Directive("txmode")
+	stmts, err := scan(f)
 	if err != nil {
 		a.Error = err.Error()
 		return a
