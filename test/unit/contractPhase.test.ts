@@ -118,7 +118,14 @@ describe("a deploy's plan with a contract phase", () => {
     expect(deploy.report.contract).toEqual({
       appliedVersion: null,
       baseline: null,
-      pending: [{ version: "20260201000001", file: "20260201000001_drop_old_name.sql", sha256: expect.any(String) }],
+      pending: [
+        {
+          version: "20260201000001",
+          file: "20260201000001_drop_old_name.sql",
+          sha256: expect.any(String),
+          outsideTransaction: false,
+        },
+      ],
       migrationKey: deploy.contract?.migration.key,
     });
     const markdown = renderPlanMarkdown(deploy.report);
