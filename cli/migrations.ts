@@ -147,6 +147,8 @@ async function status(args: string[]): Promise<number> {
     baseline: plan.baselineToWrite ?? null,
     clean: plan.clean,
     problems: plan.problems,
+    /** A file an earlier run left failed that Atlas resumes, and where. */
+    retry: plan.retry?.note ?? null,
   };
   if (values.json) {
     console.log(JSON.stringify(report, null, 2));
@@ -157,6 +159,7 @@ async function status(args: string[]): Promise<number> {
     console.log(
       report.pending.length ? `pending:\n${report.pending.map((p) => `  ${p.file}`).join("\n")}` : "pending: none",
     );
+    if (report.retry) console.log(report.retry);
     for (const p of plan.problems) console.log(`problem (${p.code}): ${p.message}`);
   }
   return plan.problems.length > 0 ? 1 : 0;

@@ -4,6 +4,7 @@
  * applies, fails (duplicates, lock_timeout) and is retried after the fix, with the Job's exact
  * command and session settings against the real PostgreSQL. Needs Go (the probes), the test
  * bed's Atlas and PostgreSQL (source scripts/env.sh). */
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -25,6 +26,8 @@ import { migrationFile } from "../support/migrationFiles";
 import { databasesDroppedAfterEach, query } from "../../testbed/pg";
 
 jest.setTimeout(120_000);
+
+const ROOT = path.join(__dirname, "../..");
 
 const ATLAS_1_2_3 = { module: "atlas-lex", name: "atlas-lex-1.2.3" };
 const ATLAS_0_13_1 = { module: "atlas-lex", pkg: "./atlas0131", modfile: "atlas-0.13.1.mod", name: "atlas-lex-0.13.1" };
@@ -292,6 +295,19 @@ describe("a concurrent index build on the real Atlas and PostgreSQL, with the Jo
     expect(planMigrations(failing.files, state, undefined).retry?.note).toMatch(
       /^retry: migration 20270102000000 \(idx\) failed in an earlier run after 0 of 1 statement\(s\): pq: could not create unique index "t_c_key" \(23505\)\. It runs outside a transaction, so what it applied stays applied; Atlas resumes it at statement 1 \(line 3\): CREATE UNIQUE INDEX CONCURRENTLY t_c_key ON t \(c\);$/,
     );
+    // npm run migrations:status says it too (it used to call the file failed and exit 1).
+    const status = spawnSync("bash", ["scripts/migrations.sh", "status"], {
+      cwd: ROOT,
+      env: { ...process.env, MIGRATIONS_DIR: failing.path, DATABASE_URL: db.url },
+      encoding: "utf8",
+    });
+    // (the script rebuilds bin/ first when it is stale, and says so on stderr)
+    expect({ code: status.status, stdout: status.stdout }).toEqual({
+      code: 0,
+      stdout: expect.stringContaining(
+        "pending:\n  20270102000000_idx.sql\nretry: migration 20270102000000 (idx) failed in an earlier run after 0 of 1",
+      ),
+    });
     const refused = planRun({ mode: "online", dir: failing, databaseUrl: db.url });
     await expect(refused).rejects.toThrow(PreflightError);
     await expect(refused).rejects.toThrow(
