@@ -150,7 +150,10 @@ export function planMigrations(
       });
       continue;
     }
-    const resume = resumeOf(files.find((f) => f.version === r.version)!, r);
+    const resume = resumeOf(
+      files.find((f) => f.version === r.version)!,
+      r,
+    );
     if (resume.ok) retry = { version: r.version, statement: resume.statement, note: resume.note };
     else problems.push({ code: "failed-revision", message: resume.problem });
   }

@@ -143,7 +143,7 @@ export async function planRun(input: PreflightInput, read: StateReader = readDat
       const wrong = baselineMismatch(dir.files, plan.baselineToWrite, state.schema);
       if (wrong) throw new PreflightError([wrong]);
     }
-    const leftovers = await leftoverIndexes(plan.pending, state.invalidIndexes ?? [], input.databaseUrl);
+    const leftovers = await leftoverIndexes(plan.pending, state.invalidIndexes ?? [], url);
     if (leftovers.length > 0) throw new PreflightError(leftovers);
     return {
       ...common,
