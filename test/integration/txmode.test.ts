@@ -42,9 +42,13 @@ const NONE = "-- atlas:txmode none\n\n";
 const table = "CREATE TABLE t (id int PRIMARY KEY, c text);\nINSERT INTO t VALUES (1, 'a'), (2, 'a'), (3, 'b');\n";
 const build = "CREATE UNIQUE INDEX CONCURRENTLY t_c_key ON t (c);\n";
 
+const scratch: string[] = [];
+afterAll(() => scratch.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
 /** A migration directory of these files, hashed by our atlas.sum writer. */
 function dirOf(files: Record<string, string>): MigrationDir {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "txmode-"));
+  scratch.push(tmp);
   for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(tmp, name), text);
   writeSumFile(tmp);
   return loadMigrationDir(tmp);
