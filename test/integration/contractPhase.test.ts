@@ -67,7 +67,10 @@ describe("expand, roll out, contract: renaming a column on a live database", () 
 
     const plan = () => planDeploy({ stack: "dev", spec, dir: expand, contractDir: contract, applied: never });
     const first = await plan();
-    expect(first.run.pending.map((f) => f.name)).toEqual(["20270101000000_add_publishers_external_id.sql"]);
+    expect(first.run.pending.map((f) => f.name)).toEqual([
+      "20270101000000_add_publishers_external_id.sql",
+      "20270101000100_index_publishers_external_id.sql",
+    ]);
     expect(first.contract?.run.pending.map((f) => f.name)).toEqual([contractFile.name]);
     expect(first.report.refusals).toEqual([]);
 
@@ -79,6 +82,16 @@ describe("expand, roll out, contract: renaming a column on a live database", () 
       ["p1", "alt-1", "alt-1"],
       ["p2", null, null],
     ]);
+    // The unique index was built CONCURRENTLY, outside a transaction, and is valid.
+    expect(
+      await query(
+        db.url,
+        "SELECT indisvalid, indisunique FROM pg_index WHERE indexrelid = 'idx_publishers_external_id'::regclass",
+      ),
+    ).toEqual([{ indisvalid: true, indisunique: true }]);
+    expect(first.report.pending.find((p) => p.version === "20270101000100")).toMatchObject({
+      outsideTransaction: true,
+    });
     // During the rollout both releases write: the old one alternative_id, the new one external_id.
     await query(db.url, "INSERT INTO publishers (id, description, alternative_id) VALUES ('p3', 'old pod', 'alt-3')");
     await query(db.url, "INSERT INTO publishers (id, description, external_id) VALUES ('p4', 'new pod', 'ext-4')");
