@@ -74,7 +74,7 @@ export async function planDeploy(input: DeployPlanInput): Promise<DeployPlan> {
     keyWith: (b) => migrationKey(runWith(b)),
   });
   const migration = migrationRun(runWith(baseline));
-  const findings = guardFindings(run.pending, m.allowDestructive);
+  const findings = guardFindings(run.pending, m, "expand");
   const promotion = input.promotionSource ? checkPromotion(run.pending, input.promotionSource) : undefined;
   const instance = instanceLabel({
     configured: spec.instance,

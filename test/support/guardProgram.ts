@@ -1,7 +1,8 @@
 import * as path from "path";
 import { stackConfig } from "../../stack/config";
 import { projectRoot } from "../../runtime/buildStamp";
-import { checkDestructive, loadSqlParser } from "../../lib/migration/guard";
+import { loadSqlParser } from "../../lib/migration/guard";
+import { checkRisks } from "../../lib/migration/risk";
 import { loadMigrationDir } from "../../lib/migration/dir";
 import { readSpec } from "../../lib/config/readSpec";
 import { userError } from "../../runtime/userError";
@@ -16,7 +17,7 @@ export = async () => {
     const settings = readSpec(stackConfig());
     const migrations = loadMigrationDir(path.join(projectRoot(__dirname), "migrations"));
     await loadSqlParser();
-    const found = checkDestructive(migrations.files, settings.migration.allowDestructive);
+    const found = checkRisks(migrations.files, settings.migration, "expand");
     const allowDestructive = settings.migration.allowDestructive.map((a) => `${a.version}:${a.digest}`);
     return { allowDestructive, acknowledged: found.map((d) => d.version) };
   } catch (err) {
