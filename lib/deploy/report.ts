@@ -8,6 +8,7 @@ import { fileSha256, PromotionCheck, promotionRefusal } from "../migration/promo
 import {
   type Acknowledged,
   findRisks,
+  isProjectReviewed,
   needsAcknowledgement,
   type Phase,
   type Risk,
@@ -46,6 +47,8 @@ export interface GuardFinding {
   readonly squawk: readonly string[];
   /** Listed in the class's key (allowDestructiveMigrations, allowBreakingMigrations, allowLockingMigrations). */
   readonly acknowledged: boolean;
+  /** Covered by the project's review of a shipped migration (lib/migration/risk.ts, PROJECT_REVIEWED). */
+  readonly reviewedByProject: boolean;
   /** Needs no acknowledgement in its phase (breaks-old-pods in the contract phase). */
   readonly acceptedByPhase: boolean;
 }
@@ -82,22 +85,23 @@ export function guardFindings(
   acknowledged: Acknowledged,
   phase: Phase,
 ): GuardFinding[] {
-  return findRisks(pending).map((d) => ({
-    version: d.version,
-    file: d.file,
-    line: d.line,
-    risk: d.risk,
-    phase,
-    kind: d.kind,
-    statement: d.statement,
-    advice: d.advice,
-    squawk: d.squawk,
-    acknowledged: isAcknowledged(
-      pending.find((f) => f.name === d.file)!,
-      acknowledged[RISK_CLASSES[d.risk].field],
-    ),
-    acceptedByPhase: !needsAcknowledgement(d.risk, phase),
-  }));
+  return findRisks(pending).map((d) => {
+    const file = pending.find((f) => f.name === d.file)!;
+    return {
+      version: d.version,
+      file: d.file,
+      line: d.line,
+      risk: d.risk,
+      phase,
+      kind: d.kind,
+      statement: d.statement,
+      advice: d.advice,
+      squawk: d.squawk,
+      acknowledged: isAcknowledged(file, acknowledged[RISK_CLASSES[d.risk].field]),
+      reviewedByProject: isProjectReviewed(d.risk, file),
+      acceptedByPhase: !needsAcknowledgement(d.risk, phase),
+    };
+  });
 }
 
 /** What each class does to a live system, in a refusal's words. */
@@ -123,7 +127,9 @@ export function buildPlanReport(input: PlanReportInput): PlanReport {
   const refusals: string[] = [];
   // One refusal per class, naming its own key.
   for (const risk of RISKS) {
-    const refused = findings.filter((f) => f.risk === risk && !f.acknowledged && !f.acceptedByPhase);
+    const refused = findings.filter(
+      (f) => f.risk === risk && !f.acknowledged && !f.reviewedByProject && !f.acceptedByPhase,
+    );
     if (refused.length === 0) continue;
     const versions = [...new Set(refused.map((f) => f.version))];
     refusals.push(
@@ -200,6 +206,7 @@ export function cell(text: string): string {
 
 function guardVerdict(g: GuardFinding): string {
   if (g.acknowledged) return `acknowledged in ${RISK_CLASSES[g.risk].key}`;
+  if (g.reviewedByProject) return "reviewed by the project (migrations/README.md)";
   return g.acceptedByPhase ? `accepted: ${g.phase} phase` : `**not acknowledged** in ${RISK_CLASSES[g.risk].key}`;
 }
 

@@ -66,6 +66,7 @@ describe("guardFindings", () => {
       phase: "expand",
       kind: "ALTER TABLE ... DROP COLUMN",
       statement: "ALTER TABLE a DROP COLUMN b",
+      reviewedByProject: false,
       acceptedByPhase: false,
     };
     expect(guardFindings([v2, v3], { ...NONE, allowDestructive: [ACK_V3] }, "expand")).toEqual([
@@ -94,6 +95,7 @@ describe("guardFindings", () => {
         advice: expect.stringContaining("copy it first"),
         squawk: [],
         acknowledged: true,
+        reviewedByProject: false,
         acceptedByPhase: false,
       },
     ]);
