@@ -3,7 +3,7 @@ import type { DeployPlan } from "../lib/deploy/plan";
 import { writePlanFile } from "../lib/deploy/report";
 import { describePlan } from "../lib/migration/preflight";
 import { describePromotion, refuseUntried } from "../lib/migration/promotion";
-import { checkRisks } from "../lib/migration/risk";
+import { refuseRisks } from "../lib/migration/risk";
 import type { ApiSpec } from "../lib/spec";
 
 /**
@@ -19,6 +19,6 @@ export function publishPlan(spec: ApiSpec, deploy: DeployPlan): void {
     // A preview shows what is pending promotion (staging applies it on merge); only `up` refuses.
     if (!pulumi.runtime.isDryRun()) refuseUntried(deploy.promotion);
   }
-  checkRisks(deploy.run.pending, spec.migration, "expand");
+  refuseRisks(deploy.findings, deploy.run.pending, spec.migration, "expand");
   void pulumi.log.info(describePlan(deploy.run, deploy.migration.key));
 }

@@ -564,6 +564,17 @@ export function isRefused(
  */
 export function checkRisks(pending: readonly MigrationFile[], acknowledged: Acknowledged, phase: Phase): RiskFinding[] {
   const found = findRisks(pending);
+  refuseRisks(found, pending, acknowledged, phase);
+  return found;
+}
+
+/** checkRisks on findings already made (the plan's), so the files are not classified twice. */
+export function refuseRisks(
+  found: readonly RiskFinding[],
+  pending: readonly MigrationFile[],
+  acknowledged: Acknowledged,
+  phase: Phase,
+): void {
   const byName = new Map(pending.map((f) => [f.name, f]));
   const sections: string[] = [];
   for (const risk of RISKS) {
@@ -588,5 +599,4 @@ export function checkRisks(pending: readonly MigrationFile[], acknowledged: Ackn
     );
   }
   if (sections.length > 0) throw new MigrationSqlError(sections.join("\n\n"));
-  return found;
 }

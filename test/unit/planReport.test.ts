@@ -25,6 +25,7 @@ import { apiArgs, DevelopersItaliaApi } from "../../components/developersItaliaA
 import type { AppliedRecord } from "../../lib/deploy/applied";
 import { planDeploy } from "../../lib/deploy/plan";
 import { readPromotionSource } from "../../stack/promotionSource";
+import { publishPlan } from "../../stack/planArtifact";
 
 recordResources();
 
@@ -206,6 +207,33 @@ function report(overrides: Partial<Parameters<typeof buildPlanReport>[0]> = {}):
     ...overrides,
   });
 }
+
+describe("publishPlan", () => {
+  const index = migrationFile("20270201000000", "CREATE INDEX i ON a (b);\n", "index_b");
+  const deployWith = (values: Record<string, string>) => {
+    const spec = settingsWith(values);
+    return planDeploy({ stack: "prod", spec, dir: migrationDir([v1, v2, index]), applied: appliedAt(v2) }).then(
+      (deploy) => () => publishPlan(spec, deploy),
+    );
+  };
+  const appliedAt = (f: typeof v2): AppliedRecord => ({
+    deployed: true,
+    version: f.version,
+    migrations: [v1.version, f.version],
+  });
+
+  it("refuses, before any resource, what the plan refuses: each class under its own key", async () => {
+    const publish = await deployWith({});
+    expect(publish).toThrow(
+      "pending migrations hold a long exclusive lock on a table that already exists, or rewrite it: the live API's " +
+        "queries on it wait until the statement ends (expand phase):\n" +
+        "  20270201000000_index_b.sql:1: CREATE INDEX without CONCURRENTLY (blocks writes): CREATE INDEX i ON a (b)\n",
+    );
+    expect(publish).toThrow(`'allowLockingMigrations[0]' ${acknowledgementOf(index)}`);
+    const acknowledged = await deployWith({ allowLockingMigrations: JSON.stringify([acknowledgementOf(index)]) });
+    expect(acknowledged).not.toThrow();
+  });
+});
 
 describe("readPromotionSource", () => {
   it("refuses a promoteFrom that names this stack itself", async () => {
