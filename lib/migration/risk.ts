@@ -260,8 +260,12 @@ function qualifiedName(list: Node): { schemaname?: string; relname?: string } | 
   return undefined;
 }
 
-/** What creating (or renaming) a relation adds to the run's new ones. */
+/**
+ * What creating a relation adds to the run's new ones. `IF NOT EXISTS` creates nothing when
+ * the table is there already, so it makes nothing new.
+ */
 function created(type: string, node: Node): string[] {
+  if (node.if_not_exists === true) return [];
   switch (type) {
     case "CreateStmt":
       return [relationKey(node.relation)].filter((k): k is string => k !== undefined);

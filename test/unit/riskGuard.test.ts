@@ -212,6 +212,12 @@ describe("a table created earlier in the same run is new", () => {
     ]);
   });
 
+  it("CREATE TABLE IF NOT EXISTS makes nothing new: the table may be there, with its rows", () => {
+    expect(verdicts("CREATE TABLE IF NOT EXISTS logs (id text);\nCREATE INDEX i ON logs (id);\n")).toEqual([
+      "long-lock: CREATE INDEX without CONCURRENTLY (blocks writes) [squawk: require-concurrent-index-creation]",
+    ]);
+  });
+
   it("a table created after the statement is not new for it", () => {
     expect(verdicts("CREATE INDEX i ON t (a);\n", "CREATE TABLE IF NOT EXISTS t (a int);\n")).toHaveLength(1);
   });
