@@ -73,6 +73,8 @@ export const SQUAWK_RULES: Readonly<Record<string, Risk>> = {
   "disallowed-unique-constraint": "long-lock",
   "adding-serial-primary-key-field": "long-lock",
   "adding-not-nullable-field": "long-lock",
+  // Validates every column of the domain, in every table, under their locks.
+  "ban-alter-domain-with-add-constraint": "long-lock",
   "adding-required-field": "breaks-old-pods",
   "renaming-column": "breaks-old-pods",
   "renaming-table": "breaks-old-pods",
@@ -82,6 +84,14 @@ export const SQUAWK_RULES: Readonly<Record<string, Risk>> = {
   "ban-truncate-cascade": "loses-data",
 };
 
+/**
+ * squawk's rules that only confirm our finding and never add one: we read the same thing with
+ * PostgreSQL's own rule, proven on the server (test/integration/lockRisk.test.ts). squawk's
+ * adding-field-with-default calls any function default volatile (jsonb_build_object,
+ * current_setting), which PostgreSQL 11+ evaluates once, without a rewrite.
+ */
+export const SQUAWK_CONFIRMS_ONLY: ReadonlySet<string> = new Set(["adding-field-with-default"]);
+
 /** squawk's rules that decide nothing here, and why. */
 export const SQUAWK_IGNORED: Readonly<Record<string, string>> = {
   "require-lock-timeout": "the migration session starts with lock_timeout (lib/migration/run.ts)",
@@ -90,6 +100,8 @@ export const SQUAWK_IGNORED: Readonly<Record<string, string>> = {
   "require-concurrent-index-deletion":
     "DROP INDEX holds its lock for a catalog change only, and lock_timeout bounds the wait",
   "ban-drop-not-null": "relaxes a constraint: nothing the old release does fails",
+  "ban-create-domain-with-constraint": "a new domain is on no table yet",
+  "require-enum-value-ordering": "style: where a new enum value sorts",
   "prefer-robust-stmts": "style: Atlas records each file's statements, a file is not re-run",
   "prefer-bigint-over-int": "style",
   "prefer-bigint-over-smallint": "style",
@@ -529,15 +541,16 @@ function fileFindings(file: MigrationFile, s: ReviewedStatement, rules: string[]
     squawk: own.get(k.risk) ?? [],
   }));
   // What squawk sees and our classifier does not: its own finding.
-  for (const [risk, found] of own) {
-    if (kinds.some((k) => k.risk === risk)) continue;
+  for (const [risk, rulesOfRisk] of own) {
+    const found = rulesOfRisk.filter((rule) => !SQUAWK_CONFIRMS_ONLY.has(rule));
+    if (found.length === 0 || kinds.some((k) => k.risk === risk)) continue;
     findings.push({
       file: file.name,
       version: file.version,
       line: s.line,
       risk,
       kind: `squawk ${found.join(", ")}`,
-      advice: "see https://squawkhq.com/docs/ for the rule",
+      advice: `squawk's advice: ${found.map((rule) => `https://squawkhq.com/docs/${rule}`).join(", ")}`,
       statement: s.statement,
       squawk: found,
     });

@@ -108,6 +108,9 @@ describe("the safe forms, as PostgreSQL runs them", () => {
     // A stable default is stored once in the catalog: no rewrite, no scan.
     ["ALTER TABLE t ADD COLUMN c timestamptz DEFAULT now()", "t", ["AccessExclusiveLock"]],
     ["ALTER TABLE t ADD COLUMN c text DEFAULT 'x'", "t", ["AccessExclusiveLock"]],
+    // squawk's adding-field-with-default flags these; PostgreSQL evaluates them once.
+    ["ALTER TABLE t ADD COLUMN c jsonb DEFAULT jsonb_build_object('a', 1)", "t", ["AccessExclusiveLock"]],
+    ["ALTER TABLE t ADD COLUMN c text DEFAULT current_setting('application_name')", "t", ["AccessExclusiveLock"]],
     ["LOCK TABLE t IN ACCESS SHARE MODE", "t", ["AccessShareLock"]],
   ])("%s: none of the classes, no rewrite; locks %j", async (sql, relation, modes) => {
     expect(findRisks([migration(`${sql};`)])).toEqual([]);
