@@ -5,14 +5,8 @@ import { execFileSync } from "child_process";
 import { parse as parseYaml } from "yaml";
 import { parseOptions, runMain, UsageError } from "./args";
 import { assertBuildCurrent, projectRoot, StaleBuildError } from "../runtime/buildStamp";
-import {
-  Acknowledgement,
-  acknowledgementOf,
-  findDestructiveStatements,
-  isAcknowledged,
-  loadSqlParser,
-  parseAcknowledgements,
-} from "../lib/migration/guard";
+import { acknowledgementOf, loadSqlParser, parseAcknowledgements } from "../lib/migration/guard";
+import { type Acknowledged, findRisks, isRefused, RISK_CLASSES, RISKS } from "../lib/migration/risk";
 import { parseCaBundle } from "../lib/database/tls";
 import { loadMigrationDir, readMigrationFiles, versionAt, writeSumFile } from "../lib/migration/dir";
 import { CONTRACT_DIR, loadMigrationPhases } from "../lib/migration/phase";
@@ -24,8 +18,10 @@ usage: npm run migrations:hash                  write migrations/atlas.sum (and 
            a new file with a fresh UTC version, re-hashed; --contract: in migrations/contract/,
            run after the new pods are rolled out (docs/expand-contract.md)
        npm run migrations:guard -- --since <git ref> | --all
-           the destructive-change guard over the files added or changed since <git ref> (or every
-           file), acknowledged per stack by allowDestructiveMigrations in each Pulumi.<stack>.yaml
+           the guard over the files added or changed since <git ref> (or every file), as expand
+           migrations: what loses data, breaks the old pods, or holds a long lock, acknowledged per
+           stack by allowDestructiveMigrations, allowBreakingMigrations and allowLockingMigrations
+           in each Pulumi.<stack>.yaml
        npm run migrations:status -- [--json] [--baseline V] [--revisions-schema S] [--ca-file F] [--url URL]
            read-only: what atlas migrate apply would run on the database in DATABASE_URL (or --url)`;
 
@@ -165,21 +161,28 @@ async function status(args: string[]): Promise<number> {
   return plan.problems.length > 0 ? 1 : 0;
 }
 
-/** allowDestructiveMigrations of every Pulumi.<stack>.yaml in the project folder. */
-function stackAcknowledgements(project: string): Map<string, Acknowledgement[]> {
-  const stacks = new Map<string, Acknowledgement[]>();
+/** The acknowledgement keys of every Pulumi.<stack>.yaml in the project folder. */
+function stackAcknowledgements(project: string): Map<string, Acknowledged> {
+  const stacks = new Map<string, Acknowledged>();
   for (const name of fs.readdirSync(project).sort()) {
     const match = /^Pulumi\.(.+)\.yaml$/.exec(name);
     if (!match) continue;
     const doc = (parseYaml(fs.readFileSync(path.join(project, name), "utf8")) ?? {}) as {
       config?: Record<string, unknown>;
     };
-    const allowed = doc.config?.["developers-italia-api:allowDestructiveMigrations"];
-    try {
-      stacks.set(match[1], parseAcknowledgements(allowed === undefined ? undefined : JSON.stringify(allowed)));
-    } catch (err) {
-      throw new Error(`${name}: allowDestructiveMigrations: ${(err as Error).message}`);
-    }
+    const read = (key: string) => {
+      const allowed = doc.config?.[`developers-italia-api:${key}`];
+      try {
+        return parseAcknowledgements(allowed === undefined ? undefined : JSON.stringify(allowed));
+      } catch (err) {
+        throw new Error(`${name}: ${key}: ${(err as Error).message}`);
+      }
+    };
+    stacks.set(match[1], {
+      allowDestructive: read(RISK_CLASSES["loses-data"].key),
+      allowBreaking: read(RISK_CLASSES["breaks-old-pods"].key),
+      allowLocking: read(RISK_CLASSES["long-lock"].key),
+    });
   }
   return stacks;
 }
@@ -202,26 +205,31 @@ async function guard(args: string[]): Promise<number> {
   const stacks = stackAcknowledgements(path.resolve(DIR, ".."));
   await loadSqlParser();
   let refused = 0;
-  for (const d of files.flatMap(findDestructiveStatements)) {
+  const counts = new Map(RISKS.map((r) => [r, 0]));
+  for (const d of findRisks(files)) {
+    counts.set(d.risk, counts.get(d.risk)! + 1);
     const file = files.find((f) => f.name === d.file)!;
-    const missing = [...stacks].filter(([, allowed]) => !isAcknowledged(file, allowed)).map(([stack]) => stack);
+    const { key } = RISK_CLASSES[d.risk];
+    const missing = [...stacks].filter(([, acks]) => isRefused(d, file, acks, "expand")).map(([stack]) => stack);
     const where = `${path.relative(process.cwd(), path.join(DIR, d.file))}:${d.line}`;
     if (missing.length === 0) {
-      console.log(`${where}: ${d.kind}: acknowledged by every stack`);
+      console.log(`${where}: ${d.risk}: ${d.kind}: acknowledged by every stack`);
       continue;
     }
     refused++;
     const message =
-      `${d.kind}: ${d.statement}; not acknowledged by stack(s) ${missing.join(", ")}. If intended, add "${acknowledgementOf(file)}" ` +
-      `(a quoted string) to developers-italia-api:allowDestructiveMigrations in ${missing.map((s) => `Pulumi.${s}.yaml`).join(", ")}`;
+      `${d.risk}: ${d.kind}: ${d.statement}; instead: ${d.advice}; not acknowledged by stack(s) ${missing.join(", ")}. ` +
+      `If intended, add "${acknowledgementOf(file)}" (a quoted string) to developers-italia-api:${key} in ` +
+      missing.map((s) => `Pulumi.${s}.yaml`).join(", ");
     console.log(`${where}: ${message}`);
     if (process.env.GITHUB_ACTIONS === "true") {
       console.log(`::error file=${path.relative(process.cwd(), path.join(DIR, d.file))},line=${d.line}::${message}`);
     }
   }
   console.log(
-    `${files.length} migration file(s) checked against ${stacks.size} stack(s)` +
-      (refused ? `: ${refused} destructive statement(s) not acknowledged` : ": nothing unacknowledged"),
+    `${files.length} migration file(s) checked against ${stacks.size} stack(s) ` +
+      `(${RISKS.map((r) => `${r}: ${counts.get(r)}`).join(", ")})` +
+      (refused ? `: ${refused} finding(s) not acknowledged` : ": nothing unacknowledged"),
   );
   return refused > 0 ? 1 : 0;
 }

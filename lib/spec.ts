@@ -71,7 +71,12 @@ export interface MigrationSpec {
   readonly postgresLockTimeout: string;
   readonly revisionsSchema?: string;
   readonly preflight: MigrationPreflight;
+  /** allowDestructiveMigrations: files whose loses-data statements are acknowledged (lib/migration/risk.ts). */
   readonly allowDestructive: readonly Acknowledgement[];
+  /** allowBreakingMigrations: files whose breaks-old-pods statements may run before the rollout. */
+  readonly allowBreaking: readonly Acknowledgement[];
+  /** allowLockingMigrations: files whose long-lock statements are acknowledged. */
+  readonly allowLocking: readonly Acknowledgement[];
   /** Roll the API back without running migrations: the Job is kept as it is. */
   readonly rollback: boolean;
   /** The identity of a new database whose full run the offline plan accepts. */

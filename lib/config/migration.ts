@@ -15,7 +15,7 @@ import { ConfigError, type ConfigSource } from "./source";
 
 const versionPattern = /^\d{14}$/;
 
-/** The migration Job's settings (the `migration*` keys, `atlasImage`, `allowDestructiveMigrations`, `rollbackWithoutMigrations`). */
+/** The migration Job's settings (the `migration*` keys, `atlasImage`, the `allow*Migrations` acknowledgements, `rollbackWithoutMigrations`). */
 export function readMigration(config: ConfigSource): MigrationSpec {
   readMigrationSource(text(config, "migrationSource"));
   const baseline = text(config, "migrationBaseline");
@@ -49,6 +49,8 @@ export function readMigration(config: ConfigSource): MigrationSpec {
     "allowDestructiveMigrations",
     text(config, "allowDestructiveMigrations"),
   );
+  const allowBreaking = readAcknowledgements("allowBreakingMigrations", text(config, "allowBreakingMigrations"));
+  const allowLocking = readAcknowledgements("allowLockingMigrations", text(config, "allowLockingMigrations"));
   const atlasImage = text(config, "atlasImage") ?? ATLAS_IMAGE;
   checkPinnedImage("atlasImage", atlasImage);
 
@@ -83,6 +85,8 @@ export function readMigration(config: ConfigSource): MigrationSpec {
     revisionsSchema,
     preflight,
     allowDestructive,
+    allowBreaking,
+    allowLocking,
     rollback: flag(config, "rollbackWithoutMigrations") ?? false,
     acceptDatabase,
   };
@@ -109,7 +113,7 @@ function readMigrationSource(raw: string | undefined): void {
   );
 }
 
-/** allowDestructiveMigrations as the CLI stores it (lib/migration/guard.ts, parseAcknowledgements). */
+/** An acknowledgement key (allowDestructiveMigrations, allowBreakingMigrations, allowLockingMigrations) as the CLI stores it (lib/migration/guard.ts, parseAcknowledgements). */
 export function readAcknowledgements(key: string, raw: string | undefined): Acknowledgement[] {
   try {
     return parseAcknowledgements(raw);

@@ -89,7 +89,7 @@ export async function planDeploy(input: DeployPlanInput): Promise<DeployPlan> {
     keyWith: (b) => migrationKey(runWith(b)),
   });
   const migration = migrationRun(runWith(baseline));
-  const findings = guardFindings(run.pending, m.allowDestructive);
+  const findings = guardFindings(run.pending, m, "expand");
   const contract = input.contractDir?.files.length
     ? await planContract(input, input.contractDir, databaseIdentity)
     : undefined;
@@ -163,7 +163,7 @@ async function planContract(
     dir,
     run,
     migration: migrationRun(runWith(baseline)),
-    findings: guardFindings(run.pending, m.allowDestructive),
+    findings: guardFindings(run.pending, m, "contract"),
   };
 }
 

@@ -1,11 +1,21 @@
 import * as fs from "fs";
 import * as path from "path";
-import { Acknowledgement, findDestructiveStatements, isAcknowledged } from "../migration/guard";
 import { describeUrl } from "../database/dsn";
 import type { MigrationFile } from "../migration/dir";
 import type { RunPlan } from "../migration/preflight";
+import { isAcknowledged } from "../migration/guard";
 import { OUTSIDE_TRANSACTION, runsOutsideTransaction } from "../migration/txmode";
 import { fileSha256, PromotionCheck, promotionRefusal } from "../migration/promotion";
+import {
+  type Acknowledged,
+  findRisks,
+  isProjectReviewed,
+  needsAcknowledgement,
+  type Phase,
+  type Risk,
+  RISK_CLASSES,
+  RISKS,
+} from "../migration/risk";
 import type { ApiSpec } from "../spec";
 
 /**
@@ -14,8 +24,11 @@ import type { ApiSpec } from "../spec";
  * Nothing secret goes in: the database appears as host:port/name only.
  */
 
-/** Bumped when a field changes meaning; readers check it. 2: promotion moved out of refusals. */
-export const PLAN_FORMAT = 2;
+/**
+ * Bumped when a field changes meaning; readers check it. 2: promotion moved out of refusals.
+ * 3: guard lists every risk class (risk, phase, acceptedByPhase), not only destructive statements.
+ */
+export const PLAN_FORMAT = 3;
 /** The program writes the plan here when the variable is set (preview and up alike). */
 export const PLAN_FILE_ENV = "MIGRATION_PLAN_FILE";
 
@@ -23,10 +36,22 @@ export interface GuardFinding {
   readonly version: string;
   readonly file: string;
   readonly line: number;
+  /** What the statement does to a live system (lib/migration/risk.ts). */
+  readonly risk: Risk;
+  /** The phase the file runs in: expand (before the rollout) or contract (after it). */
+  readonly phase: Phase;
   readonly kind: string;
   readonly statement: string;
-  /** Listed in allowDestructiveMigrations. */
+  /** The safe way, or what to do instead. */
+  readonly advice: string;
+  /** squawk's rules that flagged the statement for this class. */
+  readonly squawk: readonly string[];
+  /** Listed in the class's key (allowDestructiveMigrations, allowBreakingMigrations, allowLockingMigrations). */
   readonly acknowledged: boolean;
+  /** Covered by the project's review of a shipped migration (lib/migration/risk.ts, PROJECT_REVIEWED). */
+  readonly reviewedByProject: boolean;
+  /** Needs no acknowledgement in its phase (breaks-old-pods in the contract phase). */
+  readonly acceptedByPhase: boolean;
 }
 
 export interface PlanReport {
@@ -74,23 +99,37 @@ export interface PhaseReport {
   readonly migrationKey: string;
 }
 
-/** Every destructive statement in the files about to run, acknowledged or not. Needs loadSqlParser(). */
+/** Every finding of every class in the files one phase runs, acknowledged or not. Needs loadSqlParser(). */
 export function guardFindings(
   pending: readonly MigrationFile[],
-  acknowledged: readonly Acknowledgement[],
+  acknowledged: Acknowledged,
+  phase: Phase,
 ): GuardFinding[] {
-  return pending.flatMap(findDestructiveStatements).map((d) => ({
-    version: d.version,
-    file: d.file,
-    line: d.line,
-    kind: d.kind,
-    statement: d.statement,
-    acknowledged: isAcknowledged(
-      pending.find((f) => f.name === d.file)!,
-      acknowledged,
-    ),
-  }));
+  return findRisks(pending).map((d) => {
+    const file = pending.find((f) => f.name === d.file)!;
+    return {
+      version: d.version,
+      file: d.file,
+      line: d.line,
+      risk: d.risk,
+      phase,
+      kind: d.kind,
+      statement: d.statement,
+      advice: d.advice,
+      squawk: d.squawk,
+      acknowledged: isAcknowledged(file, acknowledged[RISK_CLASSES[d.risk].field]),
+      reviewedByProject: isProjectReviewed(d.risk, file),
+      acceptedByPhase: !needsAcknowledgement(d.risk, phase),
+    };
+  });
 }
+
+/** What each class does to a live system, in a refusal's words. */
+const REFUSED_AS: Readonly<Record<Risk, string>> = {
+  "loses-data": "statements that lose data (or cannot be verified)",
+  "breaks-old-pods": "statements that break the API pods still serving during the rollout",
+  "long-lock": "statements that hold a long exclusive lock on, or rewrite, a table that already exists",
+};
 
 export interface PlanReportInput {
   readonly stack: string;
@@ -113,11 +152,15 @@ export function buildPlanReport(input: PlanReportInput): PlanReport {
   const { plan, promotion, contract } = input;
   const findings = [...input.findings, ...(contract?.findings ?? [])];
   const refusals: string[] = [];
-  const refused = findings.filter((f) => !f.acknowledged);
-  if (refused.length > 0) {
+  // One refusal per class, naming its own key.
+  for (const risk of RISKS) {
+    const refused = findings.filter(
+      (f) => f.risk === risk && !f.acknowledged && !f.reviewedByProject && !f.acceptedByPhase,
+    );
+    if (refused.length === 0) continue;
     const versions = [...new Set(refused.map((f) => f.version))];
     refusals.push(
-      `destructive statements not acknowledged in allowDestructiveMigrations: ${versions.join(", ")} ` +
+      `${REFUSED_AS[risk]}, not acknowledged in ${RISK_CLASSES[risk].key}: ${versions.join(", ")} ` +
         `(${refused.map((f) => `${f.file}:${f.line} ${f.kind}`).join("; ")})`,
     );
   }
@@ -209,6 +252,12 @@ function pendingCount(report: PlanReport): number {
   return report.pending.length + (report.contract?.pending.length ?? 0);
 }
 
+function guardVerdict(g: GuardFinding): string {
+  if (g.acknowledged) return `acknowledged in ${RISK_CLASSES[g.risk].key}`;
+  if (g.reviewedByProject) return "reviewed by the project (migrations/README.md)";
+  return g.acceptedByPhase ? `accepted: ${g.phase} phase` : `**not acknowledged** in ${RISK_CLASSES[g.risk].key}`;
+}
+
 /** The plan as GitHub-flavoured Markdown, for a job summary or a PR comment. */
 export function renderPlanMarkdown(report: PlanReport): string {
   const out: string[] = [];
@@ -259,17 +308,13 @@ export function renderPlanMarkdown(report: PlanReport): string {
   ];
   for (const [title, pending] of phases.filter(([, files]) => files.length > 0)) {
     const untried = new Map((p?.untried ?? []).map((u) => [u.version, u]));
-    const header = ["#", "version", "file", "destructive"];
+    const header = ["#", "version", "file", "guard"];
     if (p) header.push(`applied by ${cell(p.from)}`);
     out.push(title, "", `| ${header.join(" | ")} |`, `| ${header.map(() => "---").join(" | ")} |`);
     pending.forEach((f, i) => {
       const found = report.guard.filter((g) => g.version === f.version);
       const destructive =
-        found.length === 0
-          ? "no"
-          : found
-              .map((g) => `${cell(g.kind)} (${g.acknowledged ? "acknowledged" : "**not acknowledged**"})`)
-              .join("; ");
+        found.length === 0 ? "no" : found.map((g) => `${cell(`${g.risk}: ${g.kind}`)} (${guardVerdict(g)})`).join("; ");
       const file = codeSpan(f.file) + (f.outsideTransaction ? ` (${cell(OUTSIDE_TRANSACTION)})` : "");
       const row = [String(i + 1), codeSpan(f.version), file, destructive];
       if (p) {
@@ -282,10 +327,15 @@ export function renderPlanMarkdown(report: PlanReport): string {
   }
 
   if (report.guard.length > 0) {
-    out.push("Destructive statements:", "", "| where | kind | statement | acknowledged |", "| --- | --- | --- | --- |");
+    out.push(
+      "What the statements do to the live system:",
+      "",
+      "| where | class | kind | statement | verdict |",
+      "| --- | --- | --- | --- | --- |",
+    );
     for (const g of report.guard) {
       out.push(
-        `| ${codeSpan(`${g.file}:${g.line}`)} | ${cell(g.kind)} | ${codeSpan(g.statement)} | ${g.acknowledged ? "yes" : "**no**"} |`,
+        `| ${codeSpan(`${g.file}:${g.line}`)} | ${cell(g.risk)} | ${cell(g.kind)} | ${codeSpan(g.statement)} | ${guardVerdict(g)} |`,
       );
     }
     out.push("");

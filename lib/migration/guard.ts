@@ -26,7 +26,7 @@ export interface DestructiveStatement {
 
 export class MigrationSqlError extends Error {}
 
-type Node = Record<string, unknown>;
+export type Node = Record<string, unknown>;
 
 let loaded: Promise<void> | undefined;
 let parser: typeof PgQuery | undefined;
@@ -42,7 +42,7 @@ export function loadSqlParser(): Promise<void> {
   return loaded;
 }
 
-function loadedParser(): typeof PgQuery {
+export function loadedParser(): typeof PgQuery {
   if (!parser) throw new Error("the SQL parser needs `await loadSqlParser()` first");
   return parser;
 }
@@ -59,16 +59,13 @@ const alterCommands: Record<string, string> = {
   AT_DropColumn: "ALTER TABLE ... DROP COLUMN",
   AT_AlterColumnType: "ALTER TABLE ... ALTER COLUMN ... TYPE",
 };
-const renames: Record<string, string> = {
-  OBJECT_TABLE: "ALTER TABLE ... RENAME TO",
-  OBJECT_COLUMN: "ALTER TABLE ... RENAME COLUMN",
-};
 /** Languages whose body is not in the migration: a symbol of compiled code. */
 const inertLanguages = new Set(["internal", "c"]);
 const CASCADE = " ... CASCADE";
 
 /**
- * The destructive kinds of one parsed statement (a single ALTER TABLE can hold several).
+ * The destructive (loses-data) kinds of one parsed statement (a single ALTER TABLE can hold
+ * several). A rename loses nothing: it breaks the old pods (lib/migration/risk.ts).
  * `source` is the statement's own text: DO blocks and function bodies are parsed from it.
  */
 export function destructiveKinds(stmt: Node, source = ""): string[] {
@@ -108,10 +105,6 @@ export function destructiveKinds(stmt: Node, source = ""): string[] {
     case "PrepareStmt":
       // Prepared to be executed: EXECUTE runs it later in the same session.
       return nestedKinds(node, source).map((k) => `PREPARE: ${k}`);
-    case "RenameStmt": {
-      const kind = renames[String(node.renameType)];
-      return kind ? [kind] : [];
-    }
     case "AlterTableStmt": {
       const cmds = ((node.cmds ?? []) as Node[]).map((c) => (c.AlterTableCmd ?? {}) as Node);
       return cmds.flatMap((cmd) => {
@@ -168,7 +161,7 @@ function sqlBodyKinds(sql: string | undefined, what: string): string[] {
 }
 
 /** The static statements of a PL/pgSQL DO block or function, and whether it runs dynamic SQL. */
-function plpgsqlBody(source: string): { dynamic: boolean; staticSql: string[]; failed: boolean } {
+export function plpgsqlBody(source: string): { dynamic: boolean; staticSql: string[]; failed: boolean } {
   let parsed: unknown;
   try {
     parsed = loadedParser().parsePlPgSQLSync(source);
@@ -254,7 +247,7 @@ function functionBody(options: unknown): string | undefined {
   return undefined;
 }
 
-function defElemText(list: unknown, name: string): string | undefined {
+export function defElemText(list: unknown, name: string): string | undefined {
   for (const item of (list ?? []) as Node[]) {
     const def = item.DefElem as { defname?: string; arg?: { String?: { sval?: string } } } | undefined;
     if (def?.defname === name) return def.arg?.String?.sval;
@@ -441,14 +434,27 @@ function excerpt(sql: string): string {
   return JSON.stringify(text.length > 80 ? `${text.slice(0, 77)}...` : text);
 }
 
-/** Requires `await loadSqlParser()` first. */
-export function findDestructiveStatements(file: MigrationFile): DestructiveStatement[] {
+/** A statement as Atlas sends it, parsed, with where it is in its file. */
+export interface ReviewedStatement {
+  readonly stmt: Node;
+  /** The statement's own text (DO blocks and function bodies are parsed from it). */
+  readonly source: string;
+  /** 1-based line of the statement's first token. */
+  readonly line: number;
+  /** The text, whitespace collapsed and shortened for messages. */
+  readonly statement: string;
+}
+
+/**
+ * The statements Atlas will send for `file` (atlasParsedStatements), each checked not to
+ * switch off a session protection. Requires `await loadSqlParser()` first.
+ */
+export function reviewedStatements(file: MigrationFile): ReviewedStatement[] {
   const bytes = file.bytes;
-  const found: DestructiveStatement[] = [];
   const statements = atlasParsedStatements(file);
   const refusal = txModeRefusal(file, statements);
   if (refusal) throw new MigrationSqlError(refusal);
-  for (const s of statements) {
+  return statements.map((s) => {
     const source = bytes.subarray(s.start, s.end).toString("utf8");
     const text = source.replace(/\s+/g, " ").trim();
     const line = lineAt(bytes, s.start);
@@ -462,17 +468,21 @@ export function findDestructiveStatements(file: MigrationFile): DestructiveState
           "stack config instead",
       );
     }
-    for (const kind of destructiveKinds(s.stmt, source)) {
-      found.push({
-        file: file.name,
-        version: file.version,
-        line,
-        kind,
-        statement: text.length > 120 ? `${text.slice(0, 117)}...` : text,
-      });
-    }
-  }
-  return found;
+    return { stmt: s.stmt, source, line, statement: text.length > 120 ? `${text.slice(0, 117)}...` : text };
+  });
+}
+
+/** Requires `await loadSqlParser()` first. */
+export function findDestructiveStatements(file: MigrationFile): DestructiveStatement[] {
+  return reviewedStatements(file).flatMap((s) =>
+    destructiveKinds(s.stmt, s.source).map((kind) => ({
+      file: file.name,
+      version: file.version,
+      line: s.line,
+      kind,
+      statement: s.statement,
+    })),
+  );
 }
 
 /** libpg_query locations are byte offsets; lines count from 1. */
@@ -499,7 +509,7 @@ function skipTrivia(bytes: Buffer, offset: number): number {
 }
 
 /**
- * An entry of allowDestructiveMigrations: a version and the start of its file's sha256, so
+ * An entry of an acknowledgement key (allowDestructiveMigrations, ...): a version and the start of its file's sha256, so
  * an acknowledgement covers the content that was reviewed and an edit needs a new one.
  */
 export interface Acknowledgement {
@@ -512,7 +522,7 @@ export const ACK_DIGEST_MIN = 12;
 export const ACKNOWLEDGEMENT_PATTERN = new RegExp(`^(\\d{14}):([0-9a-f]{${ACK_DIGEST_MIN},64})$`);
 
 /**
- * allowDestructiveMigrations: entries `<version>:<sha256 of the file, 12-64 hex digits>`, as a
+ * An acknowledgement key (allowDestructiveMigrations and the others of lib/migration/risk.ts): entries `<version>:<sha256 of the file, 12-64 hex digits>`, as a
  * list (JSON) or as a plain value separated by commas or spaces. A bare version is refused:
  * it would keep covering the file after an edit.
  */
@@ -550,39 +560,14 @@ export function isAcknowledged(file: MigrationFile, acknowledged: readonly Ackno
   return acknowledged.some((a) => a.version === file.version && digest.startsWith(a.digest));
 }
 
-/** Fails with every unacknowledged destructive statement in the files about to run. */
-export function checkDestructive(
-  pending: readonly MigrationFile[],
-  acknowledged: readonly Acknowledgement[],
-): DestructiveStatement[] {
-  const found = pending.flatMap(findDestructiveStatements);
-  const byName = new Map(pending.map((f) => [f.name, f]));
-  const refused = found.filter((d) => !isAcknowledged(byName.get(d.file)!, acknowledged));
-  if (refused.length > 0) {
-    const lines = refused.map((d) => `  ${d.file}:${d.line}: ${d.kind}: ${d.statement}`);
-    const files = [...new Set(refused.map((d) => d.file))].map((name) => byName.get(name)!);
-    const edited = files.filter((f) => acknowledged.some((a) => a.version === f.version));
-    throw new MigrationSqlError(
-      `pending migrations drop or rewrite data, or run SQL that cannot be verified:\n${lines.join("\n")}\n` +
-        (edited.length > 0
-          ? `${edited.map((f) => f.name).join(", ")} changed since ${edited.length > 1 ? "they were" : "it was"} ` +
-            "acknowledged (an acknowledgement names the file's content): review the change, then replace the entry.\n"
-          : "") +
-        `If this is intended, acknowledge ${files.length > 1 ? "these files" : "this file"} as ${files.length > 1 ? "they are" : "it is"} now in stack config:\n` +
-        acknowledgeCommands(files, acknowledged)
-          .map((c) => `  ${c}`)
-          .join("\n"),
-    );
-  }
-  return found;
-}
-
 /**
- * The commands that acknowledge these files as they are now: an entry of the same version
+ * The commands that acknowledge these files as they are now in `key` (allowDestructiveMigrations,
+ * allowBreakingMigrations, allowLockingMigrations): an entry of the same version
  * (for older content) is replaced in place, others are appended after the existing entries.
  * `--type string`: with `--path`, the CLI would store a bare number as a YAML number.
  */
 export function acknowledgeCommands(
+  key: string,
   files: readonly MigrationFile[],
   acknowledged: readonly Acknowledgement[],
 ): string[] {
@@ -590,6 +575,6 @@ export function acknowledgeCommands(
   return files.map((f) => {
     const stale = acknowledged.findIndex((a) => a.version === f.version);
     const index = stale >= 0 ? stale : next++;
-    return `pulumi config set --path --type string 'allowDestructiveMigrations[${index}]' ${acknowledgementOf(f)}`;
+    return `pulumi config set --path --type string '${key}[${index}]' ${acknowledgementOf(f)}`;
   });
 }

@@ -140,7 +140,7 @@ describe("staging → prod promotion, through the workflows' npm scripts", () =>
 
     const rendered = await npmRun("plan", stacks.prod, ["--from-file", planFile]);
     expect(rendered.code).toBe(0);
-    expect(rendered.output).toContain("| # | version | file | destructive | applied by staging |");
+    expect(rendered.output).toContain("| # | version | file | guard | applied by staging |");
     expect(rendered.output).toContain("| 5 | `20260612000000` | `20260612000000_log_entity_index.sql` | no | yes |");
   });
 

@@ -34,7 +34,9 @@ it("a pull request: names, atlas.sum, the guard over its files, the schema on Po
   const r = await team.bed.run("pull_request", "pr-checks.yml", pr.payload, { ...pr, job: "migrations" });
   expectJobs(r, 0, { "migrations (names, atlas.sum, guard, schema)": "success" });
   // The guard compared with the base branch (a full-history checkout): no migration changed.
-  expect(r.log).toMatch(/0 migration file\(s\) checked against \d stack\(s\): nothing unacknowledged/);
+  expect(r.log).toMatch(
+    /0 migration file\(s\) checked against \d stack\(s\) \(loses-data: 0, breaks-old-pods: 0, long-lock: 0\): nothing unacknowledged/,
+  );
   expect(r.log).toContain("Cache not found for input keys: tools-Linux-");
   expect(r.log).toMatch(/PostgreSQL 18\.\d+ on 127\.0\.0\.1:\d+/);
   expect(r.log).toMatch(/Tests: +\d+ passed, \d+ total/);

@@ -91,6 +91,30 @@ describe("acknowledging a destructive migration with the printed command", () =>
     ]);
   });
 
+  it("each class prints the command of its own key; following them all lets the up through", async () => {
+    stack = await TestStack.create(`ack-keys-${process.pid}`, {}, DSN, GUARD_PROGRAM);
+    // audit is not created by this run: a rename breaks the old pods, an index build locks it.
+    const change = "ALTER TABLE audit RENAME COLUMN a TO b;\nCREATE INDEX audit_b ON audit (b);\n";
+    stack.writeMigration("20990101000000_audit.sql", change);
+    const refused = await stack.preview();
+    expect(refused.code).not.toBe(0);
+    expect(refused.output).toContain(
+      "20990101000000_audit.sql:1: RENAME COLUMN: ALTER TABLE audit RENAME COLUMN a TO b",
+    );
+    expect(refused.output).toContain("20990101000000_audit.sql:2: CREATE INDEX without CONCURRENTLY (blocks writes)");
+    const commands = printedCommands(refused.output);
+    const ack = entry("20990101000000", change);
+    expect(commands).toEqual([
+      ["config", "set", "--path", "--type", "string", "allowBreakingMigrations[0]", ack],
+      ["config", "set", "--path", "--type", "string", "allowLockingMigrations[0]", ack],
+    ]);
+    for (const args of commands) expect((await stack.pulumi(...args)).code).toBe(0);
+    const up = await stack.up();
+    expect(up.output).not.toMatch(/error/i);
+    expect(up.code).toBe(0);
+    expect(await stack.outputs()).toMatchObject({ allowDestructive: [], allowBreaking: [ack], allowLocking: [ack] });
+  });
+
   it.each<[string, string[][]]>([
     ["--path without --type", [["--path", "allowDestructiveMigrations[0]", entry("20990101000000", DROP_LOGS)]]],
     ["a plain value", [["allowDestructiveMigrations", entry("20990101000000", DROP_LOGS)]]],

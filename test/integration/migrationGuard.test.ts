@@ -60,11 +60,13 @@ describe("npm run migrations:guard", () => {
     writeSumFile(path.join(repo, "migrations"));
     commit("additive");
     const result = await guard("--since", "main");
-    expect(result.output).toContain("1 migration file(s) checked against 2 stack(s): nothing unacknowledged");
+    expect(result.output).toContain(
+      "1 migration file(s) checked against 2 stack(s) (loses-data: 0, breaks-old-pods: 0, long-lock: 0): nothing unacknowledged",
+    );
     expect(result.code).toBe(0);
   });
 
-  it("a new DROP fails the pull request, naming file, line and the stacks that must acknowledge it", async () => {
+  it("a new DROP fails the pull request, naming file, line, each class and the stacks that must acknowledge it", async () => {
     fs.writeFileSync(path.join(repo, "migrations/20270102000000_drop_tags.sql"), DROP_TAGS);
     writeSumFile(path.join(repo, "migrations"));
     commit("destructive");
@@ -72,26 +74,40 @@ describe("npm run migrations:guard", () => {
     expect(result.code).toBe(1);
     const file = path.relative(ROOT, path.join(repo, "migrations/20270102000000_drop_tags.sql"));
     expect(result.output).toContain(
-      `${file}:2: ALTER TABLE ... DROP COLUMN: ALTER TABLE software DROP COLUMN tags; not acknowledged by stack(s) prod, staging.`,
+      `${file}:2: loses-data: ALTER TABLE ... DROP COLUMN: ALTER TABLE software DROP COLUMN tags; instead: make sure ` +
+        "nothing needs the data any more (copy it first); a drop of what the old release reads belongs in a contract " +
+        `migration; not acknowledged by stack(s) prod, staging. If intended, add "${DROP_TAGS_ACK}" (a quoted string) ` +
+        "to developers-italia-api:allowDestructiveMigrations in Pulumi.prod.yaml, Pulumi.staging.yaml",
     );
-    expect(result.output).toContain(`::error file=${file},line=2::ALTER TABLE ... DROP COLUMN`);
-    expect(result.output).toContain("2 migration file(s) checked against 2 stack(s): 1 destructive statement(s)");
+    expect(result.output).toContain(
+      `${file}:2: breaks-old-pods: ALTER TABLE ... DROP COLUMN: ALTER TABLE software DROP COLUMN tags; instead: drop it ` +
+        "in a contract migration, once the release that no longer uses it is rolled out; not acknowledged by stack(s) " +
+        `prod, staging. If intended, add "${DROP_TAGS_ACK}" (a quoted string) to ` +
+        "developers-italia-api:allowBreakingMigrations in Pulumi.prod.yaml, Pulumi.staging.yaml",
+    );
+    expect(result.output).toContain(`::error file=${file},line=2::loses-data: ALTER TABLE ... DROP COLUMN`);
+    expect(result.output).toContain(
+      "2 migration file(s) checked against 2 stack(s) (loses-data: 1, breaks-old-pods: 1, long-lock: 0): 2 finding(s) not acknowledged",
+    );
   });
 
   it("acknowledged in one stack only: still refused, for the other", async () => {
     fs.appendFileSync(
       path.join(repo, "Pulumi.prod.yaml"),
-      `  developers-italia-api:allowDestructiveMigrations:\n    - "${DROP_TAGS_ACK}"\n`,
+      `  developers-italia-api:allowDestructiveMigrations:\n    - "${DROP_TAGS_ACK}"\n` +
+        `  developers-italia-api:allowBreakingMigrations:\n    - "${DROP_TAGS_ACK}"\n`,
     );
     const result = await guard("--since", "main");
     expect(result.code).toBe(1);
     expect(result.output).toContain("not acknowledged by stack(s) staging.");
+    expect(result.output).not.toContain("prod, staging");
   });
 
   it("acknowledged by every stack: passes; files older than the base are not re-checked", async () => {
     fs.appendFileSync(
       path.join(repo, "Pulumi.staging.yaml"),
-      `  developers-italia-api:allowDestructiveMigrations: ["${DROP_TAGS_ACK}"]\n`,
+      `  developers-italia-api:allowDestructiveMigrations: ["${DROP_TAGS_ACK}"]\n` +
+        `  developers-italia-api:allowBreakingMigrations: ["${DROP_TAGS_ACK}"]\n`,
     );
     commit("acknowledge");
     const result = await guard("--since", "main");
@@ -101,5 +117,28 @@ describe("npm run migrations:guard", () => {
     const none = await guard("--since", "main");
     expect(none.output).toContain("0 migration file(s) checked");
     git("checkout", "-q", "pr");
+  });
+
+  it("a lock on a table the run did not create is refused under allowLockingMigrations; CONCURRENTLY passes", async () => {
+    fs.writeFileSync(path.join(repo, "migrations/20270103000000_index.sql"), "CREATE INDEX i ON software (tags);\n");
+    writeSumFile(path.join(repo, "migrations"));
+    commit("index");
+    const locked = await guard("--since", "main");
+    expect(locked.code).toBe(1);
+    expect(locked.output).toContain(
+      "20270103000000_index.sql:1: long-lock: CREATE INDEX without CONCURRENTLY (blocks writes): CREATE INDEX i ON " +
+        "software (tags); instead: CREATE INDEX CONCURRENTLY, in a file of its own whose first line is " +
+        "`-- atlas:txmode none`; not acknowledged by stack(s) prod, staging.",
+    );
+    expect(locked.output).toContain("developers-italia-api:allowLockingMigrations in Pulumi.prod.yaml");
+    fs.writeFileSync(
+      path.join(repo, "migrations/20270103000000_index.sql"),
+      "-- atlas:txmode none\n\nCREATE INDEX CONCURRENTLY i ON software (tags);\n",
+    );
+    writeSumFile(path.join(repo, "migrations"));
+    commit("index, concurrently");
+    const safe = await guard("--since", "main");
+    expect(safe.output).toContain("(loses-data: 1, breaks-old-pods: 1, long-lock: 0): nothing unacknowledged");
+    expect(safe.code).toBe(0);
   });
 });

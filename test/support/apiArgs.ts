@@ -40,6 +40,8 @@ const MIGRATION: MigrationSpec = {
   postgresLockTimeout: "5s",
   preflight: "offline",
   allowDestructive: [],
+  allowBreaking: [],
+  allowLocking: [],
   rollback: false,
 };
 

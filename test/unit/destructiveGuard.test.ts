@@ -1,6 +1,6 @@
 import {
+  type Acknowledgement,
   acknowledgementOf,
-  checkDestructive,
   parseAcknowledgements,
   findDestructiveStatements,
   loadSqlParser,
@@ -8,6 +8,7 @@ import {
   SESSION_PROTECTIONS,
 } from "../../lib/migration/guard";
 import { MigrationFile } from "../../lib/migration/dir";
+import { checkRisks } from "../../lib/migration/risk";
 import { migrationSessionParameters, MigrationRunInput } from "../../lib/migration/run";
 
 const migration = (text: string, version = "20260701000000"): MigrationFile => ({
@@ -19,6 +20,16 @@ const migration = (text: string, version = "20260701000000"): MigrationFile => (
 });
 /** The entry the guard prints for the file, read back by the config's own reader. */
 const ack = (file: MigrationFile) => parseAcknowledgements(acknowledgementOf(file))[0];
+/**
+ * The guard of the loses-data class alone: in the contract phase breaks-old-pods needs no
+ * acknowledgement, and these files hold nothing long-lock. Returns the loses-data findings.
+ */
+const checkDestructive = (pending: MigrationFile[], acknowledged: Acknowledgement[]) =>
+  checkRisks(pending, { allowDestructive: acknowledged, allowBreaking: [], allowLocking: [] }, "contract").filter(
+    (f) => f.risk === "loses-data",
+  );
+const INSTEAD =
+  "    instead: make sure nothing needs the data any more (copy it first); a drop of what the old release reads belongs in a contract migration\n";
 const kinds = (text: string) => findDestructiveStatements(migration(text)).map((d) => d.kind);
 
 beforeAll(() => loadSqlParser());
@@ -38,8 +49,6 @@ describe("destructive-change guard (PostgreSQL's own parser)", () => {
       "ALTER TABLE software DROP COLUMN a, ALTER COLUMN b TYPE text;",
       ["ALTER TABLE ... DROP COLUMN", "ALTER TABLE ... ALTER COLUMN ... TYPE"],
     ],
-    ["ALTER TABLE logs RENAME TO log_entries;", ["ALTER TABLE ... RENAME TO"]],
-    ["ALTER TABLE logs RENAME COLUMN message TO text;", ["ALTER TABLE ... RENAME COLUMN"]],
     ["DELETE FROM events;", ["DELETE without WHERE"]],
     ["UPDATE software SET active = false;", ["UPDATE without WHERE"]],
     ["WITH x AS (SELECT 1) UPDATE software SET active = false;", ["UPDATE without WHERE"]],
@@ -112,6 +121,9 @@ describe("destructive-change guard (PostgreSQL's own parser)", () => {
     ["DROP INDEX IF EXISTS idx_old;"],
     ["ALTER TABLE software ADD COLUMN x text, ALTER COLUMN y SET DEFAULT 1;"],
     ["ALTER INDEX idx_a RENAME TO idx_b;"],
+    // A rename loses nothing: it breaks the old pods (test/unit/riskGuard.test.ts).
+    ["ALTER TABLE logs RENAME TO log_entries;"],
+    ["ALTER TABLE logs RENAME COLUMN message TO text;"],
     ["UPDATE software SET active = false WHERE id = '1';"],
     ["DROP INDEX idx RESTRICT;"],
     ["DO $$ BEGIN PERFORM 1; UPDATE t SET a = 1 WHERE b = 2; END $$;"],
@@ -153,8 +165,9 @@ describe("destructive-change guard (PostgreSQL's own parser)", () => {
   it("fails on pending destructive statements, naming each and the config to acknowledge them", () => {
     const file = migration("CREATE TABLE a (x int);\nDROP TABLE b;");
     expect(() => checkDestructive([file], [])).toThrow(
-      "pending migrations drop or rewrite data, or run SQL that cannot be verified:\n" +
+      "pending migrations drop or rewrite data, or run SQL that cannot be verified (contract phase):\n" +
         "  20260701000000_change.sql:2: DROP TABLE: DROP TABLE b\n" +
+        INSTEAD +
         "If this is intended, acknowledge this file as it is now in stack config:\n" +
         `  pulumi config set --path --type string 'allowDestructiveMigrations[0]' ${acknowledgementOf(file)}`,
     );
@@ -178,7 +191,7 @@ describe("destructive-change guard (PostgreSQL's own parser)", () => {
     const edited = migration("DROP TABLE b;\nDROP TABLE c;");
     const other = { version: "20260101000000", digest: "0123456789ab" };
     expect(() => checkDestructive([edited], [other, { version, digest }])).toThrow(
-      "20260701000000_change.sql changed since it was acknowledged (an acknowledgement names the file's content): " +
+      "20260701000000_change.sql changed since it was acknowledged in allowDestructiveMigrations (an acknowledgement names the file's content): " +
         "review the change, then replace the entry.\n" +
         "If this is intended, acknowledge this file as it is now in stack config:\n" +
         `  pulumi config set --path --type string 'allowDestructiveMigrations[1]' ${acknowledgementOf(edited)}`,

@@ -16,6 +16,7 @@ import {
   writePlanFile,
 } from "../../lib/deploy/report";
 import type { RunPlan } from "../../lib/migration/preflight";
+import type { Acknowledged } from "../../lib/migration/risk";
 import { appliedMigrations, checkPromotion } from "../../lib/migration/promotion";
 import { readSpec } from "../../lib/config/readSpec";
 import { migrationDir, migrationFile } from "../support/migrationFiles";
@@ -24,6 +25,7 @@ import { apiArgs, DevelopersItaliaApi } from "../../components/developersItaliaA
 import type { AppliedRecord } from "../../lib/deploy/applied";
 import { planDeploy } from "../../lib/deploy/plan";
 import { readPromotionSource } from "../../stack/promotionSource";
+import { publishPlan } from "../../stack/planArtifact";
 
 recordResources();
 
@@ -39,6 +41,9 @@ const v2 = migrationFile("20260410000000", "ALTER TABLE a ADD COLUMN b text;\n",
 const v3 = migrationFile("20270101000000", "-- drop it\nALTER TABLE a DROP COLUMN b;\nTRUNCATE a;\n", "drop_b");
 const dir = migrationDir([v1, v2, v3]);
 const [ACK_V3] = parseAcknowledgements(acknowledgementOf(v3));
+/** v3 acknowledged in allowDestructiveMigrations and allowBreakingMigrations (it drops a column). */
+const ACKS_V3: Acknowledged = { allowDestructive: [ACK_V3], allowBreaking: [ACK_V3], allowLocking: [] };
+const NONE: Acknowledged = { allowDestructive: [], allowBreaking: [], allowLocking: [] };
 
 const offlinePlan = (pending = [v2, v3]): RunPlan => ({
   mode: "offline",
@@ -54,30 +59,62 @@ const offlinePlan = (pending = [v2, v3]): RunPlan => ({
 beforeAll(() => loadSqlParser());
 
 describe("guardFindings", () => {
-  it("finds every destructive statement with its line, acknowledged or not", () => {
-    expect(guardFindings([v2, v3], [ACK_V3])).toEqual([
+  it("finds every statement of every class with its line, acknowledged (by its own key) or not", () => {
+    const dropped = {
+      version: "20270101000000",
+      file: "20270101000000_drop_b.sql",
+      line: 2,
+      phase: "expand",
+      kind: "ALTER TABLE ... DROP COLUMN",
+      statement: "ALTER TABLE a DROP COLUMN b",
+      reviewedByProject: false,
+      acceptedByPhase: false,
+    };
+    expect(guardFindings([v2, v3], { ...NONE, allowDestructive: [ACK_V3] }, "expand")).toEqual([
       {
-        version: "20270101000000",
-        file: "20270101000000_drop_b.sql",
-        line: 2,
-        kind: "ALTER TABLE ... DROP COLUMN",
-        statement: "ALTER TABLE a DROP COLUMN b",
+        ...dropped,
+        risk: "loses-data",
+        advice: expect.stringContaining("copy it first"),
+        squawk: ["ban-drop-column"],
         acknowledged: true,
+      },
+      {
+        ...dropped,
+        risk: "breaks-old-pods",
+        advice: "drop it in a contract migration, once the release that no longer uses it is rolled out",
+        squawk: [],
+        acknowledged: false,
       },
       {
         version: "20270101000000",
         file: "20270101000000_drop_b.sql",
         line: 3,
+        risk: "loses-data",
+        phase: "expand",
         kind: "TRUNCATE",
         statement: "TRUNCATE a",
+        advice: expect.stringContaining("copy it first"),
+        squawk: [],
         acknowledged: true,
+        reviewedByProject: false,
+        acceptedByPhase: false,
       },
     ]);
-    expect(guardFindings([v3], []).map((f) => f.acknowledged)).toEqual([false, false]);
+    expect(guardFindings([v3], NONE, "expand").map((f) => f.acknowledged)).toEqual([false, false, false]);
     // Another content of the same version (an edit after the review) is not acknowledged.
-    expect(guardFindings([v3], [{ ...ACK_V3, digest: "0".repeat(16) }]).map((f) => f.acknowledged)).toEqual([
-      false,
-      false,
+    const stale = [{ ...ACK_V3, digest: "0".repeat(16) }];
+    expect(
+      guardFindings([v3], { allowDestructive: stale, allowBreaking: stale, allowLocking: [] }, "expand").map(
+        (f) => f.acknowledged,
+      ),
+    ).toEqual([false, false, false]);
+  });
+
+  it("in the contract phase, breaks-old-pods is accepted by the phase, the rest still needs its key", () => {
+    expect(guardFindings([v3], NONE, "contract").map((f) => [f.risk, f.phase, f.acceptedByPhase])).toEqual([
+      ["loses-data", "contract", false],
+      ["breaks-old-pods", "contract", true],
+      ["loses-data", "contract", false],
     ]);
   });
 });
@@ -160,13 +197,43 @@ function report(overrides: Partial<Parameters<typeof buildPlanReport>[0]> = {}):
   const plan = overrides.plan ?? offlinePlan();
   return buildPlanReport({
     stack: "prod",
-    spec: settingsWith({ allowDestructiveMigrations: JSON.stringify([acknowledgementOf(v3)]) }),
+    spec: settingsWith({
+      allowDestructiveMigrations: JSON.stringify([acknowledgementOf(v3)]),
+      allowBreakingMigrations: JSON.stringify([acknowledgementOf(v3)]),
+    }),
     plan,
     migrationKey: "0123456789abcdef",
-    findings: guardFindings(plan.pending, [ACK_V3]),
+    findings: guardFindings(plan.pending, ACKS_V3, "expand"),
     ...overrides,
   });
 }
+
+describe("publishPlan", () => {
+  const index = migrationFile("20270201000000", "CREATE INDEX i ON a (b);\n", "index_b");
+  const deployWith = (values: Record<string, string>) => {
+    const spec = settingsWith(values);
+    return planDeploy({ stack: "prod", spec, dir: migrationDir([v1, v2, index]), applied: appliedAt(v2) }).then(
+      (deploy) => () => publishPlan(spec, deploy),
+    );
+  };
+  const appliedAt = (f: typeof v2): AppliedRecord => ({
+    deployed: true,
+    version: f.version,
+    migrations: [v1.version, f.version],
+  });
+
+  it("refuses, before any resource, what the plan refuses: each class under its own key", async () => {
+    const publish = await deployWith({});
+    expect(publish).toThrow(
+      "pending migrations hold a long exclusive lock on a table that already exists, or rewrite it: the live API's " +
+        "queries on it wait until the statement ends (expand phase):\n" +
+        "  20270201000000_index_b.sql:1: CREATE INDEX without CONCURRENTLY (blocks writes): CREATE INDEX i ON a (b)\n",
+    );
+    expect(publish).toThrow(`'allowLockingMigrations[0]' ${acknowledgementOf(index)}`);
+    const acknowledged = await deployWith({ allowLockingMigrations: JSON.stringify([acknowledgementOf(index)]) });
+    expect(acknowledged).not.toThrow();
+  });
+});
 
 describe("readPromotionSource", () => {
   it("refuses a promoteFrom that names this stack itself", async () => {
@@ -180,7 +247,7 @@ describe("buildPlanReport", () => {
   it("holds what will run, the baseline, the database, the key and the guard's findings, and no secret", () => {
     const r = report();
     expect(r).toMatchObject({
-      format: 2,
+      format: 3,
       stack: "prod",
       preflight: "offline",
       database: "db.internal:5432/api",
@@ -196,9 +263,10 @@ describe("buildPlanReport", () => {
       ["20270101000000", "20270101000000_drop_b.sql"],
     ]);
     expect(r.pending[0].sha256).toBe(appliedMigrations([v2])[0].sha256);
-    expect(r.guard.map((g) => [g.line, g.kind, g.acknowledged])).toEqual([
-      [2, "ALTER TABLE ... DROP COLUMN", true],
-      [3, "TRUNCATE", true],
+    expect(r.guard.map((g) => [g.line, g.risk, g.kind, g.acknowledged])).toEqual([
+      [2, "loses-data", "ALTER TABLE ... DROP COLUMN", true],
+      [2, "breaks-old-pods", "ALTER TABLE ... DROP COLUMN", true],
+      [3, "loses-data", "TRUNCATE", true],
     ]);
     expect(JSON.stringify(r)).not.toContain("s3cret");
   });
@@ -206,12 +274,25 @@ describe("buildPlanReport", () => {
   it("records why a deploy will be refused: an unacknowledged statement, an untried migration", () => {
     const plan = offlinePlan();
     const r = report({
-      findings: guardFindings(plan.pending, []),
+      findings: guardFindings(plan.pending, NONE, "expand"),
       promotion: checkPromotion(plan.pending, { stack: "staging", applied: appliedMigrations([v1, v2]) }),
     });
     expect(r.refusals).toEqual([
-      "destructive statements not acknowledged in allowDestructiveMigrations: 20270101000000 " +
+      "statements that lose data (or cannot be verified), not acknowledged in allowDestructiveMigrations: 20270101000000 " +
         "(20270101000000_drop_b.sql:2 ALTER TABLE ... DROP COLUMN; 20270101000000_drop_b.sql:3 TRUNCATE)",
+      "statements that break the API pods still serving during the rollout, not acknowledged in allowBreakingMigrations: " +
+        "20270101000000 (20270101000000_drop_b.sql:2 ALTER TABLE ... DROP COLUMN)",
+    ]);
+    // In the contract phase the breaking statement needs no acknowledgement: one refusal, its own key.
+    const contract = report({
+      findings: guardFindings(plan.pending, { ...NONE, allowDestructive: [ACK_V3] }, "contract"),
+    });
+    expect(contract.refusals).toEqual([]);
+    const locking = migrationFile("20270201000000", "CREATE INDEX i ON a (b);\n", "index_b");
+    const locked = offlinePlan([locking]);
+    expect(report({ plan: locked, findings: guardFindings(locked.pending, NONE, "contract") }).refusals).toEqual([
+      "statements that hold a long exclusive lock on, or rewrite, a table that already exists, not acknowledged in " +
+        "allowLockingMigrations: 20270201000000 (20270201000000_index_b.sql:1 CREATE INDEX without CONCURRENTLY (blocks writes))",
     ]);
     // Refused by `up` only, and whole: which file and why, not a first line that ends in ":".
     expect(r.pendingPromotion).toBe(
@@ -223,7 +304,7 @@ describe("buildPlanReport", () => {
     const r = report({ databaseIdentity: "db-7f3a" });
     expect(parsePlanReport(JSON.stringify(r), "plan.json")).toEqual(r);
     expect(() => parsePlanReport('{"format": 1}', "plan.json")).toThrow(
-      "plan.json: plan format 1, this code reads format 2",
+      "plan.json: plan format 1, this code reads format 3",
     );
     expect(() => parsePlanReport("Diagnostics:", "plan.json")).toThrow(/^plan.json: not JSON/);
   });
@@ -262,17 +343,21 @@ describe("renderPlanMarkdown", () => {
         "",
         "In this order:",
         "",
-        "| # | version | file | destructive | applied by staging |",
+        "| # | version | file | guard | applied by staging |",
         "| --- | --- | --- | --- | --- |",
         "| 1 | `20260410000000` | `20260410000000_add_b.sql` | no | yes |",
-        "| 2 | `20270101000000` | `20270101000000_drop_b.sql` | ALTER TABLE ... DROP COLUMN (acknowledged); TRUNCATE (acknowledged) | yes |",
+        "| 2 | `20270101000000` | `20270101000000_drop_b.sql` | " +
+          "loses-data: ALTER TABLE ... DROP COLUMN (acknowledged in allowDestructiveMigrations); " +
+          "breaks-old-pods: ALTER TABLE ... DROP COLUMN (acknowledged in allowBreakingMigrations); " +
+          "loses-data: TRUNCATE (acknowledged in allowDestructiveMigrations) | yes |",
         "",
-        "Destructive statements:",
+        "What the statements do to the live system:",
         "",
-        "| where | kind | statement | acknowledged |",
-        "| --- | --- | --- | --- |",
-        "| `20270101000000_drop_b.sql:2` | ALTER TABLE ... DROP COLUMN | `ALTER TABLE a DROP COLUMN b` | yes |",
-        "| `20270101000000_drop_b.sql:3` | TRUNCATE | `TRUNCATE a` | yes |",
+        "| where | class | kind | statement | verdict |",
+        "| --- | --- | --- | --- | --- |",
+        "| `20270101000000_drop_b.sql:2` | loses-data | ALTER TABLE ... DROP COLUMN | `ALTER TABLE a DROP COLUMN b` | acknowledged in allowDestructiveMigrations |",
+        "| `20270101000000_drop_b.sql:2` | breaks-old-pods | ALTER TABLE ... DROP COLUMN | `ALTER TABLE a DROP COLUMN b` | acknowledged in allowBreakingMigrations |",
+        "| `20270101000000_drop_b.sql:3` | loses-data | TRUNCATE | `TRUNCATE a` | acknowledged in allowDestructiveMigrations |",
         "",
       ].join("\n"),
     );
@@ -283,18 +368,27 @@ describe("renderPlanMarkdown", () => {
     const md = renderPlanMarkdown(
       report({
         plan,
-        findings: guardFindings(plan.pending, []),
+        findings: guardFindings(plan.pending, NONE, "expand"),
         promotion: checkPromotion(plan.pending, { stack: "staging" }),
       }),
     );
     expect(md).toContain("### Migration plan: stack `prod` (**refused**)\n");
     expect(md).toContain("| promoted from | `staging` has applied no migration yet |\n");
     expect(md).toContain(
-      "| 1 | `20270101000000` | `20270101000000_drop_b.sql` | ALTER TABLE ... DROP COLUMN (**not acknowledged**); " +
-        "TRUNCATE (**not acknowledged**) | **no**: stack staging has not completed a migration run yet |\n",
+      "| 1 | `20270101000000` | `20270101000000_drop_b.sql` | " +
+        "loses-data: ALTER TABLE ... DROP COLUMN (**not acknowledged** in allowDestructiveMigrations); " +
+        "breaks-old-pods: ALTER TABLE ... DROP COLUMN (**not acknowledged** in allowBreakingMigrations); " +
+        "loses-data: TRUNCATE (**not acknowledged** in allowDestructiveMigrations) | " +
+        "**no**: stack staging has not completed a migration run yet |\n",
     );
-    expect(md).toContain("| `20270101000000_drop_b.sql:3` | TRUNCATE | `TRUNCATE a` | **no** |\n");
-    expect(md).toContain("Refused:\n\n- destructive statements not acknowledged");
+    expect(md).toContain(
+      "| `20270101000000_drop_b.sql:3` | loses-data | TRUNCATE | `TRUNCATE a` | **not acknowledged** in allowDestructiveMigrations |\n",
+    );
+    expect(md).toContain("Refused:\n\n- statements that lose data (or cannot be verified), not acknowledged");
+    const contract = renderPlanMarkdown(report({ plan, findings: guardFindings(plan.pending, NONE, "contract") }));
+    expect(contract).toContain(
+      "| `20270101000000_drop_b.sql:2` | breaks-old-pods | ALTER TABLE ... DROP COLUMN | `ALTER TABLE a DROP COLUMN b` | accepted: contract phase |\n",
+    );
     expect(md).toContain(
       "Pending promotion:\n\n- 1 pending migration(s) not applied by stack staging yet: 20270101000000\\_drop\\_b.sql " +
         "(stack staging has not completed a migration run yet)\n",
@@ -346,11 +440,13 @@ describe("renderPlanMarkdown", () => {
       "odd",
     );
     const plan = offlinePlan([odd]);
-    const md = renderPlanMarkdown(report({ plan, findings: guardFindings(plan.pending, []) }));
+    const md = renderPlanMarkdown(report({ plan, findings: guardFindings(plan.pending, NONE, "expand") }));
     const rows = md.split("\n").filter((l) => l.startsWith("| `20280101000000_odd.sql:"));
+    const refused = (key: string) => `**not acknowledged** in ${key}`;
     expect(rows).toEqual([
-      "| `20280101000000_odd.sql:1` | DELETE without WHERE | `DELETE FROM a` | **no** |",
-      '| `20280101000000_odd.sql:2` | DROP TABLE | ``DROP TABLE "we\\|ird`name"`` | **no** |',
+      `| \`20280101000000_odd.sql:1\` | loses-data | DELETE without WHERE | \`DELETE FROM a\` | ${refused("allowDestructiveMigrations")} |`,
+      `| \`20280101000000_odd.sql:2\` | loses-data | DROP TABLE | \`\`DROP TABLE "we\\|ird\`name"\`\` | ${refused("allowDestructiveMigrations")} |`,
+      `| \`20280101000000_odd.sql:2\` | breaks-old-pods | DROP TABLE | \`\`DROP TABLE "we\\|ird\`name"\`\` | ${refused("allowBreakingMigrations")} |`,
     ]);
   });
 });

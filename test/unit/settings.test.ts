@@ -43,6 +43,8 @@ describe("readSpec", () => {
       revisionsSchema: undefined,
       preflight: "offline",
       allowDestructive: [],
+      allowBreaking: [],
+      allowLocking: [],
       postgresLockTimeout: "5s",
       rollback: false,
       acceptDatabase: undefined,
@@ -419,6 +421,9 @@ describe("readSpec", () => {
     expect(readAcknowledgements("allowDestructiveMigrations", `${a}, ${b}`)).toEqual(both);
     expect(readAcknowledgements("allowDestructiveMigrations", a)).toEqual([both[0]]);
     expect(read({ allowDestructiveMigrations: JSON.stringify([a]) }).migration.allowDestructive).toEqual([both[0]]);
+    // Each class its own key (lib/migration/risk.ts), read the same way, never mixed up.
+    const m = read({ allowBreakingMigrations: JSON.stringify([a]), allowLockingMigrations: `${a}, ${b}` }).migration;
+    expect([m.allowDestructive, m.allowBreaking, m.allowLocking]).toEqual([[], [both[0]], both]);
     expect(readAcknowledgements("allowDestructiveMigrations", undefined)).toEqual([]);
   });
 
@@ -442,6 +447,12 @@ describe("readSpec", () => {
   ])("refuses allowDestructiveMigrations %s, saying what an entry is", (raw) => {
     expect(() => read({ allowDestructiveMigrations: raw })).toThrow(
       "config allowDestructiveMigrations: entry 0 is not <version>:<sha256 of the file, at least 12 hex digits>",
+    );
+  });
+
+  it.each([["allowBreakingMigrations"], ["allowLockingMigrations"]])("refuses a bad %s, naming that key", (key) => {
+    expect(() => read({ [key]: '["20260701000000"]' })).toThrow(
+      `config ${key}: entry 0 names version 20260701000000 without its file's content`,
     );
   });
 
