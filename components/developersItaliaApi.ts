@@ -19,6 +19,8 @@ import {
   type ExposureSpec,
   type NetworkPolicySpec,
   type Resources,
+  ROLLOUT_AWAIT_MARGIN_SECONDS,
+  type RolloutSpec,
   type ScalingSpec,
   type SchedulingSpec,
   type WorkloadSpec,
@@ -56,6 +58,8 @@ export interface DevelopersItaliaApiArgs {
   readonly exposure: ExposureSpec;
   /** A fixed replica count, or the HPA; and the PDB. */
   readonly scaling: ScalingSpec;
+  /** How long the Deployment's rollout may take before it, and the `up`, fail. */
+  readonly rollout: RolloutSpec;
   /** Pull policy and secrets, node selection, spread and priority (the Job's image pull too). */
   readonly scheduling: SchedulingSpec;
   /** Opt-in NetworkPolicies for the API and the migration Job. */
@@ -202,6 +206,7 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
           ...(args.scaling.autoscaling ? {} : { replicas: args.scaling.replicas }),
           selector: { matchLabels: selector },
           strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+          progressDeadlineSeconds: args.rollout.timeoutSeconds,
           template: {
             metadata: {
               labels: { ...labels, ...selector },
@@ -231,7 +236,16 @@ export class DevelopersItaliaApi extends pulumi.ComponentResource {
           },
         },
       },
-      { parent: this, dependsOn: [this.migration.job] },
+      {
+        parent: this,
+        dependsOn: [this.migration.job],
+        // The provider's await never stops at ProgressDeadlineExceeded by itself: this bounds the
+        // `up`, a little after the Deployment's own verdict, which the error then names.
+        customTimeouts: {
+          create: `${args.rollout.timeoutSeconds + ROLLOUT_AWAIT_MARGIN_SECONDS}s`,
+          update: `${args.rollout.timeoutSeconds + ROLLOUT_AWAIT_MARGIN_SECONDS}s`,
+        },
+      },
     );
 
     // After the rollout: the provider awaits the Deployment until its new pods are ready, and a
@@ -386,6 +400,7 @@ export function apiArgs(spec: ApiSpec, deploy: DeployPlan, dir: MigrationDir): D
     },
     exposure: spec.exposure,
     scaling: spec.scaling,
+    rollout: spec.rollout,
     scheduling: spec.scheduling,
     networkPolicy: spec.networkPolicy,
   };

@@ -22,6 +22,7 @@ export interface ApiSpec {
   readonly migration: MigrationSpec;
   readonly exposure: ExposureSpec;
   readonly scaling: ScalingSpec;
+  readonly rollout: RolloutSpec;
   readonly scheduling: SchedulingSpec;
   readonly workload: WorkloadSpec;
   readonly networkPolicy: NetworkPolicySpec;
@@ -131,6 +132,20 @@ export interface ScalingSpec {
   };
   readonly podDisruptionBudget?: { readonly minAvailable?: number | string; readonly maxUnavailable?: number | string };
 }
+
+/** How long a rollout of the API may take before it counts as failed. */
+export interface RolloutSpec {
+  /**
+   * The Deployment's progressDeadlineSeconds: a new ReplicaSet whose pods do not become
+   * available for this long is marked ProgressDeadlineExceeded, and `pulumi up` waits this long
+   * plus ROLLOUT_AWAIT_MARGIN_SECONDS for the whole rollout before it fails.
+   */
+  readonly timeoutSeconds: number;
+}
+
+/** How much longer `pulumi up` waits for a rollout than Kubernetes, so the Deployment's own
+ * ProgressDeadlineExceeded is what the failed `up` reports. */
+export const ROLLOUT_AWAIT_MARGIN_SECONDS = 10;
 
 export type PullPolicy = "IfNotPresent" | "Always" | "Never";
 

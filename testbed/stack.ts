@@ -73,6 +73,14 @@ export interface StackOptions {
   readonly backendDir?: string;
 }
 
+/** One resource of a stack's state (the file backend's checkpoint). */
+export interface StateResource {
+  readonly urn: string;
+  readonly type: string;
+  readonly outputs?: Record<string, unknown>;
+  readonly initErrors?: string[];
+}
+
 export interface CommandResult {
   readonly code: number;
   readonly output: string;
@@ -207,16 +215,21 @@ export class TestStack {
     return this.pulumi("up", "--yes", "--skip-preview", ...args);
   }
 
-  /** Steps of `pulumi preview --json`, as [op, type, name]. */
-  async previewSteps(): Promise<Array<{ op: string; type: string; name: string }>> {
+  /**
+   * Steps of `pulumi preview --json`, as op, type and name, and for a step the provider diffed,
+   * the property paths it changes (`changed`: the keys of its detailedDiff; none for an update
+   * the engine makes only to await a resource again, its initErrors).
+   */
+  async previewSteps(): Promise<Array<{ op: string; type: string; name: string; changed?: string[] }>> {
     const result = await this.pulumi("preview", "--json");
     if (result.code !== 0) throw new Error(`pulumi preview --json failed:\n${result.output}`);
     const json = JSON.parse(result.output.slice(result.output.indexOf("{"))) as {
-      steps?: Array<{ op: string; urn: string }>;
+      steps?: Array<{ op: string; urn: string; detailedDiff?: Record<string, unknown> | null }>;
     };
     return (json.steps ?? []).map((s) => {
       const parts = s.urn.split("::");
-      return { op: s.op, type: parts[2].split("$").pop() ?? "", name: parts[3] };
+      const step = { op: s.op, type: parts[2].split("$").pop() ?? "", name: parts[3] };
+      return s.detailedDiff ? { ...step, changed: Object.keys(s.detailedDiff).sort() } : step;
     });
   }
 
@@ -226,13 +239,23 @@ export class TestStack {
    * CLI start is 0.5 s of CPU here, and the suites read outputs 15 times.
    */
   async outputs(): Promise<Record<string, unknown>> {
+    const stack = (await this.resources()).find((r) => r.type === "pulumi:pulumi:Stack");
+    return hideSecrets(stack?.outputs ?? {}) as Record<string, unknown>;
+  }
+
+  /**
+   * The resources the state records, read as outputs() is: each with its outputs (secrets
+   * still encrypted) and, for one whose last create or update did not finish initializing (a
+   * Deployment whose rollout failed), the engine's initErrors, which make the next `up` update
+   * it again even when nothing changed.
+   */
+  async resources(): Promise<StateResource[]> {
     const backend = this.env.PULUMI_BACKEND_URL.replace(/^file:\/\//, "");
     const file = path.join(backend, ".pulumi", "stacks", PROJECT, `${this.name}.json`);
     const { checkpoint } = JSON.parse(await fs.promises.readFile(file, "utf8")) as {
-      checkpoint: { latest?: { resources?: Array<{ type: string; outputs?: Record<string, unknown> }> } };
+      checkpoint: { latest?: { resources?: StateResource[] } };
     };
-    const stack = checkpoint.latest?.resources?.find((r) => r.type === "pulumi:pulumi:Stack");
-    return hideSecrets(stack?.outputs ?? {}) as Record<string, unknown>;
+    return checkpoint.latest?.resources ?? [];
   }
 
   /**

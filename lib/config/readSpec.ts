@@ -53,6 +53,8 @@ export function readSpec(config: ConfigSource): ApiSpec {
     migration,
     exposure: readExposure(config),
     scaling: readScaling(config, wholeNumber(config, "replicas", 0, 100) ?? 2),
+    // Kubernetes' own default for progressDeadlineSeconds, and the provider's 10 min await.
+    rollout: { timeoutSeconds: wholeNumber(config, "rolloutTimeoutSeconds", 5, 21_600) ?? 600 },
     scheduling: readScheduling(config),
     workload: readWorkload(config),
     networkPolicy: readPolicy(config),

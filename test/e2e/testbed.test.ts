@@ -14,6 +14,7 @@ import {
   deleteNamespace,
   kubeClient,
   trueCondition,
+  type Condition,
   type Container,
   type Job,
   type KubeClient,
@@ -22,6 +23,7 @@ import {
   type Pod,
   type PodSpec,
 } from "../../testbed/kube";
+import { NEVER_READY_TAG, rolloutState } from "../../testbed/rollout";
 
 jest.setTimeout(180_000);
 
@@ -589,4 +591,52 @@ test("a Deployment's pod becomes Running and Ready through kwok", async () => {
   expect(deployment.status?.availableReplicas).toBe(1);
   const all: KubeList<Pod> = await kube.list<Pod>(`/api/v1/namespaces/${ns}/pods`);
   expect(all.items).toHaveLength(1);
+});
+
+test(`a pod whose image is tagged ${NEVER_READY_TAG} runs and never becomes Ready; the rollout's deadline passes, other pods stay Ready`, async () => {
+  const deployment = (name: string, image: string) => ({
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name },
+    spec: {
+      replicas: 1,
+      // The controller's own verdict that the pod never became available.
+      progressDeadlineSeconds: 5,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name, image }] } },
+    },
+  });
+  await kube.post(`/apis/apps/v1/namespaces/${ns}/deployments`, deployment("broken", `example/api:${NEVER_READY_TAG}`));
+  await kube.post(`/apis/apps/v1/namespaces/${ns}/deployments`, deployment("good", "example/api:v1"));
+  type DeploymentStatus = KubeObject & { status?: { conditions?: Condition[]; readyReplicas?: number } };
+  const progressing = (name: string) =>
+    kube.waitFor(
+      async () => {
+        const d = await kube.get<DeploymentStatus>(`/apis/apps/v1/namespaces/${ns}/deployments/${name}`);
+        const c = d.status?.conditions?.find((c) => c.type === "Progressing");
+        return c?.reason === "ProgressDeadlineExceeded" || c?.reason === "NewReplicaSetAvailable" ? c : undefined;
+      },
+      { timeoutMs: 60_000, what: `Deployment ${name} to finish or give up its rollout` },
+    );
+  expect(await progressing("broken")).toMatchObject({ status: "False", reason: "ProgressDeadlineExceeded" });
+  expect(await progressing("good")).toMatchObject({ status: "True", reason: "NewReplicaSetAvailable" });
+
+  const [pod] = (await kube.list<Pod>(`/api/v1/namespaces/${ns}/pods?labelSelector=app%3Dbroken`)).items;
+  expect(pod.status?.phase).toBe("Running");
+  const conditions = Object.fromEntries((pod.status?.conditions ?? []).map((c) => [c.type, c]));
+  expect(conditions.Ready).toMatchObject({
+    status: "False",
+    reason: "ContainersNotReady",
+    message: "containers with unready status: [broken]",
+  });
+  expect(conditions.ContainersReady).toMatchObject({ status: "False", reason: "ContainersNotReady" });
+  expect(pod.status?.containerStatuses).toEqual([
+    expect.objectContaining({ name: "broken", ready: false, started: true, state: { running: expect.anything() } }),
+  ]);
+  // The helper the e2e suite reads a rollout with sees the same.
+  const byImage = Object.fromEntries((await rolloutState(kube, ns)).map((rs) => [rs.image, rs.pods]));
+  expect(byImage).toEqual({
+    [`example/api:${NEVER_READY_TAG}`]: [{ name: pod.metadata.name, phase: "Running", ready: false }],
+    "example/api:v1": [expect.objectContaining({ phase: "Running", ready: true })],
+  });
 });

@@ -67,6 +67,7 @@ export function testArgs(dir: MigrationDir, o: TestOverrides = {}): DevelopersIt
     database: { url: pulumi.secret("postgres://app@db:5432/api?sslmode=disable") },
     exposure: defaults.exposure,
     scaling: defaults.scaling,
+    rollout: defaults.rollout,
     scheduling: defaults.scheduling,
     networkPolicy: defaults.networkPolicy,
     ...o,

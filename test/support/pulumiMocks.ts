@@ -9,6 +9,8 @@ export interface Registered {
   readonly dependsOn: string[];
   /** The create timeout from customTimeouts, e.g. "420s". */
   readonly createTimeout?: string;
+  /** The update timeout from customTimeouts. */
+  readonly updateTimeout?: string;
   /** Its ignoreChanges property paths. */
   readonly ignoreChanges: string[];
   /** retainOnDelete: the engine drops it from the state instead of deleting it. */
@@ -25,7 +27,14 @@ export function recordResources(): Registered[] {
   const registered: Registered[] = [];
   const pending = new Map<
     string,
-    { parent?: string; dependsOn: string[]; createTimeout?: string; ignoreChanges: string[]; retainOnDelete: boolean }
+    {
+      parent?: string;
+      dependsOn: string[];
+      createTimeout?: string;
+      updateTimeout?: string;
+      ignoreChanges: string[];
+      retainOnDelete: boolean;
+    }
   >();
   void pulumi.runtime.setMocks(
     {
@@ -61,6 +70,7 @@ export function recordResources(): Registered[] {
       parent: req.getParent() ? nameOfUrn(req.getParent()) : undefined,
       dependsOn: [...deps].sort(),
       createTimeout: req.getCustomtimeouts()?.getCreate() || undefined,
+      updateTimeout: req.getCustomtimeouts()?.getUpdate() || undefined,
       ignoreChanges: req.getIgnorechangesList(),
       retainOnDelete: req.getRetainondelete() === true,
     });

@@ -18,6 +18,8 @@ const FIRST = [
   "e2e/promotion",
   "e2e/gate",
   "e2e/production",
+  // Six ups and previews in a chain, two waiting out a failed rollout (about 100 s).
+  "e2e/rollout",
   "integration/destructiveAck",
   "integration/schema",
   "e2e/chart",

@@ -297,6 +297,11 @@ describe("DevelopersItaliaApi", () => {
     const spec = inputs("kubernetes:apps/v1:Deployment").spec;
     expect(spec.replicas).toBe(3);
     expect(spec.strategy.rollingUpdate).toEqual({ maxUnavailable: 0, maxSurge: 1 });
+    // Kubernetes' default deadline, written out; Pulumi waits a little longer, so a failed
+    // rollout fails the up with the Deployment's ProgressDeadlineExceeded (test/e2e/rollout.test.ts).
+    expect(spec.progressDeadlineSeconds).toBe(600);
+    const deployment = registered.find((r) => r.name === "dia-api")!;
+    expect([deployment.createTimeout, deployment.updateTimeout]).toEqual(["610s", "610s"]);
     const c = spec.template.spec.containers[0];
     expect(c.ports).toEqual([{ name: "http", containerPort: 3000, protocol: "TCP" }]);
     expect(c.livenessProbe.httpGet).toEqual({ path: "/livez", port: "http" });

@@ -26,6 +26,8 @@ describe("readSpec", () => {
     const s = read({});
     expect(s.namespace).toBe("developers-italia");
     expect(s.scaling.replicas).toBe(2);
+    // Kubernetes' default progressDeadlineSeconds.
+    expect(s.rollout).toEqual({ timeoutSeconds: 600 });
     expect(s.image).toEqual({ repository: "ghcr.io/italia/developers-italia-api", tag: "v1.4.0", digest: undefined });
     expect(s.database.url).toBe("postgres://app:s3cret@db:5432/api?sslmode=disable");
     // The API's own defaults, written out (internal/common/env.go at v1.4.0).
@@ -73,6 +75,7 @@ describe("readSpec", () => {
   it.each<[Record<string, string>, string]>([
     [{ databaseDsn: "" }, "config databaseDsn: is required: pulumi config set --secret databaseDsn '<value>'"],
     [{ replicas: "101" }, 'config replicas: expected a whole number from 0 to 100, got "101"'],
+    [{ rolloutTimeoutSeconds: "1" }, 'config rolloutTimeoutSeconds: expected a whole number from 5 to 21600, got "1"'],
     [{ replicas: "two" }, 'config replicas: expected a whole number from 0 to 100, got "two"'],
     [{ namespace: "Bad_NS" }, 'config namespace: "Bad_NS" is not a valid namespace name (a DNS label)'],
     [{ imageDigest: "sha256:abc" }, 'config imageDigest: expected sha256:<64 hex digits>, got "sha256:abc"'],
