@@ -20,6 +20,8 @@ const FIRST = [
   "e2e/production",
   // Six ups and previews in a chain, two waiting out a failed rollout (about 100 s).
   "e2e/rollout",
+  // Seven ups and previews in a chain, one waiting out a failed rollout twice (about 90 s).
+  "e2e/expandContract",
   "integration/destructiveAck",
   "integration/schema",
   "e2e/chart",
