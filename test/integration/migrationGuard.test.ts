@@ -141,4 +141,24 @@ describe("npm run migrations:guard", () => {
     expect(safe.output).toContain("(loses-data: 1, breaks-old-pods: 1, long-lock: 0): nothing unacknowledged");
     expect(safe.code).toBe(0);
   });
+
+  it("a contract file is checked as the contract phase: what breaks the old pods passes, data loss still needs its acknowledgement", async () => {
+    const contract = path.join(repo, "migrations/contract");
+    const text = "ALTER TABLE software RENAME COLUMN tags TO labels;\nALTER TABLE software DROP COLUMN vitality;\n";
+    fs.mkdirSync(contract, { recursive: true });
+    fs.writeFileSync(path.join(contract, "20270104000000_contract.sql"), text);
+    writeSumFile(contract);
+    commit("contract");
+    const result = await guard("--since", "main");
+    expect(result.code).toBe(1);
+    const file = path.relative(ROOT, path.join(contract, "20270104000000_contract.sql"));
+    expect(result.output).toContain(`${file}:1: breaks-old-pods: RENAME COLUMN: accepted in the contract phase`);
+    expect(result.output).toContain(
+      `${file}:2: breaks-old-pods: ALTER TABLE ... DROP COLUMN: accepted in the contract phase`,
+    );
+    expect(result.output).toContain(
+      `${file}:2: loses-data: ALTER TABLE ... DROP COLUMN: ALTER TABLE software DROP COLUMN vitality;`,
+    );
+    expect(result.output).toContain("1 finding(s) not acknowledged");
+  });
 });
