@@ -1,8 +1,9 @@
 import { spawnSync } from "child_process";
+import * as path from "path";
 import type { ReviewedStatement } from "./guard";
 
 /**
- * squawk (npm squawk-cli, pinned in package.json) as a second opinion on the statements Atlas
+ * squawk (npm @squawk-cli/linux-x64, pinned in package.json) as a second opinion on the statements Atlas
  * will send. It knows PostgreSQL's lock and rewrite rules well; it is blind to data loss
  * through DML and function bodies, to what Atlas sends versus what PostgreSQL reads, and to a
  * table created earlier in the same run (it flags an index on it). So lib/migration/risk.ts
@@ -21,12 +22,22 @@ export interface SquawkViolation {
 export const SQUAWK_PG_VERSION = "14.0";
 
 /**
- * squawk's path: the binary its platform package ships (squawk-cli's own resolver), run
- * directly rather than through its node wrapper.
+ * squawk's binary, from its platform package (what squawk-cli's wrapper would pick). Only
+ * @squawk-cli/linux-x64 is a dependency: the registry this project installs from serves no
+ * other platform's, and squawk-cli itself lists them all, so its lock file could not be
+ * installed. On another platform the guard stops and says so.
  */
-function squawkBinary(): string {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (require("squawk-cli/js/index.js") as { getBinaryPath(): string }).getBinaryPath();
+export function squawkBinary(platform: string = process.platform, arch: string = process.arch): string {
+  const pkg = `@squawk-cli/${platform}-${arch}`;
+  try {
+    return path.join(path.dirname(require.resolve(`${pkg}/package.json`)), "bin", "squawk");
+  } catch {
+    throw new Error(
+      `squawk, which the guard runs on every pending migration, is not installed for ${platform}-${arch} (no ${pkg}): ` +
+        "the project depends on @squawk-cli/linux-x64 only; run the preview on linux-x64 (CI, the deploy), or install " +
+        `${pkg} at the version of @squawk-cli/linux-x64 in package.json`,
+    );
+  }
 }
 
 /**
@@ -73,8 +84,8 @@ export function squawkViolations(statements: readonly ReviewedStatement[]): Squa
   // 0: nothing found, 1: violations; anything else is squawk failing.
   if (result.error || (result.status !== 0 && result.status !== 1)) {
     throw new Error(
-      `squawk (squawk-cli) failed: ${result.error?.message ?? `exit ${result.status}: ${result.stderr.trim()}`}; ` +
-        "reinstall the dependencies with `npm ci` (its binary comes from @squawk-cli/<platform>)",
+      `squawk failed: ${result.error?.message ?? `exit ${result.status}: ${result.stderr.trim()}`}; ` +
+        "reinstall the dependencies with `npm ci` (its binary comes from @squawk-cli/linux-x64)",
     );
   }
   const reported = JSON.parse(result.stdout || "[]") as Array<{

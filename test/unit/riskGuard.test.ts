@@ -13,7 +13,7 @@ import {
   SQUAWK_IGNORED,
   SQUAWK_RULES,
 } from "../../lib/migration/risk";
-import { squawkViolations } from "../../lib/migration/squawk";
+import { squawkBinary, squawkViolations } from "../../lib/migration/squawk";
 import { loadMigrationDir } from "../../lib/migration/dir";
 import { reviewedStatements } from "../../lib/migration/guard";
 
@@ -276,6 +276,13 @@ describe("squawk sees exactly the statements Atlas sends", () => {
       process.chdir(cwd);
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("runs the binary of the one platform package installed, and names what is missing elsewhere", () => {
+    expect(fs.statSync(squawkBinary("linux", "x64")).mode & 0o111).not.toBe(0);
+    expect(() => squawkBinary("darwin", "arm64")).toThrow(
+      "squawk, which the guard runs on every pending migration, is not installed for darwin-arm64 (no @squawk-cli/darwin-arm64)",
+    );
   });
 
   it("every rule squawk reports on the cases is mapped or ignored with a reason, and every mapped rule fires", () => {
