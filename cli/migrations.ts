@@ -8,8 +8,8 @@ import { assertBuildCurrent, projectRoot, StaleBuildError } from "../runtime/bui
 import { acknowledgementOf, loadSqlParser, parseAcknowledgements } from "../lib/migration/guard";
 import { type Acknowledged, findRisks, isRefused, RISK_CLASSES, RISKS } from "../lib/migration/risk";
 import { parseCaBundle } from "../lib/database/tls";
-import { loadMigrationDir, readMigrationFiles, versionAt, writeSumFile } from "../lib/migration/dir";
-import { CONTRACT_DIR, loadMigrationPhases } from "../lib/migration/phase";
+import { type MigrationDir, readMigrationFiles, versionAt, writeSumFile } from "../lib/migration/dir";
+import { CONTRACT_DIR, contractBaseline, contractRevisionsSchema, loadMigrationPhases } from "../lib/migration/phase";
 
 const USAGE = `
 usage: npm run migrations:hash                  write migrations/atlas.sum (and migrations/contract/atlas.sum)
@@ -23,7 +23,8 @@ usage: npm run migrations:hash                  write migrations/atlas.sum (and 
            stack by allowDestructiveMigrations, allowBreakingMigrations and allowLockingMigrations
            in each Pulumi.<stack>.yaml
        npm run migrations:status -- [--json] [--baseline V] [--revisions-schema S] [--ca-file F] [--url URL]
-           read-only: what atlas migrate apply would run on the database in DATABASE_URL (or --url)`;
+           read-only: what atlas migrate apply would run on the database in DATABASE_URL (or --url),
+           in each phase (migrations/contract/ after the rollout)`;
 
 const DIR = process.env.MIGRATIONS_DIR ?? path.join(projectRoot(__dirname), "migrations");
 const CONTRACT = path.join(DIR, CONTRACT_DIR);
@@ -125,40 +126,70 @@ async function status(args: string[]): Promise<number> {
     import("../lib/database/dsn"),
     import("../lib/migration/plan"),
   ]);
-  const dir = loadMigrationDir(DIR);
+  const phases = loadMigrationPhases(DIR);
   const caFile = values["ca-file"];
   if (caFile !== undefined && !fs.existsSync(caFile)) {
     console.error(`--ca-file: no file at ${caFile}; give the database's CA certificate (PEM)`);
     return 2;
   }
   const ca = caFile === undefined ? undefined : parseCaBundle(fs.readFileSync(caFile, "utf8"));
-  const state = await readDatabaseState(dsnToUrl(raw, { sslrootcert: caFile }), {
-    revisionsSchema: values["revisions-schema"],
-    ca,
-  });
-  const plan = planMigrations(dir.files, state, values.baseline);
-  const report = {
-    appliedVersion: plan.appliedVersion ?? null,
-    pending: plan.pending.map((f) => ({ version: f.version, file: f.name })),
-    baseline: plan.baselineToWrite ?? null,
-    clean: plan.clean,
-    problems: plan.problems,
-    /** A file an earlier run left failed that Atlas resumes, and where. */
-    retry: plan.retry?.note ?? null,
+  const url = dsnToUrl(raw, { sslrootcert: caFile });
+  const revisionsSchema = values["revisions-schema"];
+  const phaseStatus = async (
+    dir: MigrationDir,
+    schema: string | undefined,
+    baseline: string | undefined,
+    contract: boolean,
+  ) => {
+    const state = await readDatabaseState(url, { revisionsSchema: schema, ca });
+    const plan = planMigrations(dir.files, state, baseline, contract);
+    return {
+      plan,
+      report: {
+        appliedVersion: plan.appliedVersion ?? null,
+        pending: plan.pending.map((f) => ({ version: f.version, file: f.name })),
+        baseline: plan.baselineToWrite ?? null,
+        clean: plan.clean,
+        problems: plan.problems,
+        /** A file an earlier run left failed that Atlas resumes, and where. */
+        retry: plan.retry?.note ?? null,
+      },
+    };
   };
+  const expand = await phaseStatus(phases.expand, revisionsSchema, values.baseline, false);
+  // The contract phase (migrations/contract/), when it has files: its own revisions schema and baseline.
+  const contract =
+    phases.contract.files.length > 0
+      ? await phaseStatus(
+          phases.contract,
+          contractRevisionsSchema(revisionsSchema),
+          contractBaseline(phases.contract, values.baseline),
+          true,
+        )
+      : undefined;
+  const problems = [...expand.plan.problems, ...(contract?.plan.problems ?? [])];
   if (values.json) {
-    console.log(JSON.stringify(report, null, 2));
+    console.log(JSON.stringify({ ...expand.report, contract: contract?.report ?? null }, null, 2));
   } else {
-    console.log(`applied: ${report.appliedVersion ?? "none"}`);
-    console.log(`clean: ${plan.clean ? "yes" : "no"}`);
-    if (report.baseline) console.log(`baseline to record: ${report.baseline}`);
-    console.log(
-      report.pending.length ? `pending:\n${report.pending.map((p) => `  ${p.file}`).join("\n")}` : "pending: none",
-    );
-    if (report.retry) console.log(report.retry);
-    for (const p of plan.problems) console.log(`problem (${p.code}): ${p.message}`);
+    for (const [title, phase] of [
+      ["", expand],
+      ["contract ", contract],
+    ] as const) {
+      if (!phase) continue;
+      const { report, plan } = phase;
+      console.log(`${title}applied: ${report.appliedVersion ?? "none"}`);
+      if (!title) console.log(`clean: ${plan.clean ? "yes" : "no"}`);
+      if (report.baseline) console.log(`${title}baseline to record: ${report.baseline}`);
+      console.log(
+        report.pending.length
+          ? `${title}pending:\n${report.pending.map((p) => `  ${p.file}`).join("\n")}`
+          : `${title}pending: none`,
+      );
+      if (report.retry) console.log(report.retry);
+      for (const p of plan.problems) console.log(`${title}problem (${p.code}): ${p.message}`);
+    }
   }
-  return plan.problems.length > 0 ? 1 : 0;
+  return problems.length > 0 ? 1 : 0;
 }
 
 /** The acknowledgement keys of every Pulumi.<stack>.yaml in the project folder. */

@@ -1,3 +1,4 @@
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -33,6 +34,21 @@ function exampleRoot(): string {
   writeSumFile(root);
   writeSumFile(path.join(root, CONTRACT_DIR));
   return root;
+}
+
+/** `npm run migrations:status -- --json` on this directory and database (bin/ rebuilt first when stale). */
+function status(root: string, url: string) {
+  const run = spawnSync("bash", ["scripts/migrations.sh", "status", "--json"], {
+    cwd: REPO,
+    env: { ...process.env, MIGRATIONS_DIR: root, DATABASE_URL: url },
+    encoding: "utf8",
+  });
+  if (run.status !== 0) throw new Error(`migrations:status exited ${run.status}: ${run.stdout}${run.stderr}`);
+  const report = JSON.parse(run.stdout) as {
+    pending: unknown[];
+    contract: { pending: Array<{ file: string }> } | null;
+  };
+  return { pending: report.pending.length, contract: report.contract?.pending.map((p) => p.file) };
 }
 
 const publishers = (url: string) => query<Record<string, string | null>>(url, "SELECT * FROM publishers ORDER BY id");
@@ -104,7 +120,9 @@ describe("expand, roll out, contract: renaming a column on a live database", () 
       ["p4", "ext-4", "ext-4"],
     ]);
 
-    // Until the contract Job ran, the plan still has the contract phase pending, and only it.
+    // Until the contract Job ran, the plan still has the contract phase pending, and only it;
+    // npm run migrations:status says the same.
+    expect(status(root, db.url)).toEqual({ pending: 0, contract: [contractFile.name] });
     const halfway = await plan();
     expect(halfway.run.pending).toEqual([]);
     expect(halfway.contract?.run.pending.map((f) => f.name)).toEqual([contractFile.name]);
@@ -131,6 +149,7 @@ describe("expand, roll out, contract: renaming a column on a live database", () 
     expect(state.revisions.map((r) => [r.version, r.applied, r.total])).toEqual([[contractFile.version, 3, 3]]);
 
     // Done: nothing pending in either phase, and both Jobs run again do nothing.
+    expect(status(root, db.url)).toEqual({ pending: 0, contract: [] });
     const done = await plan();
     expect(done.run.pending).toEqual([]);
     expect(done.contract?.run.pending).toEqual([]);
