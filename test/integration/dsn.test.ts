@@ -51,6 +51,7 @@ describe("databaseDsn against the real Atlas", () => {
       revisions: [],
       notCleanReason: undefined,
       schema: { tables: {}, indexes: [] },
+      invalidIndexes: [],
     });
   });
 

@@ -109,6 +109,7 @@ describe("what databaseDsn accepts reaches the same role and database in libpq, 
       revisions: [],
       notCleanReason: undefined,
       schema: { tables: {}, indexes: [] },
+      invalidIndexes: [],
     });
   });
 
