@@ -170,10 +170,7 @@ export function buildPlanReport(input: PlanReportInput): PlanReport {
     stack: input.stack,
     preflight: plan.mode,
     basis: plan.basis,
-    database:
-      input.spec.database.url === undefined
-        ? `in Secret ${input.spec.database.existingSecret}`
-        : describeUrl(input.spec.database.url),
+    database: describeDatabase(input.spec.database),
     databaseIdentity: input.databaseIdentity ?? null,
     appliedVersion: plan.appliedVersion ?? null,
     baseline: plan.baselineToWrite ?? null,
@@ -196,6 +193,13 @@ export function buildPlanReport(input: PlanReportInput): PlanReport {
         }
       : null,
   };
+}
+
+/** The database as host:port/name; with an existing Secret, the one existingSecretDatabase names, if set. */
+export function describeDatabase(database: ApiSpec["database"]): string {
+  if (database.url !== undefined) return describeUrl(database.url);
+  const secret = `in Secret ${database.existingSecret}`;
+  return database.address === undefined ? secret : `${describeUrl(database.address)} (${secret})`;
 }
 
 function pendingFiles(files: readonly MigrationFile[]): PlanReport["pending"] {

@@ -6,6 +6,7 @@ import {
   buildPlanReport,
   cell,
   codeSpan,
+  describeDatabase,
   deploySummary,
   diagnostics,
   guardFindings,
@@ -307,6 +308,16 @@ describe("buildPlanReport", () => {
       "plan.json: plan format 1, this code reads format 3",
     );
     expect(() => parsePlanReport("Diagnostics:", "plan.json")).toThrow(/^plan.json: not JSON/);
+  });
+});
+
+describe("describeDatabase", () => {
+  it("names the database as host:port/name, never credentials; with an existing Secret, the one existingSecretDatabase names", () => {
+    expect(describeDatabase({ url: "postgres://app:pw@db:5432/api?sslmode=require" })).toBe("db:5432/api");
+    expect(describeDatabase({ existingSecret: "api-db" })).toBe("in Secret api-db");
+    expect(describeDatabase({ existingSecret: "api-db", address: "postgres://db:5432/api" })).toBe(
+      "db:5432/api (in Secret api-db)",
+    );
   });
 });
 
