@@ -63,6 +63,7 @@ export async function planDeploy(input: DeployPlanInput): Promise<DeployPlan> {
     {
       mode: m.preflight,
       dir,
+      contractFiles: input.contractDir?.files,
       ...preflightDatabase(spec, input.preflightDatabaseUrl),
       databaseCaCert: spec.database.caCert,
       baseline: m.baseline,

@@ -51,6 +51,11 @@ export interface PreflightInput {
    * and its baseline follows migrationBaseline, checked by the expand phase's plan. @default expand
    */
   readonly phase?: Phase;
+  /**
+   * The contract phase's files, for the expand phase's baseline check: a release's schema is
+   * what both phases' files up to it build, in version order. @default none
+   */
+  readonly contractFiles?: readonly MigrationFile[];
 }
 
 /** A URL the preflight reads other than the Job's, and the name its messages give it. */
@@ -140,7 +145,13 @@ export async function planRun(input: PreflightInput, read: StateReader = readDat
     if (plan.problems.length > 0) throw new PreflightError(plan.problems);
     if (plan.baselineToWrite !== undefined && state.schema !== undefined && !contract) {
       await loadSqlParser();
-      const wrong = baselineMismatch(dir.files, plan.baselineToWrite, state.schema);
+      const both = [...dir.files, ...(input.contractFiles ?? [])].sort((a, b) => a.version.localeCompare(b.version));
+      const wrong = baselineMismatch(
+        both,
+        plan.baselineToWrite,
+        state.schema,
+        dir.files.map((f) => f.version),
+      );
       if (wrong) throw new PreflightError([wrong]);
     }
     const leftovers = await leftoverIndexes(plan.pending, state.invalidIndexes ?? [], url);
@@ -357,6 +368,8 @@ export function baselineMismatch(
   files: readonly MigrationFile[],
   baseline: string,
   live: SchemaNames,
+  /** The versions a baseline may name (the expand phase's), for the one that matches. @default every file's */
+  versions: readonly string[] = files.map((f) => f.version),
 ): Problem | undefined {
   const upTo = (v: string) => files.filter((f) => f.version <= v);
   const after = (v: string) => files.filter((f) => f.version > v);
@@ -381,16 +394,14 @@ export function baselineMismatch(
     difference.missing.length > 0 ? `it lacks ${list(difference.missing)}` : "",
     difference.extra.length > 0 ? `it has ${list(difference.extra)}, which no file up to it creates` : "",
   ].filter(Boolean);
-  const matching = files
-    .map((f) => f.version)
-    .find((v) => {
-      try {
-        const d = differenceAt(v);
-        return d.missing.length === 0 && d.extra.length === 0;
-      } catch {
-        return false;
-      }
-    });
+  const matching = versions.find((v) => {
+    try {
+      const d = differenceAt(v);
+      return d.missing.length === 0 && d.extra.length === 0;
+    } catch {
+      return false;
+    }
+  });
   return {
     code: "baseline-schema-mismatch",
     message:

@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { appliedRecord, type AppliedRecord } from "../../lib/deploy/applied";
 import { planDeploy } from "../../lib/deploy/plan";
 import { renderPlanMarkdown } from "../../lib/deploy/report";
-import { writeSumFile } from "../../lib/migration/dir";
+import { type MigrationDir, writeSumFile } from "../../lib/migration/dir";
 import { contractBaseline, contractRevisionsSchema, loadMigrationPhases } from "../../lib/migration/phase";
 import { planMigrations } from "../../lib/migration/plan";
 import { promotionSource } from "../../lib/migration/promotion";
@@ -241,6 +241,42 @@ describe("a deploy's plan with a contract phase", () => {
     expect(plan.contract?.migration.input.baseline).toBe("20260201000001");
     expect(atlasArgs(plan.contract!.migration.input)).toEqual(
       expect.arrayContaining(["--baseline", "20260201000001", "--allow-dirty"]),
+    );
+  });
+
+  it("checks a baseline against what both phases' files up to it build, and names an expand version", async () => {
+    // A GORM database of the release after the rename: its contract file already dropped old_name.
+    const live = { tables: { t: ["id", "new_name"] }, indexes: [] };
+    const readState = async () => ({ revisions: [], notCleanReason: 'found table "t"', schema: live });
+    const dropped = migrationDir(
+      [migrationFile("20260201000001", "ALTER TABLE t DROP COLUMN old_name;", "drop_old_name")],
+      "/repo/migrations/contract",
+    );
+    const release = migrationDir([...expand.files, migrationFile("20260301000000", "SELECT 1;")]);
+    const plan = (contractDir: MigrationDir | undefined, baseline: string) =>
+      planDeploy({
+        stack: "dev",
+        spec: specOf({
+          databaseDsn: "postgres://app:pw@db:5432/api?sslmode=disable",
+          migrationPreflight: "online",
+          migrationBaseline: baseline,
+        }),
+        dir: release,
+        contractDir,
+        applied: never,
+        readState,
+      });
+    const accepted = await plan(dropped, "20260301000000");
+    expect(accepted.run.baselineToWrite).toBe("20260301000000");
+    expect(accepted.contract?.run.baselineToWrite).toBe("20260201000001");
+    // Without the contract file in the fold, the schema of 20260301000000 would still have old_name.
+    await expect(plan(undefined, "20260301000000")).rejects.toThrow(
+      "migrationBaseline 20260301000000 does not match the database: it lacks column t.old_name",
+    );
+    // A baseline before the drop is refused, naming the expand version whose schema matches
+    // (never the contract file's own: migrationBaseline names an expand version).
+    await expect(plan(dropped, "20260201000000")).rejects.toThrow(
+      /migrationBaseline 20260201000000 does not match the database: it lacks column t\.old_name.*The database has the schema of 20260301000000: pulumi config set migrationBaseline 20260301000000/s,
     );
   });
 
