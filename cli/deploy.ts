@@ -136,6 +136,7 @@ async function main(argv: string[]): Promise<number> {
     const planFile = env[PLAN_FILE_ENV]!;
     if (fs.existsSync(planFile)) report = parsePlanReport(fs.readFileSync(planFile, "utf8"), planFile);
     let code = result.code;
+    let refusalText: string | undefined;
 
     if (saveDir && code === 0) {
       // The plan is for `up`: what `up` refuses, the plan refuses now, before anyone approves it.
@@ -145,7 +146,8 @@ async function main(argv: string[]): Promise<number> {
         const lines = [`refused: the update of stack ${stack} would be refused:`, ...refused.map((r) => `  ${r}`)];
         if (failure)
           lines.push(`  ${report?.promotion?.from ?? "the source stack"}'s deploy of this commit failed: ${failure}`);
-        console.error(lines.join("\n"));
+        refusalText = lines.join("\n");
+        console.error(refusalText);
         code = 1;
         result.stderr += `\n${lines.join("\n")}`;
       } else {
@@ -155,7 +157,13 @@ async function main(argv: string[]): Promise<number> {
       }
     }
 
-    const summary = deploySummary(stack, command, { code, output: `${result.stdout}\n${result.stderr}` }, report);
+    const summary = deploySummary(
+      stack,
+      command,
+      { code, output: `${result.stdout}\n${result.stderr}` },
+      report,
+      refusalText,
+    );
     if (process.env.GITHUB_STEP_SUMMARY) fs.appendFileSync(process.env.GITHUB_STEP_SUMMARY, `${summary}\n`);
     if (code !== 0 && process.env.GITHUB_ACTIONS === "true") {
       const errors = [diagnostics(output), result.stderr]

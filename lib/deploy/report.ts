@@ -387,12 +387,16 @@ export function diagnostics(output: string): string {
     .replace(/^\n+|\s+$/g, "");
 }
 
-/** The job summary of a deploy: the plan table, then the outcome, with the engine's diagnostics on failure. */
+/**
+ * The job summary of a deploy: the plan table, then the outcome (with why the plan was refused,
+ * when it was), with the engine's diagnostics on failure.
+ */
 export function deploySummary(
   stack: string,
   command: string,
   result: { code: number; output: string },
   report?: PlanReport,
+  refusal?: string,
 ): string {
   const out: string[] = [];
   if (report) out.push(renderPlanMarkdown(report));
@@ -403,20 +407,24 @@ export function deploySummary(
       : `**${cell(command)} failed** for stack ${codeSpan(stack)} (exit code ${result.code}).`,
     "",
   );
+  if (refusal) out.push(...codeBlock(refusal), "");
   const diag = diagnostics(result.output);
   if (result.code !== 0 || diag) {
     const body = diag || result.output.split("\n").slice(-40).join("\n");
-    const fence = "`".repeat(Math.max(3, ...(body.match(/`+/g) ?? []).map((r) => r.length + 1)));
     out.push(
       "<details" + (result.code !== 0 ? " open" : "") + "><summary>Diagnostics</summary>",
       "",
-      `${fence}text`,
-      body,
-      fence,
+      ...codeBlock(body),
       "",
       "</details>",
       "",
     );
   }
   return out.join("\n");
+}
+
+/** Text as a fenced block that no backtick run in it can close. */
+function codeBlock(text: string): string[] {
+  const fence = "`".repeat(Math.max(3, ...(text.match(/`+/g) ?? []).map((r) => r.length + 1)));
+  return [`${fence}text`, text, fence];
 }

@@ -519,6 +519,15 @@ describe("diagnostics and deploySummary", () => {
     expect(md).toContain("```text\nerror: config promoteFrom: nope\n```");
   });
 
+  it("a plan refused before approval: the refusal itself, under the outcome", () => {
+    const refusal =
+      "refused: the update of stack prod would be refused:\n  1 pending migration(s) not applied by stack staging yet";
+    const md = deploySummary("prod", "pulumi preview --save-plan", { code: 1, output: "" }, report(), refusal);
+    expect(md).toContain(
+      "**pulumi preview --save-plan failed** for stack `prod` (exit code 1).\n\n```text\n" + refusal + "\n```\n",
+    );
+  });
+
   it("a successful up: closed diagnostics, no failure", () => {
     const ok = "Diagnostics:\n  pulumi:pulumi:Stack (x):\n    no migration will run\n\nResources:\n    7 unchanged\n";
     const md = deploySummary("prod", "pulumi up", { code: 0, output: ok }, report());
