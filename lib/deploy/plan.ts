@@ -1,11 +1,11 @@
 import type { MigrationDir } from "../migration/dir";
 import { loadSqlParser } from "../migration/guard";
 import { contractBaseline, contractRevisionsSchema } from "../migration/phase";
-import { planRun, type RunPlan, type StateReader } from "../migration/preflight";
+import { planRun, type PreflightInput, type RunPlan, type StateReader } from "../migration/preflight";
 import { checkPromotion, type PromotionCheck, type PromotionSource } from "../migration/promotion";
 import { jobBaseline, migrationKey, migrationRun, type MigrationRun, type MigrationRunInput } from "../migration/run";
 import type { ApiSpec, MigrationSpec } from "../spec";
-import type { AppliedRecord } from "./applied";
+import type { AppliedRecord, PhaseRecord } from "./applied";
 import { preflightDatabase } from "./preflightUrl";
 import { instanceLabel } from "./instance";
 import { buildPlanReport, guardFindings, type GuardFinding, type PlanReport } from "./report";
@@ -61,18 +61,8 @@ export async function planDeploy(input: DeployPlanInput): Promise<DeployPlan> {
   const m = spec.migration;
   const run = await planRun(
     {
-      mode: m.preflight,
-      dir,
+      ...preflightInput(input, dir, { baseline: m.baseline, revisionsSchema: m.revisionsSchema, record: applied }),
       contractFiles: input.contractDir?.files,
-      ...preflightDatabase(spec, input.preflightDatabaseUrl),
-      databaseCaCert: spec.database.caCert,
-      baseline: m.baseline,
-      revisionsSchema: m.revisionsSchema,
-      lastAppliedVersion: m.preflight === "online" && !m.rollback ? undefined : applied.version,
-      lastAppliedMigrations: applied.migrations,
-      lastDatabaseIdentity: applied.databaseIdentity,
-      lastDatabaseUrlDigest: applied.databaseUrlDigest,
-      acceptDatabase: m.acceptDatabase,
       rollback: m.rollback,
     },
     input.readState,
@@ -80,16 +70,9 @@ export async function planDeploy(input: DeployPlanInput): Promise<DeployPlan> {
   // The parser is WebAssembly: loaded only when there is something to parse.
   if (run.pending.length > 0) await loadSqlParser();
   const databaseIdentity = run.databaseIdentity || undefined;
-  const runWith = (baseline: string | undefined) => migrationRunInput(m, dir, databaseIdentity, baseline);
-  // The configured baseline while it takes effect; once revisions exist, the Job's own, so
-  // that adding or removing migrationBaseline then replaces nothing.
-  const baseline = jobBaseline({
-    baselineToWrite: run.baselineToWrite,
-    recordedKey: applied.migrationKey,
-    versions: dir.files.map((f) => f.version),
-    keyWith: (b) => migrationKey(runWith(b)),
-  });
-  const migration = migrationRun(runWith(baseline));
+  const migration = jobRun(run, dir, applied.migrationKey, (baseline) =>
+    migrationRunInput(m, dir, databaseIdentity, baseline),
+  );
   const findings = guardFindings(run.pending, m, "expand");
   const contract = input.contractDir?.files.length
     ? await planContract(input, input.contractDir, databaseIdentity)
@@ -124,48 +107,68 @@ async function planContract(
   dir: MigrationDir,
   databaseIdentity: string | undefined,
 ): Promise<ContractPlan> {
-  const { spec, applied } = input;
-  const m = spec.migration;
-  const record = applied.contract ?? {};
+  const m = input.spec.migration;
+  const record = input.applied.contract ?? {};
   const revisionsSchema = contractRevisionsSchema(m.revisionsSchema);
-  const configured = contractBaseline(dir, m.baseline);
   const run = await planRun(
     {
-      mode: m.preflight,
+      ...preflightInput(input, dir, { baseline: contractBaseline(dir, m.baseline), revisionsSchema, record }),
       phase: "contract",
-      dir,
-      ...preflightDatabase(spec, input.preflightDatabaseUrl),
-      databaseCaCert: spec.database.caCert,
-      baseline: configured,
-      revisionsSchema,
-      lastAppliedVersion: m.preflight === "online" && !m.rollback ? undefined : record.version,
-      lastAppliedMigrations: record.migrations,
-      lastDatabaseIdentity: applied.databaseIdentity,
-      lastDatabaseUrlDigest: applied.databaseUrlDigest,
-      acceptDatabase: m.acceptDatabase,
       // A rollback keeps both Jobs; a stack that never ran its contract phase has nothing to keep.
       rollback: m.rollback && record.version !== undefined,
     },
     input.readState,
   );
   if (run.pending.length > 0) await loadSqlParser();
-  const runWith = (baseline: string | undefined): MigrationRunInput => ({
+  const migration = jobRun(run, dir, record.migrationKey, (baseline) => ({
     ...migrationRunInput(m, dir, databaseIdentity, baseline),
     revisionsSchema,
     phase: "contract",
-  });
+  }));
+  return { dir, run, migration, findings: guardFindings(run.pending, m, "contract") };
+}
+
+/** The preflight's input for one phase: the stack's settings, and that phase's directory, revisions schema, baseline and record. */
+function preflightInput(
+  input: DeployPlanInput,
+  dir: MigrationDir,
+  phase: { baseline?: string; revisionsSchema?: string; record: PhaseRecord },
+): PreflightInput {
+  const { spec, applied } = input;
+  const m = spec.migration;
+  return {
+    mode: m.preflight,
+    dir,
+    ...preflightDatabase(spec, input.preflightDatabaseUrl),
+    databaseCaCert: spec.database.caCert,
+    baseline: phase.baseline,
+    revisionsSchema: phase.revisionsSchema,
+    lastAppliedVersion: m.preflight === "online" && !m.rollback ? undefined : phase.record.version,
+    lastAppliedMigrations: phase.record.migrations,
+    lastDatabaseIdentity: applied.databaseIdentity,
+    lastDatabaseUrlDigest: applied.databaseUrlDigest,
+    acceptDatabase: m.acceptDatabase,
+  };
+}
+
+/**
+ * One phase's Job: its run input with the configured baseline while it takes effect; once
+ * revisions exist, the Job's own (found by the key the record names), so that adding or
+ * removing migrationBaseline then replaces nothing.
+ */
+function jobRun(
+  run: RunPlan,
+  dir: MigrationDir,
+  recordedKey: string | undefined,
+  runWith: (baseline: string | undefined) => MigrationRunInput,
+): MigrationRun {
   const baseline = jobBaseline({
     baselineToWrite: run.baselineToWrite,
-    recordedKey: record.migrationKey,
+    recordedKey,
     versions: dir.files.map((f) => f.version),
     keyWith: (b) => migrationKey(runWith(b)),
   });
-  return {
-    dir,
-    run,
-    migration: migrationRun(runWith(baseline)),
-    findings: guardFindings(run.pending, m, "contract"),
-  };
+  return migrationRun(runWith(baseline));
 }
 
 /** The Job's run input from the stack's migration settings, the directory and the database. */

@@ -1,5 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
+import { DEFAULT_REVISIONS_SCHEMA } from "../database/state";
 import { computeHashFile } from "./atlasSum";
 import { loadMigrationDir, MigrationDir, MigrationDirError } from "./dir";
 
@@ -27,7 +28,6 @@ export interface MigrationPhases {
  * phase's table lives in a schema of its own next to the expand phase's.
  */
 export const CONTRACT_SCHEMA_SUFFIX = "_contract";
-export const DEFAULT_REVISIONS_SCHEMA = "atlas_schema_revisions";
 
 /** The schema of the contract phase's revisions table, from migrationRevisionsSchema. */
 export function contractRevisionsSchema(revisionsSchema: string | undefined): string {

@@ -134,12 +134,8 @@ export async function planRun(input: PreflightInput, read: StateReader = readDat
   if (input.rollback) return planRollback(input, common, read);
 
   if (mode === "online") {
-    const url = input.readFrom?.url ?? input.databaseUrl;
-    const state = await read(url, {
-      revisionsSchema: input.revisionsSchema,
-      ca: input.databaseCaCert,
-      urlName: input.readFrom?.name,
-    });
+    const url = readUrl(input);
+    const state = await readState(input, read);
     const contract = input.phase === "contract";
     const plan: MigrationPlan = planMigrations(dir.files, state, baseline, contract);
     if (plan.problems.length > 0) throw new PreflightError(plan.problems);
@@ -291,12 +287,8 @@ async function planRollback(input: PreflightInput, common: PlanCommon, read: Sta
   let appliedVersion: string | undefined;
   let basis: string;
   if (mode === "online") {
-    const url = input.readFrom?.url ?? input.databaseUrl;
-    const state = await read(url, {
-      revisionsSchema: input.revisionsSchema,
-      ca: input.databaseCaCert,
-      urlName: input.readFrom?.name,
-    });
+    const url = readUrl(input);
+    const state = await readState(input, read);
     const plan = planMigrations(dir.files, state, input.baseline, input.phase === "contract");
     // The database being ahead of this directory is what a rollback is; anything else still refuses.
     const problems = plan.problems.filter((p) => p.code !== "database-ahead");
@@ -331,6 +323,20 @@ async function planRollback(input: PreflightInput, common: PlanCommon, read: Sta
         (dir.files.length ? `, this directory ends at ${dir.files[dir.files.length - 1].version}` : ""),
     ],
   };
+}
+
+/** The URL the online preflight reads: the one given for reading (useExistingSecret), else the Job's. */
+function readUrl(input: PreflightInput): string {
+  return input.readFrom?.url ?? input.databaseUrl;
+}
+
+/** The database's state, read-only, as this phase's Atlas run would find it. */
+function readState(input: PreflightInput, read: StateReader): Promise<DatabaseState> {
+  return read(readUrl(input), {
+    revisionsSchema: input.revisionsSchema,
+    ca: input.databaseCaCert,
+    urlName: input.readFrom?.name,
+  });
 }
 
 /** The preview's migration block: what will run, the baseline, and nothing secret. */

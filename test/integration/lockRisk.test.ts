@@ -1,6 +1,7 @@
 import { Client } from "pg";
 import { loadSqlParser } from "../../lib/migration/guard";
 import type { MigrationFile } from "../../lib/migration/dir";
+import { migrationFile } from "../support/migrationFiles";
 import { findRisks } from "../../lib/migration/risk";
 import { createDatabase, type TestDatabase } from "../../testbed/pg";
 
@@ -14,13 +15,7 @@ import { createDatabase, type TestDatabase } from "../../testbed/pg";
 
 jest.setTimeout(120_000);
 
-const migration = (text: string): MigrationFile => ({
-  name: "20260701000000_change.sql",
-  version: "20260701000000",
-  description: "change",
-  text,
-  bytes: Buffer.from(text),
-});
+const migration = (text: string): MigrationFile => migrationFile("20260701000000", text, "change");
 const isLongLock = (sql: string) => findRisks([migration(sql)]).some((f) => f.risk === "long-lock");
 
 /** Lock modes that conflict with the RowExclusiveLock of an INSERT, UPDATE or DELETE. */

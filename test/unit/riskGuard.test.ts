@@ -3,6 +3,7 @@ import * as os from "os";
 import * as path from "path";
 import { acknowledgementOf, loadSqlParser, MigrationSqlError, parseAcknowledgements } from "../../lib/migration/guard";
 import type { MigrationFile } from "../../lib/migration/dir";
+import { migrationFile } from "../support/migrationFiles";
 import {
   type Acknowledged,
   checkRisks,
@@ -17,13 +18,7 @@ import { squawkBinary, squawkViolations } from "../../lib/migration/squawk";
 import { loadMigrationDir } from "../../lib/migration/dir";
 import { reviewedStatements } from "../../lib/migration/guard";
 
-const migration = (text: string, version = "20260701000000"): MigrationFile => ({
-  name: `${version}_change.sql`,
-  version,
-  description: "change",
-  text,
-  bytes: Buffer.from(text),
-});
+const migration = (text: string, version = "20260701000000"): MigrationFile => migrationFile(version, text, "change");
 const NONE: Acknowledged = { allowDestructive: [], allowBreaking: [], allowLocking: [] };
 const ack = (file: MigrationFile) => parseAcknowledgements(acknowledgementOf(file));
 /** A finding as one line: the class, the kind, and squawk's verdict on the statement. */
